@@ -1,11 +1,122 @@
-"""The ``fks-infra`` command line."""
+"""The ``fks-infra`` command line.
+
+Exit codes: 0 success, 1 a runtime failure, 2 invalid input (every problem listed).
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
+
 import click
 
+from fks_infra.catalogue import CATALOGUE
+from fks_infra.errors import ProblemsError
+from fks_infra.inventory import plan_for_path, secrets_wanted
+from fks_infra.plan import InventoryPlan
+from fks_infra.ports import ports_json, ports_markdown, ports_table
+from fks_infra.render import text_table
+from fks_infra.secrets import write_missing
 
-@click.group()
+INVALID = 2
+
+inventory_argument = click.argument("inventory", type=click.Path(dir_okay=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="fks-infra")
 def main() -> None:
     """Provision and verify hosts of the FKS trading stack."""
+
+
+def fail(error: ProblemsError, inventory: str = "") -> NoReturn:
+    where = f" in {inventory}" if inventory else ""
+    click.echo(f"fks-infra: invalid{where}: {error.report()}", err=True)
+    sys.exit(INVALID)
+
+
+def load_plan(inventory: str) -> InventoryPlan:
+    """Validate an inventory without contacting a host, or exit 2 listing every problem."""
+    try:
+        return plan_for_path(inventory)
+    except ProblemsError as error:
+        fail(error, inventory)
+
+
+@main.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "markdown", "json"]),
+    default="table",
+    show_default=True,
+    help="markdown is the text of docs/PORTS.md",
+)
+def ports(fmt: str) -> None:
+    """Print the service catalogue: names, ports, languages, categories."""
+    render: dict[str, Callable[..., str]] = {
+        "table": ports_table,
+        "markdown": ports_markdown,
+        "json": ports_json,
+    }
+    click.echo(render[fmt](CATALOGUE), nl=fmt != "markdown")
+
+
+@main.command()
+@inventory_argument
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+def plan(inventory: str, fmt: str) -> None:
+    """Show which services run on which host, on which port (validates first)."""
+    result = load_plan(inventory)
+    if fmt == "json":
+        hosts = [
+            {
+                "host": host.name,
+                "roles": [role.value for role in host.roles],
+                "services": [{"name": s.name, "port": s.port} for s in host.services],
+            }
+            for host in result.hosts
+        ]
+        click.echo(json.dumps({"hosts": hosts}, indent=2))
+        return
+    rows = [
+        (host.name, "+".join(host.roles), service.name, service.port, service.language.value)
+        for host in result.hosts
+        for service in host.services
+    ]
+    click.echo(text_table(("Host", "Roles", "Service", "Port", "Language"), rows))
+
+
+@main.command()
+@inventory_argument
+def check(inventory: str) -> None:
+    """Validate catalogue, placement, settings and secrets without contacting any host."""
+    result = load_plan(inventory)
+    services = sum(len(host.services) for host in result.hosts)
+    click.echo(
+        f"{inventory}: ok ({len(result.hosts)} hosts, {services} service placements, "
+        f"{len(result.catalogue)} services in the catalogue)"
+    )
+
+
+@main.group()
+def secrets() -> None:
+    """Manage the secrets an inventory needs (values never printed)."""
+
+
+@secrets.command("init")
+@inventory_argument
+def secrets_init(inventory: str) -> None:
+    """Generate random values for missing secrets (labs and demos, not production)."""
+    try:
+        wanted = secrets_wanted(inventory)
+    except ProblemsError as error:
+        fail(error, inventory)
+    for file, names in wanted.items():
+        added = write_missing(Path(file), names)
+        click.echo(f"{file}: {len(added)} added, {len(names) - len(added)} already set")

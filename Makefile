@@ -1,0 +1,46 @@
+# fks-infra: two commands do all the set-up on a fresh Debian/Ubuntu machine (as root).
+#   make demo   set up, then deploy the stack to the local lab and show it healthy
+#   make test   set up, then run the whole test suite (lint, types, unit, end to end)
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint unit setup deps docs clean
+
+setup: deps $(STAMP)
+
+deps:
+	@scripts/install-deps
+
+# Reinstall only when the dependencies change.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+lint: setup
+	$(BIN)/ruff check src tests deploy inventory group_data
+	$(BIN)/ruff format --check src tests deploy inventory group_data
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/pytest tests/unit
+
+test: lint
+	$(BIN)/pytest
+
+docs: setup
+	$(BIN)/fks-infra ports --format markdown > docs/PORTS.md
+
+demo: setup
+	$(BIN)/fks-infra ports
+	$(BIN)/fks-infra secrets init inventory/prod.py
+	$(BIN)/fks-infra check inventory/prod.py
+	$(BIN)/fks-infra plan inventory/prod.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Settings of hosts in the core role (CPU core, infrastructure and orchestrator services)."""

@@ -1,0 +1,1 @@
+"""Settings of hosts in the gpu role (ai, training; NVIDIA driver and CUDA)."""

@@ -1,0 +1,1 @@
+"""Packaged pyinfra deploys: each turns a ``HostPlan`` into operations."""

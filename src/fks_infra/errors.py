@@ -1,0 +1,61 @@
+"""Problems found by validation, and the error that carries them.
+
+Validation collects every problem it can find before failing, so an operator fixes an
+inventory in one pass instead of one error per run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the catalogue or an inventory, and where it is.
+
+    + message: what is wrong, naming both sides of a clash
+    + source: the file (or other origin) the offending value came from
+    + host: the inventory host concerned, if any
+    + key: the data key concerned, if any
+    """
+
+    message: str
+    source: str = ""
+    host: str = ""
+    key: str = ""
+
+    def located(self, source: str = "", host: str = "", key: str = "") -> Problem:
+        """Fill in whichever location fields are still empty."""
+        return replace(
+            self,
+            source=self.source or source,
+            host=self.host or host,
+            key=self.key or key,
+        )
+
+    def __str__(self) -> str:
+        where = " ".join(
+            part
+            for part in (
+                f"{self.source}:" if self.source else "",
+                f"host {self.host}:" if self.host else "",
+                f"{self.key}:" if self.key else "",
+            )
+            if part
+        )
+        return f"{where} {self.message}" if where else self.message
+
+
+class ProblemsError(Exception):
+    """Validation failed; ``problems`` lists every reason."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(self.report())
+
+    def report(self) -> str:
+        count = len(self.problems)
+        lines = [f"{count} problem{'s' if count != 1 else ''} found:"]
+        lines += [f"  - {problem}" for problem in self.problems]
+        return "\n".join(lines)

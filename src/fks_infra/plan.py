@@ -1,0 +1,211 @@
+"""Placement: which services run on which host, as a pure function.
+
+Input is plain data (each host's name, inventory groups and merged data, with where each
+key came from); output is an ``InventoryPlan`` of ``HostPlan``s, or a ``ProblemsError``
+listing everything wrong. No pyinfra import: deploys, verification, nginx, the tailnet
+policy and the docs all read the same plan, so they can never disagree about placement.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import SecretStr
+
+from fks_infra.catalogue import CATALOGUE, Catalogue, Role, Service
+from fks_infra.errors import Problem, ProblemsError
+from fks_infra.settings import HostSettings, parse_settings
+
+ROLE_NAMES: tuple[str, ...] = tuple(role.value for role in Role)
+
+#: Resolves a secret for a host: (secret name, host settings) -> (value or None, problems).
+SecretLookup = Callable[[str, HostSettings], tuple[SecretStr | None, list[Problem]]]
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """What the inventory says about one host.
+
+    + name: the inventory name of the host
+    + groups: every inventory group the host is in (roles are the groups named like a role)
+    + data: the host's merged data, pyinfra's precedence already applied
+    + source_of: for each data key, the file (or flag) that set it
+    """
+
+    name: str
+    groups: tuple[str, ...]
+    data: Mapping[str, Any]
+    source_of: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    """Everything fks-infra will make true on one host."""
+
+    name: str
+    roles: tuple[Role, ...]
+    services: tuple[Service, ...]
+    settings: HostSettings
+    secrets: Mapping[str, SecretStr] = field(default_factory=dict, repr=False)
+
+    def runs(self, service_name: str) -> bool:
+        return any(service.name == service_name for service in self.services)
+
+
+@dataclass(frozen=True)
+class InventoryPlan:
+    """The plans of every host of one inventory, in inventory order."""
+
+    catalogue: Catalogue
+    hosts: tuple[HostPlan, ...]
+
+    def host(self, name: str) -> HostPlan:
+        for plan in self.hosts:
+            if plan.name == name:
+                return plan
+        raise KeyError(name)
+
+    def hosts_running(self, service_name: str) -> tuple[HostPlan, ...]:
+        return tuple(plan for plan in self.hosts if plan.runs(service_name))
+
+
+def plan_inventory(
+    specs: Sequence[HostSpec],
+    secrets: SecretLookup,
+    catalogue: Catalogue = CATALOGUE,
+) -> InventoryPlan:
+    """Validate an inventory and place every service.
+
+    Raises ``ProblemsError`` listing every problem of every host: unknown settings or roles,
+    port clashes after overrides, services placed on no host or twice where they must be
+    unique, missing secrets.
+    """
+    problems: list[Problem] = []
+    if not specs:
+        problems.append(Problem("the inventory has no hosts"))
+    plans: list[HostPlan] = []
+    for spec in specs:
+        plan, host_problems = _plan_host(spec, catalogue, secrets)
+        problems += [problem.located(host=spec.name) for problem in host_problems]
+        if plan is not None:
+            plans.append(plan)
+    if not problems:
+        problems += _inventory_problems(plans, catalogue)
+    if problems:
+        raise ProblemsError(problems)
+    return InventoryPlan(catalogue=catalogue, hosts=tuple(plans))
+
+
+def _plan_host(
+    spec: HostSpec, catalogue: Catalogue, secrets: SecretLookup
+) -> tuple[HostPlan | None, list[Problem]]:
+    settings, problems = parse_settings(spec.data, spec.source_of)
+    roles = tuple(role for role in Role if role.value in spec.groups)
+    if not roles:
+        problems.append(_no_role_problem(spec))
+    if settings is None or not roles:
+        return None, problems
+
+    def source(key: str) -> str:
+        return spec.source_of.get(key, "")
+
+    try:
+        host_catalogue = catalogue.with_ports(
+            settings.fks_port_overrides, source("fks_port_overrides")
+        )
+    except ProblemsError as error:
+        return None, [*problems, *(p.located(key="fks_port_overrides") for p in error.problems)]
+
+    for key in ("fks_services_extra", "fks_services_skip"):
+        for name in getattr(settings, key):
+            if name not in catalogue:
+                problems.append(Problem(_unknown_service(name, catalogue), source(key), key=key))
+    if problems:
+        return None, problems
+
+    wanted = {s.name for s in host_catalogue if s.role in roles}
+    wanted |= set(settings.fks_services_extra)
+    wanted -= set(settings.fks_services_skip)
+    services = tuple(s for s in host_catalogue if s.name in wanted)
+    if not services:
+        problems.append(
+            Problem(
+                f"places no service: roles {', '.join(roles)} minus fks_services_skip "
+                "leave nothing to run",
+                source("fks_services_skip"),
+            )
+        )
+
+    host_secrets: dict[str, SecretStr] = {}
+    for name, users in _secrets_needed(services).items():
+        value, lookup_problems = secrets(name, settings)
+        problems += lookup_problems
+        if value is None:
+            problems.append(
+                Problem(
+                    f"missing secret {name} (needed by {', '.join(users)}): set "
+                    f"FKS_SECRET_{name} or add it to {settings.fks_secrets_file}",
+                    source("fks_secrets_file"),
+                )
+            )
+        else:
+            host_secrets[name] = value
+    # A secrets file problem is reported once per host, not once per secret.
+    problems = list(dict.fromkeys(problems))
+    if problems:
+        return None, problems
+    return HostPlan(spec.name, roles, services, settings, host_secrets), []
+
+
+def _inventory_problems(plans: Iterable[HostPlan], catalogue: Catalogue) -> list[Problem]:
+    plans = tuple(plans)
+    problems: list[Problem] = []
+    for service in catalogue:
+        hosts = [plan.name for plan in plans if plan.runs(service.name)]
+        if not hosts:
+            problems.append(
+                Problem(
+                    f"service {service.name} is placed on no host (it goes to hosts in the "
+                    f"{service.role} group, or add it with fks_services_extra)"
+                )
+            )
+        elif service.unique and len(hosts) > 1:
+            problems.append(
+                Problem(
+                    f"service {service.name} must run on one host only but is placed on "
+                    f"{' and '.join(hosts)}"
+                )
+            )
+    return problems
+
+
+def _secrets_needed(services: Iterable[Service]) -> dict[str, list[str]]:
+    needed: dict[str, list[str]] = {}
+    for service in services:
+        for name in service.secrets:
+            needed.setdefault(name, []).append(service.name)
+    return needed
+
+
+def _no_role_problem(spec: HostSpec) -> Problem:
+    groups = ", ".join(spec.groups) or "none"
+    hints = sorted(
+        {
+            match
+            for group in spec.groups
+            for match in difflib.get_close_matches(group, ROLE_NAMES, n=1, cutoff=0.6)
+        }
+    )
+    hint = f"; did you mean {' or '.join(hints)}?" if hints else ""
+    return Problem(
+        f"host is in no role group (its groups: {groups}); roles are {', '.join(ROLE_NAMES)}{hint}"
+    )
+
+
+def _unknown_service(name: str, catalogue: Catalogue) -> str:
+    hints = difflib.get_close_matches(name, catalogue.names, n=1)
+    hint = f"; did you mean {hints[0]}?" if hints else ""
+    return f"unknown service {name!r}{hint}"

@@ -1,0 +1,172 @@
+"""The fks-infra command line, run as a user runs it: the installed script, in a project dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fks_infra.catalogue import CATALOGUE
+
+REPO = Path(__file__).resolve().parents[2]
+FKS_INFRA = Path(sys.executable).with_name("fks-infra")
+SECRETS = sorted({name for service in CATALOGUE for name in service.secrets})
+GOOD = """
+core = [("core-1", {"ssh_hostname": "192.0.2.10"})]
+gpu = [("gpu-1", {"ssh_hostname": "192.0.2.20"})]
+bridge = [("bridge-1", {"ssh_hostname": "192.0.2.30"})]
+"""
+
+
+def run(
+    *args: str, cwd: Path = REPO, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(FKS_INFRA), *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the project's group_data with a valid inventory and a private secrets file."""
+    shutil.copytree(REPO / "group_data", tmp_path / "group_data")
+    (tmp_path / "inventory").mkdir()
+    (tmp_path / "inventory/site.py").write_text(GOOD)
+    secrets = tmp_path / "secrets/fks.toml"
+    secrets.parent.mkdir()
+    secrets.write_text("".join(f"{name} = 'canary-{name}'\n" for name in SECRETS))
+    secrets.chmod(0o600)
+    return tmp_path
+
+
+def test_ports_markdown_is_the_committed_docs_ports_md() -> None:
+    result = run("ports", "--format", "markdown")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (REPO / "docs/PORTS.md").read_text(encoding="utf-8"), (
+        "docs/PORTS.md is stale: run `fks-infra ports --format markdown > docs/PORTS.md`"
+    )
+
+
+def test_ports_markdown_reproduces_the_seed_table_with_a_proper_dash() -> None:
+    seed = REPO.parent / "shared/design/seed-port-layout.md"
+    if not seed.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{seed} must exist in CI")
+        pytest.skip(f"no seed table at {seed}")
+    seed_table = [
+        line.replace("â€“", "–")
+        for line in seed.read_text(encoding="utf-8").splitlines()
+        if line.startswith("| 80") or line.startswith("| Port") or line.startswith("|---")
+    ]
+    ours = run("ports", "--format", "markdown").stdout.splitlines()
+    start = ours.index(seed_table[0])
+    assert ours[start : start + len(seed_table)] == seed_table
+    assert "| 8010 | main | Rust | fks_main – Rust orchestrator |" in ours
+
+
+def test_ports_json_lists_derived_names() -> None:
+    services = json.loads(run("ports", "--format", "json").stdout)["services"]
+    assert len(services) == 19
+    assert services[1]["unit"] == "fks-api.service"
+    assert services[1]["port"] == 8001 and services[1]["role"] == "core"
+
+
+def test_check_passes_on_a_valid_inventory(project: Path) -> None:
+    result = run("check", "inventory/site.py", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "inventory/site.py: ok (3 hosts, 19 service placements" in result.stdout
+
+
+def test_check_passes_on_the_example_prod_inventory_with_secrets_from_the_environment() -> None:
+    env = {f"FKS_SECRET_{name}": "x" for name in SECRETS}
+    result = run("check", "inventory/prod.py", env=env)
+    assert result.returncode == 0, result.stderr
+
+
+def test_plan_shows_host_role_service_port(project: Path) -> None:
+    result = run("plan", "inventory/site.py", cwd=project)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["Host", "Roles", "Service", "Port", "Language"]
+    assert "gpu-1     gpu     ai                   8007  python" in lines
+    assert len(lines) == 2 + 19
+
+
+BAD_INPUTS = {
+    "duplicate port via an override": (
+        'gpu = [("gpu-1", {"fks_port_overrides": {"ai": 8011}})]',
+        "inventory/site.py: host gpu-1: fks_port_overrides: "
+        "port 8011 is used by both ai and training",
+    ),
+    "port out of range": (
+        'gpu = [("gpu-1", {"fks_port_overrides": {"ai": 8099}})]',
+        "ai is on port 8099, outside the gpu range 8000-8013",
+    ),
+    "group mixture that places nothing": (
+        'gpus = [("gpu-1", {})]',
+        "host gpu-1: host is in no role group (its groups: gpus, site); roles are core, gpu, "
+        "bridge; did you mean gpu?",
+    ),
+    "unknown fks key": (
+        'gpu = [("gpu-1", {"fks_service_skip": ["ai"]})]',
+        "inventory/site.py: host gpu-1: fks_service_skip: unknown setting; "
+        "did you mean fks_services_skip?",
+    ),
+    "host data of the wrong type": (
+        'gpu = [("gpu-1", {"fks_services_extra": 7})]',
+        "inventory/site.py: host gpu-1: fks_services_extra: Input should be a valid tuple (got 7)",
+    ),
+    "syntax error in the inventory": (
+        'gpu = [("gpu-1", {)]',
+        "inventory/site.py:",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
+def test_check_refuses_bad_input_naming_problem_and_place(project: Path, case: str) -> None:
+    replacement, expected = BAD_INPUTS[case]
+    inventory = project / "inventory/site.py"
+    lines = [line for line in GOOD.splitlines() if not line.startswith("gpu =")]
+    inventory.write_text("\n".join([*lines, replacement, ""]))
+    result = run("check", "inventory/site.py", cwd=project)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_check_names_a_missing_secret_never_a_value(project: Path) -> None:
+    secrets = project / "secrets/fks.toml"
+    secrets.write_text(secrets.read_text().replace("MT5_PASSWORD", "MT5_PASSWRD"))
+    result = run("check", "inventory/site.py", cwd=project)
+    assert result.returncode == 2
+    assert (
+        "group_data/all.py: host bridge-1: missing secret MT5_PASSWORD (needed by meta): "
+        "set FKS_SECRET_MT5_PASSWORD or add it to secrets/fks.toml"
+    ) in result.stderr
+    assert "canary" not in result.stderr + result.stdout
+
+
+def test_check_reports_an_error_raised_in_group_data_without_a_traceback(project: Path) -> None:
+    (project / "group_data/gpu.py").write_text("fks_services_extra = undefined_name\n")
+    result = run("check", "inventory/site.py", cwd=project)
+    assert result.returncode == 2
+    assert "gpu.py: NameError: name 'undefined_name' is not defined" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_a_missing_inventory_file(project: Path) -> None:
+    result = run("check", "inventory/nope.py", cwd=project)
+    assert result.returncode == 2
+    assert "inventory/nope.py: no such inventory file" in result.stderr

@@ -1,0 +1,188 @@
+"""Placement and validation of host data, on plain HostSpecs (no pyinfra)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from fks_infra.catalogue import CATALOGUE, Role
+from fks_infra.errors import Problem, ProblemsError
+from fks_infra.plan import HostSpec, InventoryPlan, plan_inventory
+from fks_infra.settings import HostSettings
+
+GPU = ["ai", "training"]
+BRIDGE = ["meta", "ninja"]
+CORE = [s.name for s in CATALOGUE if s.name not in GPU + BRIDGE]
+
+
+def all_secrets(name: str, settings: HostSettings) -> tuple[SecretStr | None, list[Problem]]:
+    return SecretStr(f"value-of-{name}"), []
+
+
+def host(name: str, *groups: str, **data: Any) -> HostSpec:
+    return HostSpec(name, groups, data, {key: "inventory/test.py" for key in data})
+
+
+def plan(*specs: HostSpec, secrets: Any = all_secrets) -> InventoryPlan:
+    return plan_inventory(specs, secrets=secrets)
+
+
+def problems(*specs: HostSpec, secrets: Any = all_secrets) -> list[str]:
+    with pytest.raises(ProblemsError) as caught:
+        plan(*specs, secrets=secrets)
+    return [str(problem) for problem in caught.value.problems]
+
+
+def names(result: InventoryPlan, host_name: str) -> list[str]:
+    return [s.name for s in result.host(host_name).services]
+
+
+THREE = (host("core-1", "core", "prod"), host("gpu-1", "gpu"), host("bridge-1", "bridge"))
+
+
+def test_each_role_gets_its_services_in_catalogue_order() -> None:
+    result = plan(*THREE)
+    assert names(result, "core-1") == CORE
+    assert names(result, "gpu-1") == GPU
+    assert names(result, "bridge-1") == BRIDGE
+    assert result.host("gpu-1").roles == (Role.GPU,)
+
+
+def test_a_host_in_several_groups_gets_the_union() -> None:
+    result = plan(host("aio-1", "bridge", "core", "gpu"))
+    assert names(result, "aio-1") == list(CATALOGUE.names)
+    assert result.host("aio-1").roles == (Role.CORE, Role.GPU, Role.BRIDGE)
+
+
+def test_extra_and_skip_move_a_service_between_hosts() -> None:
+    result = plan(
+        host("core-1", "core", fks_services_skip=["analyze"]),
+        host("gpu-1", "gpu", fks_services_extra=["analyze"]),
+        host("bridge-1", "bridge"),
+    )
+    assert "analyze" not in names(result, "core-1")
+    assert names(result, "gpu-1") == ["ai", "analyze", "training"]
+    assert [h.name for h in result.hosts_running("analyze")] == ["gpu-1"]
+
+
+def test_replicated_services_may_run_on_two_hosts() -> None:
+    result = plan(*THREE, host("gpu-2", "gpu"))
+    assert [h.name for h in result.hosts_running("ai")] == ["gpu-1", "gpu-2"]
+
+
+def test_a_unique_service_on_two_hosts_is_reported() -> None:
+    assert problems(*THREE, host("bridge-2", "bridge")) == [
+        "service meta must run on one host only but is placed on bridge-1 and bridge-2",
+        "service ninja must run on one host only but is placed on bridge-1 and bridge-2",
+    ]
+
+
+def test_a_service_placed_on_no_host_is_reported() -> None:
+    assert problems(THREE[0], THREE[2]) == [
+        "service ai is placed on no host (it goes to hosts in the gpu group, "
+        "or add it with fks_services_extra)",
+        "service training is placed on no host (it goes to hosts in the gpu group, "
+        "or add it with fks_services_extra)",
+    ]
+
+
+def test_a_host_with_no_role_group_names_its_groups_and_a_hint() -> None:
+    assert problems(host("core-1", "cores", "prod"), *THREE[1:]) == [
+        "host core-1: host is in no role group (its groups: cores, prod); "
+        "roles are core, gpu, bridge; did you mean core?"
+    ]
+
+
+def test_skipping_every_service_of_a_host_places_nothing() -> None:
+    (problem,) = problems(
+        THREE[0],
+        host("gpu-1", "gpu", fks_services_skip=GPU),
+        THREE[2],
+        host("gpu-2", "gpu"),
+    )
+    assert problem.startswith("inventory/test.py: host gpu-1: places no service")
+
+
+def test_unknown_fks_setting_with_a_hint() -> None:
+    assert problems(host("core-1", "core", fks_services_skp=["web"]), *THREE[1:]) == [
+        "inventory/test.py: host core-1: fks_services_skp: unknown setting; "
+        "did you mean fks_services_skip?"
+    ]
+
+
+def test_a_setting_missing_its_prefix_is_caught_too() -> None:
+    (problem,) = problems(host("core-1", "core", services_skip=["web"]), *THREE[1:])
+    assert "services_skip: unknown setting; did you mean fks_services_skip?" in problem
+
+
+def test_non_fks_keys_belong_to_pyinfra_and_pass() -> None:
+    plan(host("core-1", "core", ssh_user="deploy", _sudo=True), *THREE[1:])
+
+
+def test_wrong_type_names_the_key_and_the_value() -> None:
+    (problem,) = problems(host("core-1", "core", fks_port_overrides=["api"]), *THREE[1:])
+    assert problem.startswith("inventory/test.py: host core-1: fks_port_overrides:")
+    assert "valid dictionary" in problem and "['api']" in problem
+
+
+def test_unknown_service_name_in_extra() -> None:
+    (problem,) = problems(host("core-1", "core", fks_services_extra=["trainnig"]), *THREE[1:])
+    assert problem == (
+        "inventory/test.py: host core-1: fks_services_extra: unknown service 'trainnig'; "
+        "did you mean training?"
+    )
+
+
+def test_duplicate_port_via_an_override_names_both_services() -> None:
+    (problem,) = problems(host("core-1", "core", fks_port_overrides={"api": 8000}), *THREE[1:])
+    assert problem == (
+        "inventory/test.py: host core-1: fks_port_overrides: port 8000 is used by both web and api"
+    )
+
+
+def test_port_override_out_of_range() -> None:
+    (problem,) = problems(host("gpu-1", "gpu", fks_port_overrides={"ai": 8030}), THREE[0], THREE[2])
+    assert "ai is on port 8030, outside the gpu range 8000-8013" in problem
+
+
+def test_a_port_override_applies_to_that_host_only() -> None:
+    result = plan(
+        host("core-1", "core", fks_port_overrides={"crypto": 8015, "futures": 8014}), *THREE[1:]
+    )
+    assert result.host("core-1").services[CORE.index("crypto")].port == 8015
+
+
+def test_missing_secrets_are_named_with_their_users_never_a_value() -> None:
+    def only_some(name: str, settings: HostSettings) -> tuple[SecretStr | None, list[Problem]]:
+        return (SecretStr("x") if name != "AUTH_SECRET" else None), []
+
+    assert problems(*THREE, secrets=only_some) == [
+        "host core-1: missing secret AUTH_SECRET (needed by api, auth): set "
+        "FKS_SECRET_AUTH_SECRET or add it to secrets/fks.toml"
+    ]
+
+
+def test_a_host_gets_exactly_the_secrets_its_services_need() -> None:
+    result = plan(*THREE)
+    assert sorted(result.host("bridge-1").secrets) == ["MT5_LOGIN", "MT5_PASSWORD", "MT5_SERVER"]
+    assert result.host("gpu-1").secrets == {}
+    assert "value-of" not in repr(result.host("bridge-1"))
+
+
+def test_every_problem_of_every_host_is_reported_at_once() -> None:
+    found = problems(
+        host("core-1", "core", fks_oops=1),
+        host("gpu-1", "gpus"),
+        host("bridge-1", "bridge", fks_services_skip="meta"),
+    )
+    assert [p.split(":")[1].strip() for p in found if p.startswith("inventory")] == [
+        "host core-1",
+        "host bridge-1",
+    ]
+    assert any("host gpu-1: host is in no role group" in p for p in found)
+
+
+def test_empty_inventory() -> None:
+    assert problems() == ["the inventory has no hosts"]

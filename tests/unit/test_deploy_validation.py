@@ -1,0 +1,56 @@
+"""A deploy run validates the whole inventory before its first operation.
+
+Runs the real pyinfra CLI against the ``@local`` connector (no network), in a copy of the
+project, and compares its message with ``fks-infra check``'s.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def run(tool: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / tool), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+def test_pyinfra_deploy_stops_before_any_operation_with_check_s_message(tmp_path: Path) -> None:
+    for folder in ("group_data", "deploy"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    (tmp_path / "inventory").mkdir()
+    (tmp_path / "inventory/bad.py").write_text(
+        'core = [("@local", {"fks_services_skip": ["web"], "fks_port_overrides": {"api": 80}})]\n'
+    )
+    check = run("fks-infra", "check", "inventory/bad.py", cwd=tmp_path)
+    deploy = run("pyinfra", "-y", "inventory/bad.py", "deploy/all.py", cwd=tmp_path)
+
+    assert check.returncode == 2
+    problems = [line for line in check.stderr.splitlines() if line.startswith("  - ")]
+    assert problems == [
+        "  - inventory/bad.py: host @local: fks_port_overrides: api is on port 80, outside the "
+        "cpu_core range 8000-8013",
+        "  - inventory/bad.py: host @local: fks_port_overrides: api is on port 80, which is "
+        "reserved for nginx (http)",
+    ]
+    assert deploy.returncode != 0
+    for line in problems:
+        assert line in deploy.stderr
+    assert "Traceback" not in deploy.stderr
+    # pyinfra's phases: the run ended in "Preparing operation files" (loading deploy/all.py),
+    # so it never reached the phase that executes operations.
+    phases = [line for line in deploy.stderr.splitlines() if line.startswith("--> ")]
+    assert phases[-3:-1] == ["--> Preparing operation files...", "--> Disconnecting from hosts..."]

@@ -282,7 +282,8 @@ def load_inventory(tmp_path: Path) -> Callable[[], Inventory]:
     def load() -> Inventory:
         # The pyinfra CLI sets a State before it loads the inventory; so do we.
         with ctx_state.use(State()):
-            return make_inventory(str(INVENTORY), cwd=str(cwd))
+            inventory: Inventory = make_inventory(str(INVENTORY), cwd=str(cwd))
+        return inventory
 
     return load
 

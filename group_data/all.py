@@ -16,3 +16,24 @@ fks_port_overrides: dict[str, int] = {}
 
 # TOML file of secrets (relative to the project root); FKS_SECRET_<NAME> env vars win.
 fks_secrets_file = "secrets/fks.toml"
+
+# Address other inventory hosts reach this host at (default: its ssh_hostname, an IP).
+fks_private_address = None
+
+# Address the services listen on (default: fks_private_address); "127.0.0.1" for one host.
+fks_bind_address = None
+
+# System user and group the services run as (created without a login shell).
+fks_service_user = "fks"
+
+# Where releases come from: "demo", a checkout root holding services/<name>, or artifacts:DIR.
+fks_release_source = "demo"
+
+# Per-service release sources, {name: source}, overriding fks_release_source.
+fks_release_sources: dict[str, str] = {}
+
+# Releases kept per service on a host (the live one and its predecessors), at least 2.
+fks_releases_keep = 3
+
+# Seconds a (re)started service has to answer /health with 200 before it is rolled back.
+fks_health_timeout = 60

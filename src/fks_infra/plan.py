@@ -9,8 +9,10 @@ policy and the docs all read the same plan, so they can never disagree about pla
 from __future__ import annotations
 
 import difflib
+import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
@@ -18,6 +20,9 @@ from pydantic import SecretStr
 from fks_infra.catalogue import CATALOGUE, Catalogue, Role, Service
 from fks_infra.errors import Problem, ProblemsError
 from fks_infra.settings import HostSettings, parse_settings
+
+#: A release source of the form ``artifacts:DIR`` ships prebuilt artifacts from DIR.
+ARTIFACTS_PREFIX = "artifacts:"
 
 ROLE_NAMES: tuple[str, ...] = tuple(role.value for role in Role)
 
@@ -49,6 +54,10 @@ class HostPlan:
     roles: tuple[Role, ...]
     services: tuple[Service, ...]
     settings: HostSettings
+    #: where other inventory hosts reach this one
+    address: str
+    #: where its services listen
+    bind_address: str
     secrets: Mapping[str, SecretStr] = field(default_factory=dict, repr=False)
 
     def runs(self, service_name: str) -> bool:
@@ -139,6 +148,26 @@ def _plan_host(
             )
         )
 
+    address = _address(spec, settings)
+    if address is None:
+        problems.append(
+            Problem(
+                "cannot tell the address other hosts reach this host at: set "
+                "fks_private_address (ssh_hostname is not an IP address)",
+                source("ssh_hostname"),
+                key="fks_private_address",
+            )
+        )
+    for name, release_source in _release_sources(settings, services).items():
+        problem = release_source_problem(release_source)
+        if problem:
+            key = (
+                "fks_release_sources"
+                if name in settings.fks_release_sources
+                else ("fks_release_source")
+            )
+            problems.append(Problem(f"{name}: {problem}", source(key), key=key))
+
     host_secrets: dict[str, SecretStr] = {}
     for name, users in _secrets_needed(services).items():
         value, lookup_problems = secrets(name, settings)
@@ -155,9 +184,40 @@ def _plan_host(
             host_secrets[name] = value
     # A secrets file problem is reported once per host, not once per secret.
     problems = list(dict.fromkeys(problems))
-    if problems:
+    if problems or address is None:
         return None, problems
-    return HostPlan(spec.name, roles, services, settings, host_secrets), []
+    bind = str(settings.fks_bind_address) if settings.fks_bind_address else address
+    return HostPlan(spec.name, roles, services, settings, address, bind, host_secrets), []
+
+
+def _address(spec: HostSpec, settings: HostSettings) -> str | None:
+    """The host's private address: fks_private_address, else an IP ssh_hostname."""
+    if settings.fks_private_address is not None:
+        return str(settings.fks_private_address)
+    if spec.name.startswith("@local"):
+        return "127.0.0.1"
+    candidate = str(spec.data.get("ssh_hostname") or spec.name)
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return None
+
+
+def _release_sources(settings: HostSettings, services: Iterable[Service]) -> dict[str, str]:
+    return {
+        s.name: settings.fks_release_sources.get(s.name, settings.fks_release_source)
+        for s in services
+    }
+
+
+def release_source_problem(source: str) -> str | None:
+    """What is wrong with a release source setting, if anything (checked on this machine)."""
+    if source == "demo":
+        return None
+    path = Path(source.removeprefix(ARTIFACTS_PREFIX))
+    if not path.is_dir():
+        return f"release source {source!r}: no such directory on this machine"
+    return None
 
 
 def _inventory_problems(plans: Iterable[HostPlan], catalogue: Catalogue) -> list[Problem]:

@@ -12,7 +12,7 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, ValidationError
 
 from fks_infra.errors import Problem
 
@@ -28,6 +28,13 @@ class HostSettings(BaseModel):
     fks_services_skip: tuple[str, ...] = ()
     fks_port_overrides: dict[str, int] = Field(default_factory=dict)
     fks_secrets_file: str = "secrets/fks.toml"
+    fks_private_address: IPvAnyAddress | None = None
+    fks_bind_address: IPvAnyAddress | None = None
+    fks_service_user: str = Field("fks", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    fks_release_source: str = "demo"
+    fks_release_sources: dict[str, str] = Field(default_factory=dict)
+    fks_releases_keep: int = Field(3, ge=2, le=20)
+    fks_health_timeout: int = Field(60, ge=1, le=900)
 
 
 KNOWN_KEYS: tuple[str, ...] = tuple(HostSettings.model_fields)

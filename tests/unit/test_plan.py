@@ -22,6 +22,7 @@ def all_secrets(name: str, settings: HostSettings) -> tuple[SecretStr | None, li
 
 
 def host(name: str, *groups: str, **data: Any) -> HostSpec:
+    data = {"ssh_hostname": f"192.0.2.{sum(map(ord, name)) % 250}", **data}
     return HostSpec(name, groups, data, {key: "inventory/test.py" for key in data})
 
 
@@ -186,3 +187,34 @@ def test_every_problem_of_every_host_is_reported_at_once() -> None:
 
 def test_empty_inventory() -> None:
     assert problems() == ["the inventory has no hosts"]
+
+
+def test_the_private_address_is_the_ip_ssh_hostname_or_the_setting() -> None:
+    result = plan(
+        host("core-1", "core", ssh_hostname="10.1.2.3"),
+        host("gpu-1", "gpu", ssh_hostname="gpu-1.example.net", fks_private_address="10.1.2.4"),
+        host("bridge-1", "bridge", fks_bind_address="127.0.0.1"),
+    )
+    assert (result.host("core-1").address, result.host("core-1").bind_address) == (
+        "10.1.2.3",
+        "10.1.2.3",
+    )
+    assert result.host("gpu-1").address == "10.1.2.4"
+    assert result.host("bridge-1").bind_address == "127.0.0.1"
+
+
+def test_a_host_name_without_an_address_is_refused() -> None:
+    (problem,) = problems(host("core-1", "core", ssh_hostname="core.example.net"), *THREE[1:])
+    assert problem == (
+        "inventory/test.py: host core-1: fks_private_address: cannot tell the address other "
+        "hosts reach this host at: set fks_private_address (ssh_hostname is not an IP address)"
+    )
+
+
+def test_a_release_source_directory_must_exist(tmp_path: Any) -> None:
+    (problem,) = problems(
+        host("core-1", "core", fks_release_sources={"api": str(tmp_path / "nope")}), *THREE[1:]
+    )
+    assert "fks_release_sources: api: release source" in problem
+    assert "no such directory on this machine" in problem
+    plan(host("core-1", "core", fks_release_source=f"artifacts:{tmp_path}"), *THREE[1:])

@@ -1,0 +1,92 @@
+"""fks-infra's own pyinfra operations: they compare facts and yield commands.
+
+They exist where pyinfra's stock operations would leak or half-apply: ``files.put`` shows
+file contents under ``--diff`` (secrets) and writes the destination in place (a killed run
+leaves half a file); restarts and rollbacks must follow the host's recorded state, not a
+change flag decided before anything ran.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from collections.abc import Generator
+from io import BytesIO
+
+from pyinfra import host, logger
+from pyinfra.api import FileUploadCommand, StringCommand, operation
+
+from fks_infra.catalogue import Service
+from fks_infra.deploys.facts import DeployedServices, FileDigest
+
+ROLLOUT = "/usr/local/lib/fks-infra/fks-rollout"
+STAGING_DIR = "/var/lib/fks-infra/staging"
+
+
+@operation()
+def private_file(
+    content: bytes, dest: str, mode: str = "600", user: str = "root", group: str = "root"
+) -> Generator[object, None, None]:
+    """Write a file atomically, never showing its content; for secrets and artifacts.
+
+    + content: the exact bytes the file must hold
+    + dest: absolute path on the host
+    + mode, user, group: what the file must end up as
+
+    The bytes go to a root-only staging directory first, get their mode and owner there,
+    and are renamed into place: the file is never world-readable and never half-written.
+    Pass ``name=`` when calling, so no argument can leak into the operation's name.
+    """
+    wanted = hashlib.sha256(content).hexdigest()
+    current = host.get_fact(FileDigest, path=dest)
+    if current == {"sha256": wanted, "mode": mode, "user": user, "group": group}:
+        return
+    if current and current["sha256"] == wanted:
+        yield StringCommand("chown", f"{user}:{group}", dest)
+        yield StringCommand("chmod", mode, dest)
+        return
+    logger.debug("%s: writing %s (content not shown)", host.name, dest)
+    staged = f"{STAGING_DIR}/{wanted[:16]}"
+    yield FileUploadCommand(BytesIO(content), staged)
+    yield StringCommand("chown", f"{user}:{group}", staged)
+    yield StringCommand("chmod", mode, staged)
+    yield StringCommand("mv", "-f", staged, dest)
+
+
+@operation()
+def rollout(
+    service: Service,
+    deploy_id: str,
+    arguments: list[str],
+) -> Generator[object, None, None]:
+    """Run fks-rollout when the host has not yet recorded ``deploy_id`` as healthy.
+
+    + service: the catalogue entry
+    + deploy_id: digest of everything that must restart the service when it changes
+      (release, unit, env file)
+    + arguments: fks-rollout's arguments (no secrets: those live in the env file)
+
+    A failed rollout records nothing, so the next run tries again.
+    """
+    deployed = host.get_fact(DeployedServices)
+    if deployed.get(service.name) == deploy_id:
+        return
+    yield StringCommand(ROLLOUT, *(shlex.quote(arg) for arg in arguments))
+
+
+@operation()
+def remove_service(service: Service) -> Generator[object, None, None]:
+    """Stop, disable and delete a service the plan no longer places on this host.
+
+    + service: the catalogue entry; nothing happens when the host has none of it
+    """
+    if service.name not in host.get_fact(DeployedServices):
+        return
+    unit = service.unit
+    yield f"systemctl disable --now {unit} 2>/dev/null || true"
+    yield StringCommand(
+        "rm", "-rf", f"/etc/systemd/system/{unit}", service.env_file, service.install_dir,
+        f"/var/lib/fks-infra/deployed/{service.name}",
+    )
+    yield "systemctl daemon-reload"
+    yield StringCommand("systemctl", "reset-failed", unit, "||", "true")

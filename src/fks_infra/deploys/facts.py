@@ -15,10 +15,7 @@ class FileDigest(FactBase[dict[str, str] | None]):
 
     def command(self, path: str) -> str:
         quoted = "'" + path.replace("'", "'\\''") + "'"
-        return (
-            f"if [ -f {quoted} ]; then stat -c '%a %U %G' {quoted} && "
-            f"sha256sum {quoted}; fi"
-        )
+        return f"if [ -f {quoted} ]; then stat -c '%a %U %G' {quoted} && sha256sum {quoted}; fi"
 
     def process(self, output: list[str]) -> dict[str, str] | None:
         if len(output) < 2:

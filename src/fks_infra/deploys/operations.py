@@ -9,6 +9,7 @@ change flag decided before anything ran.
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import shlex
 from collections.abc import Generator
 from io import BytesIO
@@ -47,7 +48,10 @@ def private_file(
         return
     logger.debug("%s: writing %s (content not shown)", host.name, dest)
     staged = f"{STAGING_DIR}/{wanted[:16]}"
-    yield FileUploadCommand(BytesIO(content), staged)
+    # Over sudo, pyinfra uploads as the login user to the temporary name and copies it
+    # as root; both names are inside the staging directory only the login user can read.
+    yield FileUploadCommand(BytesIO(content), staged, remote_temp_filename=f"{staged}.part")
+    yield StringCommand("mkdir", "-p", posixpath.dirname(dest))
     yield StringCommand("chown", f"{user}:{group}", staged)
     yield StringCommand("chmod", mode, staged)
     yield StringCommand("mv", "-f", staged, dest)
@@ -85,7 +89,11 @@ def remove_service(service: Service) -> Generator[object, None, None]:
     unit = service.unit
     yield f"systemctl disable --now {unit} 2>/dev/null || true"
     yield StringCommand(
-        "rm", "-rf", f"/etc/systemd/system/{unit}", service.env_file, service.install_dir,
+        "rm",
+        "-rf",
+        f"/etc/systemd/system/{unit}",
+        service.env_file,
+        service.install_dir,
         f"/var/lib/fks-infra/deployed/{service.name}",
     )
     yield "systemctl daemon-reload"

@@ -1,0 +1,162 @@
+"""fks-infra's pyinfra operations as data: recorded facts in, commands out.
+
+A converged host (facts equal to the wanted state) must yield no command: that is what
+makes a second deploy run change nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pyinfra.api import FileUploadCommand, StringCommand
+from pyinfra.context import ctx_host
+
+from fks_infra.catalogue import CATALOGUE
+from fks_infra.deploys import operations
+from fks_infra.deploys.facts import DeployedServices, FileDigest
+
+
+class RecordedHost:
+    """Stands in for pyinfra's Host: facts come from a recording, keyed by fact class."""
+
+    name = "core-1"
+
+    def __init__(self, facts: dict[Any, Any]) -> None:
+        self.facts = facts
+
+    def get_fact(self, fact: type, **kwargs: Any) -> Any:
+        value = self.facts[fact]
+        return value(**kwargs) if callable(value) else value
+
+
+@contextmanager
+def recorded(facts: dict[Any, Any]) -> Iterator[None]:
+    with ctx_host.use(RecordedHost(facts)):
+        yield
+
+
+def commands(op: Any, facts: dict[Any, Any], **kwargs: Any) -> list[str]:
+    with recorded(facts):
+        out = []
+        for command in op._inner(**kwargs):
+            if isinstance(command, FileUploadCommand):
+                out.append(f"upload {command.dest} via {command.remote_temp_filename}")
+            elif isinstance(command, StringCommand):
+                out.append(command.get_raw_value())
+            else:
+                out.append(str(command))
+        return out
+
+
+CONTENT = b'AUTH_SECRET="canary"\n'
+SHA = hashlib.sha256(CONTENT).hexdigest()
+
+
+def digest(**overrides: str) -> dict[str, str]:
+    return {"sha256": SHA, "mode": "600", "user": "root", "group": "root", **overrides}
+
+
+def test_private_file_converged_yields_nothing() -> None:
+    assert (
+        commands(
+            operations.private_file,
+            {FileDigest: digest()},
+            content=CONTENT,
+            dest="/etc/fks/api.env",
+        )
+        == []
+    )
+
+
+def test_private_file_new_goes_through_the_staging_dir_and_is_renamed() -> None:
+    staged = f"{operations.STAGING_DIR}/{SHA[:16]}"
+    assert commands(
+        operations.private_file, {FileDigest: None}, content=CONTENT, dest="/etc/fks/api.env"
+    ) == [
+        f"upload {staged} via {staged}.part",
+        "mkdir -p /etc/fks",
+        f"chown root:root {staged}",
+        f"chmod 600 {staged}",
+        f"mv -f {staged} /etc/fks/api.env",
+    ]
+
+
+def test_private_file_wrong_mode_only_fixes_the_mode() -> None:
+    assert commands(
+        operations.private_file,
+        {FileDigest: digest(mode="644")},
+        content=CONTENT,
+        dest="/etc/fks/api.env",
+    ) == [
+        "chown root:root /etc/fks/api.env",
+        "chmod 600 /etc/fks/api.env",
+    ]
+
+
+def test_private_file_commands_never_carry_the_content() -> None:
+    out = commands(
+        operations.private_file,
+        {FileDigest: digest(sha256="0" * 64)},
+        content=CONTENT,
+        dest="/etc/fks/api.env",
+    )
+    assert out and not any("canary" in line for line in out)
+
+
+API = CATALOGUE["api"]
+
+
+def test_rollout_skipped_when_the_host_recorded_this_deployment() -> None:
+    facts = {DeployedServices: {"api": "abc123"}}
+    assert (
+        commands(
+            operations.rollout,
+            facts,
+            service=API,
+            deploy_id="abc123",
+            arguments=["--service", "api"],
+        )
+        == []
+    )
+
+
+def test_rollout_runs_when_the_recorded_deployment_differs_or_is_missing() -> None:
+    for recorded_state in ({"api": "old"}, {"api": ""}, {}):
+        out = commands(
+            operations.rollout,
+            {DeployedServices: recorded_state},
+            service=API,
+            deploy_id="abc123",
+            arguments=["--service", "api", "--url", "http://x/ y"],
+        )
+        assert out == [f"{operations.ROLLOUT} --service api --url 'http://x/ y'"]
+
+
+def test_remove_service_does_nothing_when_nothing_is_left() -> None:
+    assert commands(operations.remove_service, {DeployedServices: {"web": "x"}}, service=API) == []
+
+
+def test_remove_service_stops_disables_and_deletes_everything() -> None:
+    out = commands(operations.remove_service, {DeployedServices: {"api": ""}}, service=API)
+    assert out[0] == "systemctl disable --now fks-api.service 2>/dev/null || true"
+    assert out[1] == (
+        "rm -rf /etc/systemd/system/fks-api.service /etc/fks/api.env /opt/fks/api "
+        "/var/lib/fks-infra/deployed/api"
+    )
+    assert "systemctl daemon-reload" in out
+
+
+def test_facts_parse_recorded_output() -> None:
+    assert FileDigest().process(["600 root root", f"{SHA}  /etc/fks/api.env"]) == digest()
+    assert FileDigest().process([]) is None
+    assert DeployedServices().process(
+        [
+            "present /etc/systemd/system/fks-api.service",
+            "present /etc/fks/data_ingestion.env",
+            "present /opt/fks/web/",
+            "deployed api 0123abcd",
+        ]
+    ) == {"api": "0123abcd", "data_ingestion": "", "web": ""}

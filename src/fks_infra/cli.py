@@ -120,3 +120,58 @@ def secrets_init(inventory: str) -> None:
     for file, names in wanted.items():
         added = write_missing(Path(file), names)
         click.echo(f"{file}: {len(added)} added, {len(names) - len(added)} already set")
+
+
+#: The live checks of tests/infra; fks-infra runs from a checkout of itself.
+INFRA_TESTS = Path(__file__).resolve().parents[2] / "tests" / "infra"
+
+
+@main.command()
+@inventory_argument
+@click.option("--limit", default="", help="comma-separated host names (default: all)")
+@click.option("--junitxml", type=click.Path(dir_okay=False), help="write a JUnit XML report")
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def verify(inventory: str, limit: str, junitxml: str | None, pytest_args: tuple[str, ...]) -> None:
+    """Check live hosts against the plan with testinfra (ids: host/service/check).
+
+    Extra arguments after -- go to pytest (e.g. -- -k health -x).
+    """
+    import pytest
+
+    load_plan(inventory)  # invalid input exits 2 here, before any connection
+    args = [str(INFRA_TESTS), "--fks-inventory", inventory, "-p", "no:cacheprovider", "-q"]
+    if limit:
+        args += ["--fks-limit", limit]
+    if junitxml:
+        args += ["--junitxml", junitxml]
+    sys.exit(pytest.main([*args, *pytest_args]))
+
+
+@main.command()
+@inventory_argument
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def status(inventory: str, as_json: bool) -> None:
+    """Live table of host × service: unit, release, port, /health code and latency.
+
+    Exits 1 when anything planned is not healthy.
+    """
+    from fks_infra import status as live
+    from fks_infra.inventory import load_inventory, plan_for_inventory
+
+    try:
+        loaded = load_inventory(inventory)
+        result = plan_for_inventory(loaded, inventory)
+    except ProblemsError as error:
+        fail(error, inventory)
+    rows = live.collect(result, live.connection_runner({h.name: h.data.dict() for h in loaded}))
+    if as_json:
+        click.echo(live.as_json(rows))
+    else:
+        lines = text_table(live.HEADER, live.table_rows(rows)).splitlines()
+        click.echo("\n".join(lines[:2]))
+        for row, line in zip(rows, lines[2:], strict=True):
+            # click.style's colour is dropped when stdout is not a terminal
+            click.secho(line, fg=None if row.healthy else "red")
+        bad = [r for r in rows if not r.healthy]
+        click.echo(f"{len(rows) - len(bad)}/{len(rows)} services healthy")
+    sys.exit(0 if all(r.healthy for r in rows) else 1)

@@ -1,0 +1,110 @@
+"""fks-infra status: the probe program against a real loopback server, and the table logic."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+
+import pytest
+from pydantic import SecretStr
+
+from fks_infra import status
+from fks_infra.plan import HostSpec, InventoryPlan, plan_inventory
+
+
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == "/health" else 503)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[int]:
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), Health)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_address[1]
+    httpd.shutdown()
+
+
+def test_probe_reports_listening_and_health_codes(server: int) -> None:
+    services = [
+        {
+            "name": n,
+            "unit": f"fks-{n}.service",
+            "home": "/nonexistent",
+            "bind": "127.0.0.1",
+            "port": port,
+            "url": f"http://127.0.0.1:{port}{path}",
+        }
+        for n, port, path in (("api", server, "/health"), ("web", server, "/broken"))
+    ]
+    out = subprocess.run(
+        [sys.executable, "-c", status.PROBE, json.dumps(services)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    api, web = json.loads(out.stdout)
+    assert (api["service"], api["listening"], api["health"], api["release"]) == (
+        "api",
+        True,
+        200,
+        "",
+    )
+    assert web["health"] == 503
+    assert api["latency_ms"] >= 0
+
+
+def three_hosts() -> InventoryPlan:
+    specs = [
+        HostSpec("core-1", ("core",), {"ssh_hostname": "10.9.0.2"}),
+        HostSpec("gpu-1", ("gpu",), {"ssh_hostname": "10.9.0.3"}),
+        HostSpec("bridge-1", ("bridge",), {"ssh_hostname": "10.9.0.4"}),
+    ]
+    return plan_inventory(specs, secrets=lambda name, settings: (SecretStr("x"), []))
+
+
+def test_collect_asks_every_host_and_marks_the_unreachable_one() -> None:
+    inventory = three_hosts()
+    asked: list[str] = []
+
+    def run(host: str, command: str) -> tuple[int, str, str]:
+        asked.append(host)
+        if host == "bridge-1":
+            raise ConnectionRefusedError("no route")
+        plan = inventory.host(host)
+        healthy = [
+            {
+                "service": s.name,
+                "state": "active",
+                "release": "r1",
+                "listening": True,
+                "health": 200,
+                "latency_ms": 1.5,
+            }
+            for s in plan.services
+        ]
+        return 0, json.dumps(healthy), ""
+
+    rows = status.collect(inventory, run)
+    assert sorted(asked) == ["bridge-1", "core-1", "gpu-1"]
+    assert len(rows) == 19
+    bad = [r for r in rows if not r.healthy]
+    assert {(r.host, r.state) for r in bad} == {("bridge-1", "unreachable: ConnectionRefusedError")}
+    report = json.loads(status.as_json(rows))
+    assert report["healthy"] is False and len(report["services"]) == 19
+
+
+def test_the_probe_command_carries_only_the_plan() -> None:
+    command = status.probe_command(three_hosts().host("gpu-1"))
+    assert command.startswith("python3 -c ")
+    assert "http://10.9.0.3:8007/health" in command and "8011" in command

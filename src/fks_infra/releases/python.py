@@ -21,7 +21,7 @@ from pathlib import Path
 
 from fks_infra.releases.manifest import sha256_file
 from fks_infra.releases.model import ReleaseError
-from fks_infra.releases.tree import copy_tree
+from fks_infra.releases.tree import copy_tree, tree_digest
 
 # The hosts: Debian 12 (bookworm), CPython 3.11, glibc 2.36, x86_64. pip widens
 # manylinux_2_36 to every older manylinux tag, and --only-binary keeps sdists
@@ -89,7 +89,7 @@ def build_wheelhouse(
             if project in wheels:
                 wheel = wheels[project]
             elif project in trees:
-                wheel = _build_wheel(trees[project], Path(scratch) / project)
+                wheel = _build_wheel(trees[project], Path(scratch) / project, cache_dir)
             else:
                 raise ReleaseError(f"no source tree or wheel provides {project}")
             chosen.add(project)
@@ -107,12 +107,24 @@ def build_wheelhouse(
     _write_requirements(wheel_dir, release_dir / REQUIREMENTS)
 
 
-def _build_wheel(tree: Path, scratch: Path) -> Path:
-    """Build one wheel from a clean copy of ``tree`` with a fixed timestamp."""
-    staged = copy_tree(tree, scratch / "src")
-    out = scratch / "out"
-    _pip("wheel", "--no-deps", "--wheel-dir", str(out), str(staged))
-    built = sorted(out.glob("*.whl"))
+def _build_wheel(tree: Path, scratch: Path, cache_dir: Path) -> Path:
+    """Build one wheel from a clean copy of ``tree`` with a fixed timestamp.
+
+    Wheels are cached by the tree's digest: a library shared by many services
+    (fks_demo for the demo) is built once, not once per service.
+    """
+    done = cache_dir / "wheels" / tree_digest(tree)[:16]
+    if not done.is_dir():
+        staged = copy_tree(tree, scratch / "src")
+        out = scratch / "out"
+        _pip("wheel", "--no-deps", "--wheel-dir", str(out), str(staged))
+        done.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            out.rename(done)
+        except OSError:
+            if not done.is_dir():  # unless a concurrent build stored the same wheel first
+                raise
+    built = sorted(done.glob("*.whl"))
     if len(built) != 1:
         raise ReleaseError(f"building {tree} gave {len(built)} wheels, expected one")
     return built[0]

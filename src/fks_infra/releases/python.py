@@ -1,0 +1,240 @@
+"""Python releases: a wheelhouse holding the service wheel and its whole dependency closure.
+
+Hosts have no index access, so everything a host installs is fetched here once,
+for the hosts' interpreter and platform rather than the control machine's.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from fks_infra.releases.manifest import sha256_file
+from fks_infra.releases.model import ReleaseError
+from fks_infra.releases.tree import copy_tree, tree_digest
+
+# The hosts: Debian 12 (bookworm), CPython 3.11, glibc 2.36, x86_64. pip widens
+# manylinux_2_36 to every older manylinux tag, and --only-binary keeps sdists
+# (which would need a compiler on the host) out.
+PYTHON_TARGET = (
+    "--only-binary=:all:",
+    "--implementation",
+    "cp",
+    "--python-version",
+    "3.11",
+    "--abi",
+    "cp311",
+    "--platform",
+    "manylinux_2_36_x86_64",
+)
+# Zip timestamps in wheels come from here: fixed, so rebuilding gives the same bytes.
+SOURCE_DATE_EPOCH = "315532800"  # 1980-01-01, the earliest time a zip can store
+
+WHEELS_DIR = "wheels"
+REQUIREMENTS = "requirements.txt"
+
+_REQUIREMENT_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+_EXTRA_MARKER = re.compile(r"\bextra\s*==")
+
+
+def normalize(name: str) -> str:
+    """PEP 503 project name, so ``Fks-Demo`` and ``fks_demo`` are one project."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def project_name(tree: Path) -> str:
+    """The normalized distribution name a source tree builds (pyproject, else folder name)."""
+    pyproject = tree / "pyproject.toml"
+    if pyproject.is_file():
+        name = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("name")
+        if isinstance(name, str):
+            return normalize(name)
+    return normalize(tree.name)
+
+
+def build_wheelhouse(
+    root_project: str,
+    trees: Mapping[str, Path],
+    wheels: Mapping[str, Path],
+    release_dir: Path,
+    cache_dir: Path,
+) -> None:
+    """Fill ``release_dir`` with ``wheels/`` and a hash-pinned ``requirements.txt``.
+
+    + root_project: the service's distribution (``fks_<name>``)
+    + trees: local source trees by normalized project name, built only if needed
+    + wheels: prebuilt local wheels by normalized project name
+    Requirements that no local tree or wheel provides are downloaded from the index.
+    """
+    wheel_dir = release_dir / WHEELS_DIR
+    wheel_dir.mkdir(parents=True)
+    pending = [normalize(root_project)]
+    chosen: set[str] = set()
+    external: set[str] = set()
+    with tempfile.TemporaryDirectory(prefix="fks-wheel-") as scratch:
+        while pending:
+            project = pending.pop()
+            if project in chosen:
+                continue
+            if project in wheels:
+                wheel = wheels[project]
+            elif project in trees:
+                wheel = _build_wheel(trees[project], Path(scratch) / project, cache_dir)
+            else:
+                raise ReleaseError(f"no source tree or wheel provides {project}")
+            chosen.add(project)
+            shutil.copy2(wheel, wheel_dir / wheel.name)
+            for requirement in _requirements(wheel):
+                name = _requirement_name(requirement)
+                if name in wheels or name in trees:
+                    pending.append(name)
+                else:
+                    external.add(requirement)
+    if external:
+        for wheel in _download(sorted(external), cache_dir).iterdir():
+            if normalize(_wheel_name(wheel)[0]) not in chosen:
+                shutil.copy2(wheel, wheel_dir / wheel.name)
+    _write_requirements(wheel_dir, release_dir / REQUIREMENTS)
+
+
+def _build_wheel(tree: Path, scratch: Path, cache_dir: Path) -> Path:
+    """Build one wheel from a clean copy of ``tree`` with a fixed timestamp.
+
+    Wheels are cached by the tree's digest: a library shared by many services
+    (fks_demo for the demo) is built once, not once per service.
+    """
+    done = cache_dir / "wheels" / tree_digest(tree)[:16]
+    if not done.is_dir():
+        staged = copy_tree(tree, scratch / "src")
+        out = scratch / "out"
+        _pip("wheel", "--no-deps", "--wheel-dir", str(out), str(staged))
+        done.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            out.rename(done)
+        except OSError:
+            if not done.is_dir():  # unless a concurrent build stored the same wheel first
+                raise
+    built = sorted(done.glob("*.whl"))
+    if len(built) != 1:
+        raise ReleaseError(f"building {tree} gave {len(built)} wheels, expected one")
+    return built[0]
+
+
+def _download(requirements: list[str], cache_dir: Path) -> Path:
+    """Download the closure of ``requirements`` for the hosts, once per requirement set.
+
+    The cache key covers the requirements and the target, so services sharing
+    pinned dependencies (all demo services do) share one download.
+    """
+    key = hashlib.sha256("\n".join([*requirements, *PYTHON_TARGET]).encode()).hexdigest()[:16]
+    done = cache_dir / "pip-deps" / key
+    if done.is_dir():
+        return done
+    done.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=done.parent))
+    try:
+        _pip("download", "--dest", str(partial), *PYTHON_TARGET, *requirements)
+        partial.rename(done)
+    except OSError:
+        if not done.is_dir():  # unless another build finished the same download first
+            raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return done
+
+
+def _pip(*args: str) -> None:
+    """Run the control machine's pip with its own configuration (CA bundle, constraints)."""
+    env = {**os.environ, "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH}
+    command = [sys.executable, "-m", "pip", *args]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
+        raise ReleaseError(f"pip {args[0]} failed ({' '.join(command)}):\n{tail}")
+
+
+def _requirements(wheel: Path) -> list[str]:
+    """Requires-Dist of a wheel, without optional extras (a release installs none)."""
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        message = email.parser.HeaderParser().parsestr(archive.read(metadata).decode())
+    return [r for r in message.get_all("Requires-Dist") or [] if not _EXTRA_MARKER.search(r)]
+
+
+def _requirement_name(requirement: str) -> str:
+    match = _REQUIREMENT_NAME.match(requirement)
+    if match is None:
+        raise ReleaseError(f"cannot read the project name in requirement {requirement!r}")
+    return normalize(match.group(1))
+
+
+def _wheel_name(wheel: Path) -> tuple[str, str]:
+    """Distribution name and version from a wheel file name (PEP 427)."""
+    parts = wheel.name.split("-")
+    if len(parts) < 5 or not wheel.name.endswith(".whl"):
+        raise ReleaseError(f"{wheel.name} is not a wheel file name")
+    return parts[0], parts[1]
+
+
+def _write_requirements(wheel_dir: Path, path: Path) -> None:
+    """Pin every wheel by version and hash: the host's pip then installs exactly these."""
+    lines = []
+    for wheel in sorted(wheel_dir.glob("*.whl")):
+        name, version = _wheel_name(wheel)
+        lines.append(f"{name}=={version} --hash=sha256:{sha256_file(wheel)}\n")
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def local_wheels(directory: Path) -> dict[str, Path]:
+    """Wheels in ``directory`` by normalized project name; two of one project is an error."""
+    found: dict[str, Path] = {}
+    for wheel in sorted(directory.glob("*.whl")):
+        project = normalize(_wheel_name(wheel)[0])
+        if project in found:
+            raise ReleaseError(f"{directory} holds two wheels of {project}: pick one")
+        found[project] = wheel
+    return found
+
+
+def install_commands() -> tuple[tuple[str, ...], ...]:
+    """What a host runs in the release directory: a private venv, filled offline."""
+    return (
+        ("python3", "-m", "venv", "venv"),
+        (
+            "venv/bin/pip",
+            "install",
+            "--no-index",
+            "--find-links",
+            WHEELS_DIR,
+            "--only-binary=:all:",
+            "--require-hashes",
+            "-r",
+            REQUIREMENTS,
+        ),
+    )
+
+
+def start_command(name: str, host: str, port: str) -> tuple[str, ...]:
+    """uvicorn serving ``fks_<name>.main:app``, as the original services were started.
+
+    The app logs each request itself, so uvicorn's access log would only repeat it.
+    """
+    return (
+        "venv/bin/uvicorn",
+        f"fks_{name}.main:app",
+        "--host",
+        host,
+        "--port",
+        port,
+        "--no-access-log",
+    )

@@ -1,0 +1,272 @@
+"""The demo stand-ins, run as a host would run them: shipped, verified, installed offline.
+
+Each test ships a built release into a fresh directory (as a deploy copies it),
+checks it with the standalone host script, installs it with the release's own
+install commands and no package index, and starts it on a free loopback port.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fks_infra.releases import (
+    DEFAULT_DEMO_DIR,
+    MANIFEST_NAME,
+    VERIFY_SCRIPT,
+    Behaviour,
+    DemoSource,
+    Language,
+    Release,
+    build_release,
+)
+
+SERVICES: list[tuple[str, Language]] = [("api", "python"), ("auth", "rust")]
+START_TIMEOUT = 20.0
+STOP_TIMEOUT = 10.0
+
+
+@pytest.fixture(scope="session")
+def release_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache per session, shared by the test files: one download, one cargo build."""
+    return tmp_path_factory.getbasetemp() / "release-cache"
+
+
+@pytest.fixture(scope="session")
+def installed() -> dict[tuple[str, Behaviour | None], tuple[Release, Path]]:
+    """Releases shipped and installed so far: each (service, behaviour) once per session."""
+    return {}
+
+
+def _install(
+    name: str,
+    language: Language,
+    behaviour: Behaviour | None,
+    cache: Path,
+    hosts: pytest.TempPathFactory,
+    done: dict[tuple[str, Behaviour | None], tuple[Release, Path]],
+) -> tuple[Release, Path]:
+    """Build, ship to a fresh host directory, verify there and install offline."""
+    if (name, behaviour) not in done:
+        release = build_release(name, language, DemoSource(DEFAULT_DEMO_DIR), cache, behaviour)
+        host_dir = hosts.mktemp(f"host-{name}") / release.release_id
+        for shipped in [*(f.path for f in release.files), MANIFEST_NAME]:
+            (host_dir / shipped).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(release.directory / shipped, host_dir / shipped)
+        check = [sys.executable, "-I", str(VERIFY_SCRIPT), str(host_dir)]
+        subprocess.run([*check, "--manifest-sha256", release.manifest_sha256], check=True)
+        for step in release.install:
+            subprocess.run(step, cwd=host_dir, env=_bare_host_env(), check=True, timeout=180)
+        done[(name, behaviour)] = (release, host_dir)
+    return done[(name, behaviour)]
+
+
+def _bare_host_env() -> dict[str, str]:
+    """An environment without this machine's pip configuration, like a fresh host."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _start(release: Release, host_dir: Path, port: int | None) -> subprocess.Popen[str]:
+    env = {**_bare_host_env(), "SERVICE_HOST": "127.0.0.1", "FKS_RELEASE_ID": release.release_id}
+    env.pop("SERVICE_PORT", None)
+    argv = list(release.command_for("127.0.0.1", port or 0))
+    if port is not None:
+        env["SERVICE_PORT"] = str(port)
+    elif release.language == "python":
+        # Without SERVICE_PORT a unit's ExecStart could not even expand ${SERVICE_PORT};
+        # give uvicorn some port so that the refusal comes from the app itself.
+        argv[argv.index("--port") + 1] = str(_free_port())
+    argv[0] = str(host_dir / argv[0])
+    return subprocess.Popen(
+        argv, cwd=host_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def _get(port: int, path: str) -> tuple[int, str, str]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.getheader("content-type", ""), response.read().decode()
+    finally:
+        connection.close()
+
+
+def _wait_listening(process: subprocess.Popen[str], port: int) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"service exited with {process.returncode}:\n{process.communicate()[0]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    pytest.fail(f"service did not listen on {port} within {START_TIMEOUT}s")
+
+
+def _stop(process: subprocess.Popen[str]) -> tuple[int, str]:
+    """SIGTERM, then the exit status and all output once the process is gone."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        output, _ = process.communicate(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        pytest.fail(f"no exit within {STOP_TIMEOUT}s of SIGTERM:\n{output}")
+    return process.returncode, output
+
+
+def assert_clean_stop(returncode: int, output: str, language: Language) -> None:
+    """Rust exits 0. uvicorn (>= 0.29) shuts down gracefully and then re-raises SIGTERM
+    on itself, which systemd counts as a clean stop; require the graceful part."""
+    if language == "python":
+        assert returncode in (0, -signal.SIGTERM), output
+        assert "Application shutdown complete" in output
+    else:
+        assert returncode == 0, output
+
+
+@pytest.fixture
+def run_service(
+    release_cache: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    installed: dict[tuple[str, Behaviour | None], tuple[Release, Path]],
+) -> Iterator[object]:
+    """Start a demo service; whatever a test leaves running is killed afterwards."""
+    started: list[subprocess.Popen[str]] = []
+
+    def run(
+        name: str, language: Language, behaviour: Behaviour | None = None, port: int | None = 0
+    ) -> tuple[Release, subprocess.Popen[str], int]:
+        release, host_dir = _install(
+            name, language, behaviour, release_cache, tmp_path_factory, installed
+        )
+        chosen = _free_port() if port == 0 else port
+        process = _start(release, host_dir, chosen)
+        started.append(process)
+        return release, process, chosen or 0
+
+    yield run
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+# Prometheus text exposition 0.0.4: comment lines and samples, checked here by hand.
+_METRIC = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+_LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
+_SAMPLE = re.compile(
+    rf"(?P<name>{_METRIC})(?:\{{(?P<labels>{_LABEL}(?:,{_LABEL})*)?\}})?"
+    r" (?P<value>[-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|NaN|Inf))(?: -?\d+)?"
+)
+_HELP = re.compile(rf"# HELP (?P<name>{_METRIC}) .*")
+_TYPE = re.compile(rf"# TYPE (?P<name>{_METRIC}) (?P<type>counter|gauge|histogram|summary|untyped)")
+
+
+def parse_exposition(text: str) -> tuple[dict[str, str], list[tuple[str, dict[str, str], float]]]:
+    """Return metric types and samples; fail on any line the format does not allow."""
+    assert text.endswith("\n"), "exposition must end with a newline"
+    types: dict[str, str] = {}
+    samples: list[tuple[str, dict[str, str], float]] = []
+    for line in text.splitlines():
+        if match := _TYPE.fullmatch(line):
+            assert match["name"] not in types, f"second TYPE line for {match['name']}"
+            types[match["name"]] = match["type"]
+        elif _HELP.fullmatch(line):
+            continue
+        elif match := _SAMPLE.fullmatch(line):
+            assert match["name"] in types, f"sample before its TYPE line: {line}"
+            labels = dict(re.findall(r'([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)"', match["labels"] or ""))
+            samples.append((match["name"], labels, float(match["value"])))
+        else:
+            pytest.fail(f"not a valid exposition line: {line!r}")
+    return types, samples
+
+
+@pytest.mark.parametrize(("name", "language"), SERVICES)
+def test_service_answers_health_and_metrics_and_stops_on_sigterm(
+    run_service, name: str, language: Language
+) -> None:
+    release, process, port = run_service(name, language)
+    _wait_listening(process, port)
+
+    status, content_type, body = _get(port, "/health")
+    assert (status, content_type) == (200, "application/json")
+    assert json.loads(body) == {
+        "service": name,
+        "port": port,
+        "status": "ok",
+        "release": release.release_id,
+    }
+    assert _get(port, "/nowhere")[0] == 404
+
+    status, content_type, text = _get(port, "/metrics")
+    assert status == 200
+    assert content_type.startswith("text/plain; version=0.0.4")
+    types, samples = parse_exposition(text)
+    assert types["fks_http_requests_total"] == "counter"
+    assert types["process_start_time_seconds"] == "gauge"
+    requests = {s[1]["path"]: s[2] for s in samples if s[0] == "fks_http_requests_total"}
+    assert requests["/health"] == 1
+    assert requests["other"] == 1  # unknown paths share one series
+    start = next(s[2] for s in samples if s[0] == "process_start_time_seconds")
+    assert time.time() - 300 < start <= time.time()
+    info = [s for s in samples if s[0] == "fks_service_info"]
+    assert info == [("fks_service_info", {"service": name, "release": release.release_id}, 1.0)]
+
+    returncode, output = _stop(process)
+    assert_clean_stop(returncode, output, language)
+    request_lines = [line for line in output.splitlines() if f'fks_{name} 127.0.0.1 "GET' in line]
+    assert len(request_lines) == 3, output
+
+
+@pytest.mark.parametrize(("name", "language"), SERVICES)
+def test_health_fail_release_answers_503(run_service, name: str, language: Language) -> None:
+    _, process, port = run_service(name, language, Behaviour.HEALTH_FAIL)
+    _wait_listening(process, port)
+    for _ in range(3):  # "forever": not a start-up glitch
+        status, _, body = _get(port, "/health")
+        assert status == 503
+        assert json.loads(body)["status"] != "ok"
+    assert_clean_stop(*_stop(process), language)
+
+
+@pytest.mark.parametrize(("name", "language"), SERVICES)
+def test_crash_release_exits_non_zero(run_service, name: str, language: Language) -> None:
+    _, process, _ = run_service(name, language, Behaviour.CRASH)
+    output, _ = process.communicate(timeout=START_TIMEOUT)
+    assert process.returncode != 0
+    assert "built to crash" in output
+
+
+@pytest.mark.parametrize(("name", "language"), SERVICES)
+def test_missing_service_port_is_refused_clearly(
+    run_service, name: str, language: Language
+) -> None:
+    _, process, _ = run_service(name, language, port=None)
+    output, _ = process.communicate(timeout=START_TIMEOUT)
+    assert process.returncode != 0
+    assert f"fks_{name}: SERVICE_PORT is not set; refusing to start" in output

@@ -1,0 +1,267 @@
+"""Release builder: content-derived ids, reproducible files, caching, SHA-256 checks."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fks_infra.releases import (
+    DEFAULT_DEMO_DIR,
+    MANIFEST_NAME,
+    VERIFY_SCRIPT,
+    ArtifactSource,
+    Behaviour,
+    CheckoutSource,
+    DemoSource,
+    Language,
+    Release,
+    ReleaseError,
+    build_release,
+    generate_demo_checkout,
+    verify_manifest,
+)
+from fks_infra.releases import python as python_builder
+from fks_infra.releases import rust as rust_builder
+
+DEMO = DemoSource(DEFAULT_DEMO_DIR)
+
+
+@pytest.fixture(scope="session")
+def release_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same per-session cache as test_demo_services.py: one download, one cargo build."""
+    return tmp_path_factory.getbasetemp() / "release-cache"
+
+
+@pytest.fixture(scope="session")
+def api(release_cache: Path) -> Release:
+    return build_release("api", "python", DEMO, release_cache)
+
+
+@pytest.fixture(scope="session")
+def auth(release_cache: Path) -> Release:
+    return build_release("auth", "rust", DEMO, release_cache)
+
+
+def _files(release: Release) -> dict[str, str]:
+    return {f.path: f.sha256 for f in release.files}
+
+
+def _copy(release: Release, destination: Path) -> Path:
+    shutil.copytree(release.directory, destination)
+    return destination
+
+
+def test_python_release_is_a_complete_pinned_wheelhouse(api: Release) -> None:
+    wheels = sorted(p.split("-")[0] for p in _files(api) if p.startswith("wheels/"))
+    assert wheels == [
+        "wheels/click",
+        "wheels/fks_api",
+        "wheels/fks_demo",
+        "wheels/h11",
+        "wheels/uvicorn",
+    ]
+    requirements = (api.directory / "requirements.txt").read_text().splitlines()
+    assert len(requirements) == len(wheels)
+    assert all("==" in line and "--hash=sha256:" in line for line in requirements)
+    assert api.command_for("127.0.0.1", 8001) == (
+        "venv/bin/uvicorn",
+        "fks_api.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8001",
+        "--no-access-log",
+    )
+
+
+def test_rust_release_is_one_executable_named_after_the_service(auth: Release) -> None:
+    assert auth.command == ("bin/fks_auth",)
+    assert auth.install == ()
+    binary = next(f for f in auth.files if f.path == "bin/fks_auth")
+    assert binary.executable
+
+
+@pytest.mark.parametrize(("name", "language"), [("api", "python"), ("auth", "rust")])
+def test_same_source_gives_same_id_and_same_bytes(
+    release_cache: Path, tmp_path: Path, name: str, language: Language
+) -> None:
+    first = build_release(name, language, DEMO, release_cache)
+    second = build_release(name, language, DEMO, tmp_path / "fresh-cache")
+    assert second.release_id == first.release_id
+    assert _files(second) == _files(first)
+    assert second.manifest_sha256 == first.manifest_sha256
+
+
+def test_cached_rebuild_does_no_work(
+    api: Release, auth: Release, release_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_work(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a cached release was built again: {args}")
+
+    monkeypatch.setattr(python_builder, "build_wheelhouse", no_work)
+    monkeypatch.setattr(rust_builder, "build_binary", no_work)
+    started = time.monotonic()
+    assert build_release("api", "python", DEMO, release_cache) == api
+    assert build_release("auth", "rust", DEMO, release_cache) == auth
+    assert time.monotonic() - started < 2
+
+
+def test_behaviour_is_a_different_release(api: Release, release_cache: Path) -> None:
+    failing = build_release("api", "python", DEMO, release_cache, Behaviour.HEALTH_FAIL)
+    assert failing.release_id != api.release_id
+    changed = {p for p, digest in _files(failing).items() if _files(api).get(p) != digest}
+    # Only the service's own wheel (and the pins and metadata naming it) differ.
+    assert changed == {"wheels/fks_api-0.1.0-py3-none-any.whl", "requirements.txt", "release.json"}
+
+
+def test_generated_checkout_builds_the_same_release_as_the_demo(
+    api: Release, release_cache: Path, tmp_path: Path
+) -> None:
+    generate_demo_checkout(tmp_path, "api")
+    from_checkout = build_release("api", "python", CheckoutSource(tmp_path), release_cache)
+    assert from_checkout == api
+
+
+def test_changed_checkout_gives_a_new_release(
+    api: Release, release_cache: Path, tmp_path: Path
+) -> None:
+    service = generate_demo_checkout(tmp_path, "api")
+    (service / "fks_api" / "extra.py").write_text("ANSWER = 42\n")
+    changed = build_release("api", "python", CheckoutSource(tmp_path), release_cache)
+    assert changed.release_id != api.release_id
+    # Build output in a checkout is not an input: it changes nothing.
+    (service / "build").mkdir()
+    (service / "build" / "junk.txt").write_text("stale")
+    assert build_release("api", "python", CheckoutSource(tmp_path), release_cache) == changed
+
+
+def test_rust_checkout_crate_and_a_change_to_it(
+    auth: Release, release_cache: Path, tmp_path: Path
+) -> None:
+    crate = tmp_path / "services" / "auth"
+    shutil.copytree(DEFAULT_DEMO_DIR / "rust", crate, ignore=shutil.ignore_patterns("target"))
+    unchanged = build_release("auth", "rust", CheckoutSource(tmp_path), release_cache)
+    assert _files(unchanged)["bin/fks_auth"] == _files(auth)["bin/fks_auth"]
+    main = crate / "src" / "main.rs"
+    main.write_text(main.read_text().replace("shutting down", "stopping"))
+    changed = build_release("auth", "rust", CheckoutSource(tmp_path), release_cache)
+    assert changed.release_id != unchanged.release_id
+    assert _files(changed)["bin/fks_auth"] != _files(auth)["bin/fks_auth"]
+
+
+def test_artifact_directory_fills_in_missing_dependencies(
+    api: Release, auth: Release, release_cache: Path, tmp_path: Path
+) -> None:
+    artifacts = tmp_path / "ci-output"
+    artifacts.mkdir()
+    for wheel in (api.directory / "wheels").glob("fks_*.whl"):  # no uvicorn: fetched here
+        shutil.copy2(wheel, artifacts)
+    shutil.copy2(auth.directory / "bin" / "fks_auth", artifacts)
+    python = build_release("api", "python", ArtifactSource(artifacts), release_cache)
+    rust = build_release("auth", "rust", ArtifactSource(artifacts), release_cache)
+    wheel_files = {p: d for p, d in _files(api).items() if p.startswith("wheels/")}
+    assert {p: d for p, d in _files(python).items() if p.startswith("wheels/")} == wheel_files
+    assert _files(rust)["bin/fks_auth"] == _files(auth)["bin/fks_auth"]
+
+
+def test_artifact_directory_without_the_service_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ReleaseError, match="no wheel of fks_api"):
+        build_release("api", "python", ArtifactSource(tmp_path), tmp_path / "cache")
+    with pytest.raises(ReleaseError, match="no binary fks_auth"):
+        build_release("auth", "rust", ArtifactSource(tmp_path), tmp_path / "cache")
+
+
+def test_checkout_of_another_project_is_refused(tmp_path: Path) -> None:
+    generate_demo_checkout(tmp_path, "api")
+    shutil.move(tmp_path / "services" / "api", tmp_path / "services" / "app")
+    with pytest.raises(ReleaseError, match="builds fks-api, not fks_app"):
+        build_release("app", "python", CheckoutSource(tmp_path), tmp_path / "cache")
+
+
+def test_behaviour_needs_the_demo_and_names_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="only a demo release"):
+        build_release("api", "python", CheckoutSource(tmp_path), tmp_path, Behaviour.CRASH)
+    with pytest.raises(ValueError, match="service name"):
+        build_release("../api", "python", DEMO, tmp_path)
+
+
+def test_a_valid_release_passes_every_check(api: Release, auth: Release) -> None:
+    for release in (api, auth):
+        assert verify_manifest(release.directory, release.manifest_sha256) == []
+        sums = subprocess.run(
+            ["sha256sum", "--check", "--strict", "--quiet", MANIFEST_NAME],
+            cwd=release.directory,
+            capture_output=True,
+            check=False,
+        )
+        assert sums.returncode == 0, sums.stderr
+
+
+def _host_check(
+    directory: Path, manifest_sha256: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The standalone script as a host runs it: isolated mode, no fks_infra importable."""
+    extra = ["--manifest-sha256", manifest_sha256] if manifest_sha256 else []
+    return subprocess.run(
+        [sys.executable, "-I", str(VERIFY_SCRIPT), str(directory), *extra],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_tampered_file_is_rejected(api: Release, tmp_path: Path) -> None:
+    shipped = _copy(api, tmp_path / "release")
+    wheel = next((shipped / "wheels").glob("uvicorn-*.whl"))
+    wheel.write_bytes(wheel.read_bytes() + b"\0")
+    assert verify_manifest(shipped) == [f"wheels/{wheel.name}: SHA-256 mismatch"]
+    result = _host_check(shipped)
+    assert result.returncode == 1
+    assert "SHA-256 mismatch" in result.stderr
+    sums = subprocess.run(["sha256sum", "-c", "--quiet", MANIFEST_NAME], cwd=shipped, check=False)
+    assert sums.returncode != 0
+
+
+def test_planted_and_missing_files_are_rejected(
+    auth: Release, api: Release, tmp_path: Path
+) -> None:
+    shipped = _copy(api, tmp_path / "release")
+    (shipped / "wheels" / "evil-1.0-py3-none-any.whl").write_bytes(b"not a wheel")
+    (shipped / "requirements.txt").unlink()
+    (shipped / "venv").mkdir()  # what the host's install creates is not a release file
+    (shipped / "venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    assert verify_manifest(shipped) == [
+        "requirements.txt: missing",
+        "wheels/evil-1.0-py3-none-any.whl: not in SHA256SUMS",
+    ]
+    assert _host_check(shipped).returncode == 1
+
+
+def test_rewritten_manifest_is_rejected_with_the_expected_digest(
+    auth: Release, tmp_path: Path
+) -> None:
+    shipped = _copy(auth, tmp_path / "release")
+    binary = shipped / "bin" / "fks_auth"
+    binary.write_bytes(b"#!/bin/sh\necho pwned\n")
+    sums = subprocess.run(
+        ["sha256sum", "bin/fks_auth", "release.json"], cwd=shipped, capture_output=True, check=True
+    )
+    (shipped / MANIFEST_NAME).write_bytes(sums.stdout)
+    assert verify_manifest(shipped) == []  # consistent on its own, so...
+    problems = verify_manifest(shipped, auth.manifest_sha256)  # ...pin the manifest itself
+    assert len(problems) == 1
+    assert "not the expected one" in problems[0]
+    assert _host_check(shipped, auth.manifest_sha256).returncode == 1
+
+
+def test_damaged_cache_entry_is_rebuilt(api: Release, release_cache: Path) -> None:
+    wheel = next((api.directory / "wheels").glob("fks_api-*.whl"))
+    wheel.write_bytes(b"damaged")
+    rebuilt = build_release("api", "python", DEMO, release_cache)
+    assert rebuilt == api
+    assert verify_manifest(rebuilt.directory, api.manifest_sha256) == []

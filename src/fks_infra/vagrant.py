@@ -21,12 +21,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from fks_infra.catalogue import Role
+
 #: The roles fks-infra knows, also the pyinfra group names. The Vagrantfile's
 #: ``ROLES`` line must list the same; tests/unit/test_vagrant.py checks it.
-ROLES: Final = ("core", "gpu", "bridge")
+ROLES: Final = tuple(role.value for role in Role)
 
 #: Environment variable both the Vagrantfile and this module read.
 HOSTS_ENV: Final = "FKS_VAGRANT_HOSTS"
+
+#: Environment variable (and default) of the private network's first three octets.
+SUBNET_ENV: Final = "FKS_VAGRANT_SUBNET"
+DEFAULT_SUBNET: Final = "192.168.56"
 
 #: Group holding every Vagrant machine, whatever its roles.
 ALL_GROUP: Final = "vagrant"
@@ -201,11 +207,16 @@ def roles_of(name: str, spec: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
     )
 
 
-def build_groups(hosts: Sequence[SshHost], spec: Mapping[str, tuple[str, ...]]) -> Groups:
+def build_groups(
+    hosts: Sequence[SshHost], spec: Mapping[str, tuple[str, ...]], subnet: str | None = None
+) -> Groups:
     """Group hosts by role, plus :data:`ALL_GROUP` with every host.
 
     Every role group exists even when empty, so an inventory file can bind all
-    of them unconditionally.
+    of them unconditionally. With ``subnet``, each host in the spec gets
+    ``fks_private_address``: the private-network address the Vagrantfile gives
+    it (``<subnet>.<10 + position in the spec>``), because its ssh_hostname is a
+    port forward on 127.0.0.1 that peers cannot use.
     """
     groups: Groups = {role: [] for role in (*ROLES, ALL_GROUP)}
     seen: set[str] = set()
@@ -213,8 +224,11 @@ def build_groups(hosts: Sequence[SshHost], spec: Mapping[str, tuple[str, ...]]) 
         if host.name in seen:
             raise VagrantError(f"`vagrant ssh-config` lists machine {host.name!r} twice")
         seen.add(host.name)
+        data = dict(host.data)
+        if subnet is not None and host.name in spec:
+            data["fks_private_address"] = f"{subnet}.{10 + list(spec).index(host.name)}"
         for group in (*roles_of(host.name, spec), ALL_GROUP):
-            groups[group].append((host.name, dict(host.data)))
+            groups[group].append((host.name, data))
     return groups
 
 
@@ -285,7 +299,7 @@ def load_groups(
             "start them with `vagrant up`"
         )
     hosts = parse_ssh_config(run_vagrant(["ssh-config", *running], vagrant_dir, env, timeout))
-    return build_groups(hosts, spec)
+    return build_groups(hosts, spec, env.get(SUBNET_ENV, DEFAULT_SUBNET))
 
 
 def _connection_data(name: str, settings: Mapping[str, str]) -> HostData:

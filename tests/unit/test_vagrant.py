@@ -305,6 +305,12 @@ def test_inventory_of_three_running_virtualbox_machines(
     assert group_names(inventory, "vagrant") == ["core-1", "gpu-1", "bridge-1"]
     for host, expected in zip(inventory.get_group("vagrant"), VIRTUALBOX_HOSTS, strict=True):
         assert {key: host.data.get(key) for key in expected.data} == expected.data
+    # Peers reach each other on the Vagrantfile's private network, not the port forwards.
+    assert [h.data.get("fks_private_address") for h in inventory.get_group("vagrant")] == [
+        "192.168.56.10",
+        "192.168.56.11",
+        "192.168.56.12",
+    ]
     assert log.read_text().splitlines() == [
         f"{ROOT}|status --machine-readable",
         f"{ROOT}|ssh-config core-1 gpu-1 bridge-1",

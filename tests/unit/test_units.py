@@ -1,9 +1,19 @@
-"""The unit of every service, rendered with production Jinja settings."""
+"""The unit of every service, rendered with production Jinja settings and checked by systemd.
+
+``systemd-analyze verify`` and ``systemd-analyze security --offline=yes`` judge the rendered
+text; these tests never check a unit with the code that wrote it. Without systemd-analyze
+they skip, except under ``CI=true`` where that is a failure.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import jinja2
 import pytest
@@ -27,6 +37,7 @@ GPU_NAMES = [s.name for s in CATALOGUE if s.needs_gpu]
 ALL_SECRETS = sorted({name for service in CATALOGUE for name in service.secrets})
 MAX_EXPOSURE = 1.5
 BIND = "10.0.0.5"
+HOST_UNITS = Path("/usr/lib/systemd/system")
 
 #: Option sets a unit must pass with: the lab defaults (localhost only), a host talking to
 #: its inventory peers and the tailnet, and a service allowed out to the internet.
@@ -237,3 +248,111 @@ def test_bad_exec_start(argv: list[str], message: str) -> None:
 def test_gpu_indices_only_for_gpu_services() -> None:
     with pytest.raises(ProblemsError, match="needs no GPU"):
         unit_context(CATALOGUE["api"], ["/bin/true"], UnitOptions(gpu_indices=(0,)))
+
+
+# --- systemd-analyze ---------------------------------------------------------------------
+
+
+def systemd_analyze() -> str:
+    found = shutil.which("systemd-analyze")
+    if found:
+        return found
+    reason = "systemd-analyze not found (Debian package systemd): units cannot be checked"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def analyze_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A temporary root holding the host's stock units, for ``systemd-analyze --root=``.
+
+    ``verify`` checks that ExecStart's program exists and loads the unit's dependencies
+    (network-online.target, sysinit.target...). With ``--root`` it looks for both under the
+    root only, so the root gets a copy of the host's units, and each test installs its
+    rendered unit at its real path in there beside an empty program at ExecStart's real
+    path -- as a deploy leaves the host. The unit text checked is byte for byte the
+    production text; ``test_verify_reports_a_missing_program`` shows the check still bites.
+    """
+    systemd_analyze()
+    root = tmp_path_factory.mktemp("root")
+    shutil.copytree(HOST_UNITS, root / HOST_UNITS.relative_to("/"), symlinks=True)
+    yield root
+
+
+def install(root: Path, service: Service, text: str, program: bool = True) -> Path:
+    """Put a unit at its real path under ``root``, and a stand-in for its program."""
+    unit = root / unit_path(service).lstrip("/")
+    unit.parent.mkdir(parents=True, exist_ok=True)
+    unit.write_text(text, encoding="utf-8")
+    executable = root / values(text, "Service", "ExecStart")[0].split()[0].lstrip("/")
+    if program:
+        executable.parent.mkdir(parents=True, exist_ok=True)
+        executable.write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
+        executable.chmod(0o755)
+    else:
+        executable.unlink(missing_ok=True)
+    return unit
+
+
+def analyze(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [systemd_analyze(), "--no-pager", f"--root={root}", *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=False,
+        timeout=60,
+    )
+
+
+def verify(root: Path, unit: Path) -> str:
+    """Everything ``systemd-analyze verify`` says; it exits 0 on unknown keys, so any output
+    at all is a failure."""
+    result = analyze(root, "verify", "--man=no", "--generators=no", str(unit))
+    output = (result.stdout + result.stderr).strip()
+    if result.returncode != 0 and not output:
+        output = f"exit status {result.returncode}"
+    return output
+
+
+def exposure(root: Path, unit: Path) -> float:
+    result = analyze(root, "security", "--offline=yes", str(unit))
+    output = result.stdout + result.stderr
+    found = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", output)
+    assert found, f"no exposure level in systemd-analyze security output:\n{output}"
+    return float(found.group(1))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("name", NAMES)
+def test_verify(analyze_root: Path, name: str, variant: str) -> None:
+    service = CATALOGUE[name]
+    unit = install(analyze_root, service, unit_for(service, variant))
+    assert verify(analyze_root, unit) == ""
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("name", NAMES)
+def test_security_exposure(analyze_root: Path, name: str, variant: str) -> None:
+    service = CATALOGUE[name]
+    unit = install(analyze_root, service, unit_for(service, variant))
+    assert exposure(analyze_root, unit) <= MAX_EXPOSURE
+
+
+def test_verify_reports_an_unknown_key(analyze_root: Path) -> None:
+    service = CATALOGUE["api"]
+    text = unit_for(service).replace("Restart=on-failure", "Restrat=on-failure")
+    assert "Restrat" in verify(analyze_root, install(analyze_root, service, text))
+
+
+def test_verify_reports_a_missing_program(analyze_root: Path) -> None:
+    service = CATALOGUE["auth"]
+    unit = install(analyze_root, service, unit_for(service), program=False)
+    assert "is not executable" in verify(analyze_root, unit)
+
+
+def test_security_scores_an_unhardened_unit_badly(analyze_root: Path) -> None:
+    service = CATALOGUE["api"]
+    text = "[Service]\nExecStart=/opt/fks/api/current/venv/bin/uvicorn\nUser=fks\n"
+    assert exposure(analyze_root, install(analyze_root, service, text)) > 5

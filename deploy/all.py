@@ -1,11 +1,17 @@
 """Deploy the FKS stack: every host gets what its roles need.
 
-    pyinfra inventory/prod.py deploy/all.py
+    pyinfra inventory/prod.py deploy/all.py [--limit HOST] [--serial]
 
 The whole inventory is validated first (the same checks as ``fks-infra check``): a bad
-inventory stops the run before any operation.
+inventory stops the run before any operation. ``--serial`` (or ``--parallel N``) rolls
+hosts out in batches, so one bad release cannot take every host of a role down at once.
 """
 
-from fks_infra.deploys.context import host_plan
+from fks_infra.deploys.base import prepare_host
+from fks_infra.deploys.context import host_plan, inventory_plan
+from fks_infra.deploys.services import install_services
 
 plan = host_plan()
+
+prepare_host(plan)
+install_services(plan, inventory_plan())

@@ -37,3 +37,12 @@ fks_releases_keep = 3
 
 # Seconds a (re)started service has to answer /health with 200 before it is rolled back.
 fks_health_timeout = 60
+
+# MemoryMax= of every FKS unit (systemd size: 512M, 2G, a percentage, or infinity).
+fks_memory_max = "1G"
+
+# TasksMax= of every FKS unit: processes plus threads a service may have.
+fks_tasks_max = 512
+
+# Services whose runtime JIT-compiles code (PyTorch, numba): MemoryDenyWriteExecute=no.
+fks_write_execute_services = ["ai", "training"]

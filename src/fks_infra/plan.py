@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from fks_infra.catalogue import CATALOGUE, Catalogue, Role, Service
 from fks_infra.errors import Problem, ProblemsError
+from fks_infra.releases.model import Behaviour
 from fks_infra.settings import HostSettings, parse_settings
 
 #: A release source of the form ``artifacts:DIR`` ships prebuilt artifacts from DIR.
@@ -128,7 +129,7 @@ def _plan_host(
     except ProblemsError as error:
         return None, [*problems, *(p.located(key="fks_port_overrides") for p in error.problems)]
 
-    for key in ("fks_services_extra", "fks_services_skip"):
+    for key in ("fks_services_extra", "fks_services_skip", "fks_write_execute_services"):
         for name in getattr(settings, key):
             if name not in catalogue:
                 problems.append(Problem(_unknown_service(name, catalogue), source(key), key=key))
@@ -213,6 +214,11 @@ def _release_sources(settings: HostSettings, services: Iterable[Service]) -> dic
 def release_source_problem(source: str) -> str | None:
     """What is wrong with a release source setting, if anything (checked on this machine)."""
     if source == "demo":
+        return None
+    if source.startswith("demo:"):
+        behaviours = [b.value for b in Behaviour]
+        if source.removeprefix("demo:") not in behaviours:
+            return f"release source {source!r}: a demo behaviour is one of {', '.join(behaviours)}"
         return None
     path = Path(source.removeprefix(ARTIFACTS_PREFIX))
     if not path.is_dir():

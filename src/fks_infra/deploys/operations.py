@@ -14,8 +14,10 @@ import shlex
 from collections.abc import Generator
 from io import BytesIO
 
-from pyinfra import host, logger
-from pyinfra.api import FileUploadCommand, StringCommand, operation
+from pyinfra import logger
+from pyinfra.api.command import FileUploadCommand, StringCommand
+from pyinfra.api.operation import operation
+from pyinfra.context import host
 
 from fks_infra.catalogue import Service
 from fks_infra.deploys.facts import DeployedServices, FileDigest

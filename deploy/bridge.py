@@ -1,0 +1,17 @@
+"""Provision bridge hosts only (meta: MetaTrader 5, ninja: NinjaTrader 8).
+
+    pyinfra inventory/prod.py deploy/bridge.py
+
+Hosts outside the bridge role are left alone. The whole inventory is still validated first.
+"""
+
+from fks_infra.catalogue import Role
+from fks_infra.deploys.base import prepare_host
+from fks_infra.deploys.context import host_plan, inventory_plan
+from fks_infra.deploys.services import install_services
+
+plan = host_plan()
+
+if Role.BRIDGE in plan.roles:
+    prepare_host(plan)
+    install_services(plan, inventory_plan())

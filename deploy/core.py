@@ -1,0 +1,17 @@
+"""Provision core hosts only (CPU core, infrastructure and orchestrator services).
+
+    pyinfra inventory/prod.py deploy/core.py [--limit core-2]
+
+Hosts outside the core role are left alone. The whole inventory is still validated first.
+"""
+
+from fks_infra.catalogue import Role
+from fks_infra.deploys.base import prepare_host
+from fks_infra.deploys.context import host_plan, inventory_plan
+from fks_infra.deploys.services import install_services
+
+plan = host_plan()
+
+if Role.CORE in plan.roles:
+    prepare_host(plan)
+    install_services(plan, inventory_plan())

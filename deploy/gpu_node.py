@@ -1,0 +1,17 @@
+"""Provision GPU nodes only: one new node end to end with --limit.
+
+    pyinfra inventory/prod.py deploy/gpu_node.py --limit gpu-2
+
+Hosts outside the gpu role are left alone. The whole inventory is still validated first.
+"""
+
+from fks_infra.catalogue import Role
+from fks_infra.deploys.base import prepare_host
+from fks_infra.deploys.context import host_plan, inventory_plan
+from fks_infra.deploys.services import install_services
+
+plan = host_plan()
+
+if Role.GPU in plan.roles:
+    prepare_host(plan)
+    install_services(plan, inventory_plan())

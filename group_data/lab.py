@@ -1,0 +1,7 @@
+"""Settings of the local lab's hosts (inventory/lab.py puts every lab host in group "lab").
+
+Each line says why the lab differs from production.
+"""
+
+# Generated per lab by `fks-infra secrets init inventory/lab.py`; never real credentials.
+fks_secrets_file = ".lab/secrets.toml"

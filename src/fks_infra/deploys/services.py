@@ -1,0 +1,168 @@
+"""FKS services on a host: releases, env files, units, health-gated rollout, removal.
+
+Every host walks the whole catalogue in the same order: services placed on the host are
+installed, the others removed if anything of them is left. A service restarts only when
+its deployment id changes: the digest of its release, unit and env file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+
+from pyinfra.api.deploy import deploy
+from pyinfra.context import host
+from pyinfra.operations import systemd
+from pyinfra.operations.util import any_changed
+
+from fks_infra.catalogue import CATALOGUE, Service
+from fks_infra.deploys.operations import private_file, remove_service, rollout
+from fks_infra.deploys.shipping import Shipment, shipment
+from fks_infra.envfile import render_env
+from fks_infra.plan import HostPlan, InventoryPlan
+from fks_infra.units import UnitOptions, render_unit
+
+
+@deploy("FKS services")
+def install_services(plan: HostPlan, inventory: InventoryPlan) -> None:
+    """Install, update or remove every catalogue service as ``plan`` says."""
+    shipments = {
+        service.name: shipment(service, _source(plan, service)) for service in plan.services
+    }
+    units = {
+        service.name: render_unit(
+            service,
+            _exec_start(service, plan, shipments[service.name]),
+            _unit_options(service, plan, inventory),
+        )
+        for service in plan.services
+    }
+    envs = {
+        service.name: render_env(
+            {name: plan.secrets[name].get_secret_value() for name in service.secrets}
+        )
+        for service in plan.services
+    }
+
+    unit_ops = []
+    for service in _each_service():
+        if not plan.runs(service.name):
+            continue
+        shipped = shipments[service.name]
+        private_file(
+            name=f"Upload release {shipped.release.release_id} of {service.name}",
+            content=shipped.tarball,
+            dest=_tarball_path(service, shipped),
+        )
+        private_file(
+            name=f"Write {service.env_file}",
+            content=envs[service.name].encode(),
+            dest=service.env_file,
+        )
+        unit_ops.append(
+            private_file(
+                name=f"Render /etc/systemd/system/{service.unit}",
+                content=units[service.name].encode(),
+                dest=f"/etc/systemd/system/{service.unit}",
+                mode="644",
+            )
+        )
+    systemd.daemon_reload(name="Reload systemd units", _if=any_changed(*unit_ops))
+
+    for service in _each_service():
+        if not plan.runs(service.name):
+            remove_service(name=f"Remove {service.name} (not placed here)", service=service)
+            continue
+        shipped = shipments[service.name]
+        deploy_id = _digest(shipped.sha256, units[service.name], envs[service.name])
+        rollout(
+            name=f"Roll out {service.name} release {shipped.release.release_id}",
+            service=service,
+            deploy_id=deploy_id,
+            arguments=_rollout_arguments(plan, service, shipped, deploy_id),
+        )
+        systemd.service(
+            name=f"Enable {service.unit}",
+            service=service.unit,
+            enabled=True,
+            running=True,
+        )
+
+
+def _each_service() -> Iterator[Service]:
+    """The whole catalogue, each service at its own fixed place in pyinfra's operation order.
+
+    Every host walks the same sequence, so an operation of service X has the same identity
+    on every host, whether X is installed or removed there.
+    """
+    yield from host.loop(CATALOGUE)  # type: ignore[no-untyped-call]
+
+
+def _unit_options(service: Service, plan: HostPlan, inventory: InventoryPlan) -> UnitOptions:
+    user = plan.settings.fks_service_user
+    return UnitOptions(
+        user=user,
+        group=user,
+        bind_address=plan.bind_address,
+        # Peers are the inventory's hosts (nginx, monitoring, datastores), nothing else.
+        ip_allow=tuple(sorted({other.address for other in inventory.hosts})),
+        memory_max=plan.settings.fks_memory_max,
+        tasks_max=plan.settings.fks_tasks_max,
+        memory_deny_write_execute=service.name not in plan.settings.fks_write_execute_services,
+    )
+
+
+def _exec_start(service: Service, plan: HostPlan, shipped: Shipment) -> tuple[str, ...]:
+    """The release's command, made absolute under the ``current`` link."""
+    program, *arguments = shipped.release.command_for(plan.bind_address, service.port)
+    return (f"{service.install_dir}/current/{program}", *arguments)
+
+
+def _source(plan: HostPlan, service: Service) -> str:
+    settings = plan.settings
+    return settings.fks_release_sources.get(service.name, settings.fks_release_source)
+
+
+def _tarball_path(service: Service, shipped: Shipment) -> str:
+    return f"{service.install_dir}/artifacts/{shipped.release.release_id}.tar"
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def _rollout_arguments(
+    plan: HostPlan, service: Service, shipped: Shipment, deploy_id: str
+) -> list[str]:
+    release = shipped.release
+    return [
+        "--service",
+        service.name,
+        "--unit",
+        service.unit,
+        "--home",
+        service.install_dir,
+        "--release-id",
+        release.release_id,
+        "--tarball",
+        _tarball_path(service, shipped),
+        "--tar-sha256",
+        shipped.sha256,
+        "--manifest-sha256",
+        release.manifest_sha256,
+        "--deploy-id",
+        deploy_id,
+        "--url",
+        f"http://{_url_host(plan.bind_address)}:{service.port}{service.health_path}",
+        "--install",
+        json.dumps([list(step) for step in release.install]),
+        "--timeout",
+        str(plan.settings.fks_health_timeout),
+        "--keep",
+        str(plan.settings.fks_releases_keep),
+    ]
+
+
+def _url_host(address: str) -> str:
+    return f"[{address}]" if ":" in address else address

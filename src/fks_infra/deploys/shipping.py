@@ -1,0 +1,87 @@
+"""Releases as they travel: built once per run on the control machine, one tarball each.
+
+A tarball is packed deterministically (sorted names, fixed owner and time), so the same
+release always gives the same bytes and an unchanged release uploads nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from fks_infra.catalogue import Service
+from fks_infra.plan import ARTIFACTS_PREFIX
+from fks_infra.releases import (
+    MANIFEST_NAME,
+    ArtifactSource,
+    Behaviour,
+    CheckoutSource,
+    DemoSource,
+    Release,
+    Source,
+    build_release,
+)
+from fks_infra.releases.demo import DEFAULT_DEMO_DIR
+
+DEMO = "demo"
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """A built release and the exact bytes that carry it to a host."""
+
+    release: Release
+    tarball: bytes
+    sha256: str
+
+
+def parse_source(setting: str) -> tuple[Source, Behaviour | None]:
+    """``demo`` | ``demo:<behaviour>`` | ``artifacts:DIR`` | a checkout root directory."""
+    if setting == DEMO:
+        return DemoSource(DEFAULT_DEMO_DIR), None
+    if setting.startswith(f"{DEMO}:"):
+        return DemoSource(DEFAULT_DEMO_DIR), Behaviour(setting.removeprefix(f"{DEMO}:"))
+    if setting.startswith(ARTIFACTS_PREFIX):
+        return ArtifactSource(Path(setting.removeprefix(ARTIFACTS_PREFIX))), None
+    return CheckoutSource(Path(setting)), None
+
+
+_lock = threading.Lock()  # pyinfra prepares hosts in greenlets; gevent patches this lock
+_shipments: dict[tuple[str, str], Shipment] = {}
+
+
+def shipment(service: Service, setting: str) -> Shipment:
+    """Build (or reuse) the release of ``service`` from a release source setting."""
+    key = (service.name, setting)
+    with _lock:
+        if key not in _shipments:
+            source, behaviour = parse_source(setting)
+            release = build_release(service.name, service.language.value, source, None, behaviour)
+            tarball = pack(release)
+            _shipments[key] = Shipment(release, tarball, hashlib.sha256(tarball).hexdigest())
+        return _shipments[key]
+
+
+def pack(release: Release) -> bytes:
+    """The release's files and manifest as an uncompressed, reproducible tar."""
+    names = sorted({file.path for file in release.files} | {MANIFEST_NAME})
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for name in names:
+            data = (release.directory / name).read_bytes()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o755 if _executable(release, name) else 0o644
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _executable(release: Release, name: str) -> bool:
+    return any(file.path == name and file.executable for file in release.files)

@@ -1,0 +1,56 @@
+"""The hosts and services one verification run checks, and the connections to them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import testinfra
+
+from fks_infra.catalogue import Service
+from fks_infra.plan import HostPlan, InventoryPlan
+
+
+@dataclass(frozen=True)
+class Target:
+    """One thing to check: a service on a host (placed or meant to be absent)."""
+
+    host: HostPlan
+    service: Service
+
+    def __str__(self) -> str:
+        return f"{self.host.name}/{self.service.name}"
+
+
+@dataclass(frozen=True)
+class Fleet:
+    plan: InventoryPlan
+    ssh_config: Path
+    limit: frozenset[str]
+
+    def hosts(self) -> Iterator[HostPlan]:
+        return (h for h in self.plan.hosts if not self.limit or h.name in self.limit)
+
+    def placed(self) -> list[Target]:
+        return [Target(h, s) for h in self.hosts() for s in h.services]
+
+    def absent(self) -> list[Target]:
+        return [
+            Target(h, s) for h in self.hosts() for s in self.plan.catalogue if not h.runs(s.name)
+        ]
+
+
+current: Fleet | None = None
+_connections: dict[str, Any] = {}
+
+
+def connect(host_name: str) -> Any:
+    """The testinfra host for an inventory host (one connection per host per session)."""
+    assert current is not None, "no --fks-inventory given"
+    if host_name not in _connections:
+        _connections[host_name] = testinfra.get_host(
+            f"paramiko://{host_name}", ssh_config=str(current.ssh_config)
+        )
+    return _connections[host_name]

@@ -7,10 +7,12 @@ exists and from the naming convention when it does not.
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 from pathlib import Path
@@ -35,6 +37,24 @@ Report = Callable[[str], None]
 MAX_PARALLEL = 8
 
 BOOT_TIMEOUT_S = 120.0
+
+
+#: Held by ``up`` and ``down``: the lab's names are machine-wide, so are its commands.
+LOCK_FILE = Path("/run/lock/fks-infra-lab.lock")
+
+
+@contextmanager
+def _exclusive() -> Iterator[None]:
+    """Refuse to run beside another ``up``/``down``, whose rollback would remove our work."""
+    LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
+    with open(LOCK_FILE, "w", encoding="ascii") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise LabError(
+                "another `fks-infra lab up` or `down` is running on this machine"
+            ) from exc
+        yield
 
 
 def _quiet(_: str) -> None:
@@ -121,6 +141,17 @@ def up(
     + mirror: a Debian mirror URI instead of the one this machine's apt uses
     + report: receives one line per step, for the CLI's progress output
     """
+    with _exclusive():
+        return _up(hosts_text, release_text, paths, mirror, report)
+
+
+def _up(
+    hosts_text: str,
+    release_text: str,
+    paths: LabPaths,
+    mirror: str | None,
+    report: Report,
+) -> UpResult:
     started = time.monotonic()
     hosts = parse_hosts(hosts_text)
     release = parse_release(release_text)
@@ -201,7 +232,7 @@ def up(
             )
     except BaseException:
         report("start failed; removing what was created")
-        down(paths)
+        _down(paths, purge=False)
         raise
     host_states = {record.name: s for record, s in zip(state.hosts, states, strict=True)}
     return UpResult(
@@ -261,6 +292,11 @@ def down(paths: LabPaths, purge: bool = False) -> DownResult:
     Works without (or with a corrupt) state file: processes, mounts and network
     objects are found by the naming convention of ``names`` and the state directory.
     """
+    with _exclusive():
+        return _down(paths, purge)
+
+
+def _down(paths: LabPaths, purge: bool) -> DownResult:
     try:
         state = load_state(paths.state_file)
     except LabError:

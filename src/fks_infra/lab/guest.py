@@ -1,0 +1,140 @@
+"""Turning the shared base tree into one particular host, inside that host's overlay.
+
+Everything here is identity or trust that must differ per host or come from the
+control machine: hostname, machine-id, SSH host keys, the lab's login key, DNS,
+apt sources and the CA bundle. Writes land in the host's overlay upper layer,
+so the cached base rootfs stays untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from ipaddress import IPv4Address, ip_address
+from pathlib import Path
+
+from fks_infra.lab.errors import LabError
+from fks_infra.lab.keys import host_keys
+from fks_infra.lab.mirror import Mirrors
+
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+LOCAL_CA_DIR = Path("/usr/local/share/ca-certificates")
+RESOLV_CONF = Path("/etc/resolv.conf")
+#: Where systemd-resolved keeps the real upstream servers when resolv.conf names its stub.
+RESOLVED_UPSTREAMS = Path("/run/systemd/resolve/resolv.conf")
+DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+#: In a container on this hybrid-cgroup host, stopping a root user manager left
+#: behind by an SSH login sometimes hangs until its 120 s stop timeout, which
+#: stalls every poweroff that races with a recent login. Capping it keeps
+#: ``lab down`` orderly and quick; services' own stop timeouts are untouched.
+USER_MANAGER_DROPIN = (
+    "# fks-infra lab only: see fks_infra/lab/guest.py\n[Service]\nTimeoutStopSec=5s\n"
+)
+
+
+@dataclass(frozen=True)
+class GuestIdentity:
+    """What makes one lab host itself."""
+
+    name: str
+    address: IPv4Address
+    #: Every lab host's name and address, for ``/etc/hosts``.
+    peers: tuple[tuple[str, IPv4Address], ...]
+    authorized_key: str
+
+
+def _write(root: Path, guest_path: str, content: str, mode: int = 0o644) -> None:
+    """Write ``content`` at ``guest_path`` below ``root``, replacing (not following) a symlink."""
+    target = root / guest_path.lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_symlink():
+        target.unlink()
+    target.write_text(content, encoding="utf-8")
+    os.chmod(target, mode)
+
+
+def usable_nameservers(resolv_conf: str) -> list[str]:
+    """Nameserver lines a guest can use: loopback ones point at the guest itself."""
+    servers = []
+    for line in resolv_conf.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[0] == "nameserver":
+            try:
+                if not ip_address(fields[1].split("%")[0]).is_loopback:
+                    servers.append(fields[1])
+            except ValueError:
+                continue
+    return servers
+
+
+def guest_resolv_conf() -> str:
+    """A resolv.conf for guests built from this machine's resolvers.
+
+    Guests reach them through the lab's NAT, the same way this machine does.
+    """
+    for source in (RESOLV_CONF, RESOLVED_UPSTREAMS):
+        if source.is_file():
+            servers = usable_nameservers(source.read_text(encoding="utf-8"))
+            if servers:
+                lines = [f"nameserver {server}" for server in servers]
+                return "# written by fks-infra lab from the control machine's resolvers\n" + (
+                    "\n".join(lines) + "\n"
+                )
+    raise LabError(
+        f"no non-loopback nameserver in {RESOLV_CONF} or {RESOLVED_UPSTREAMS}: "
+        "lab guests would have no DNS"
+    )
+
+
+def apt_sources(mirrors: Mirrors, suite: str) -> str:
+    """deb822 sources like a fresh cloud VM's: the suite, its updates and security."""
+    text = (
+        f"Types: deb\nURIs: {mirrors.archive}\nSuites: {suite} {suite}-updates\n"
+        f"Components: main\nSigned-By: {DEBIAN_KEYRING}\n"
+    )
+    if mirrors.security:
+        text += (
+            f"\nTypes: deb\nURIs: {mirrors.security}\nSuites: {suite}-security\n"
+            f"Components: main\nSigned-By: {DEBIAN_KEYRING}\n"
+        )
+    return text
+
+
+def hosts_file(identity: GuestIdentity) -> str:
+    """``/etc/hosts`` naming every lab host, so hosts reach each other by name."""
+    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+    lines += [f"{address}\t{name}" for name, address in identity.peers]
+    return "\n".join(lines) + "\n"
+
+
+def _local_cas() -> Iterable[Path]:
+    return sorted(LOCAL_CA_DIR.rglob("*.crt")) if LOCAL_CA_DIR.is_dir() else []
+
+
+def prepare_guest(root: Path, identity: GuestIdentity, mirrors: Mirrors, suite: str) -> None:
+    """Give the tree at ``root`` (an overlay over the base rootfs) its host identity.
+
+    The CA bundle is copied both as the live bundle (apt, curl and pip, through
+    ``/etc/pip.conf``, work at once) and as the control machine's local CA files,
+    so a later ``update-ca-certificates`` in the guest keeps trusting them.
+    """
+    _write(root, "/etc/hostname", f"{identity.name}\n")
+    _write(root, "/etc/hosts", hosts_file(identity))
+    _write(root, "/etc/machine-id", f"{uuid.uuid4().hex}\n", 0o444)
+    for kind, pair in host_keys(identity.name).items():
+        _write(root, f"/etc/ssh/ssh_host_{kind}_key", pair.private, 0o600)
+        _write(root, f"/etc/ssh/ssh_host_{kind}_key.pub", pair.public)
+    (root / "root/.ssh").mkdir(mode=0o700, parents=True, exist_ok=True)
+    _write(root, "/root/.ssh/authorized_keys", identity.authorized_key, 0o600)
+    _write(root, "/etc/resolv.conf", guest_resolv_conf())
+    (root / "etc/apt/sources.list").unlink(missing_ok=True)
+    _write(root, "/etc/apt/sources.list.d/debian.sources", apt_sources(mirrors, suite))
+    _write(root, str(CA_BUNDLE), CA_BUNDLE.read_text(encoding="utf-8"))
+    for ca in _local_cas():
+        relative = ca.relative_to(LOCAL_CA_DIR)
+        _write(root, str(LOCAL_CA_DIR / "fks-lab-control" / relative), ca.read_text("utf-8"))
+    _write(root, "/etc/pip.conf", f"[global]\ncert = {CA_BUNDLE}\n")
+    _write(root, "/etc/systemd/system/user@.service.d/fks-lab.conf", USER_MANAGER_DROPIN)

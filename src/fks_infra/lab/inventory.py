@@ -1,0 +1,54 @@
+"""pyinfra inventory groups for the running lab, built from its state file.
+
+``inventory/lab.py`` is a thin wrapper around ``lab_groups`` so that the
+mapping from lab hosts to pyinfra hosts (connection data, role groups) is
+plain, typed and unit-tested here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fks_infra.lab.errors import LabError
+from fks_infra.lab.paths import LabPaths, lab_paths
+from fks_infra.lab.spec import KNOWN_ROLES
+from fks_infra.lab.state import LabState, load_state
+
+#: The group every lab host is in, whatever its roles; ``group_data/lab.py`` targets it.
+LAB_GROUP = "lab"
+
+InventoryHost = tuple[str, dict[str, Any]]
+
+
+def connection_data(state: LabState, name: str) -> dict[str, Any]:
+    """pyinfra SSH connector data for lab host ``name``."""
+    return {
+        "ssh_hostname": state.host(name).address,
+        "ssh_user": "root",
+        "ssh_key": state.key,
+        # Host keys are regenerated on every ``lab up``; pinning them would only break re-runs.
+        "ssh_known_hosts_file": "/dev/null",
+        "ssh_strict_host_key_checking": "no",
+    }
+
+
+def groups_for(state: LabState) -> dict[str, list[InventoryHost]]:
+    """Every role group (empty ones too, so deploys can rely on them) plus ``lab``."""
+    groups: dict[str, list[InventoryHost]] = {role: [] for role in sorted(KNOWN_ROLES)}
+    groups[LAB_GROUP] = []
+    for host in state.hosts:
+        entry = (host.name, connection_data(state, host.name))
+        for group in (*host.roles, LAB_GROUP):
+            groups[group].append(entry)
+    return groups
+
+
+def lab_groups(paths: LabPaths | None = None) -> dict[str, list[InventoryHost]]:
+    """The inventory groups of the lab that is up; ``LabError`` telling how to start one if none."""
+    paths = paths or lab_paths()
+    state = load_state(paths.state_file)
+    if state is None:
+        raise LabError(
+            f"no lab is up (no state file at {paths.state_file}); run `fks-infra lab up` first"
+        )
+    return groups_for(state)

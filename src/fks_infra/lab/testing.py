@@ -1,0 +1,68 @@
+"""The running lab as tests see it; shared by the lab's own tests and later testinfra suites."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from fks_infra.lab.paths import LabPaths, repo_root
+from fks_infra.lab.state import HostState, LabState
+
+
+def lab_inventory() -> Path:
+    """The pyinfra inventory file of the lab in this checkout."""
+    return repo_root() / "inventory" / "lab.py"
+
+
+SSH_OPTIONS = (
+    "-o", "StrictHostKeyChecking=no",
+    "-o", "UserKnownHostsFile=/dev/null",
+    "-o", "LogLevel=ERROR",
+    "-o", "IdentitiesOnly=yes",
+    "-o", "BatchMode=yes",
+)  # fmt: skip
+
+
+@dataclass
+class Lab:
+    """A running lab: its hosts, their addresses, the SSH key and the inventory file."""
+
+    state: LabState
+    paths: LabPaths
+
+    @property
+    def hosts(self) -> tuple[HostState, ...]:
+        return self.state.hosts
+
+    @property
+    def addresses(self) -> dict[str, str]:
+        return {host.name: host.address for host in self.state.hosts}
+
+    @property
+    def key(self) -> Path:
+        return Path(self.state.key)
+
+    @property
+    def inventory(self) -> Path:
+        return lab_inventory()
+
+    def ssh(
+        self, host: str, command: str, timeout: float = 120.0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the shell line ``command`` on ``host`` as root; the result, never an exception."""
+        args = ["ssh", "-i", str(self.key), *SSH_OPTIONS, f"root@{self.addresses[host]}", command]
+        return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
+
+    def pyinfra(self, *args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
+        """Run this venv's real pyinfra CLI against the lab inventory, with ``-y``."""
+        pyinfra_bin = Path(sys.executable).with_name("pyinfra")
+        return subprocess.run(
+            [str(pyinfra_bin), "-y", str(self.inventory), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=repo_root(),
+        )

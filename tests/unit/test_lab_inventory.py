@@ -1,0 +1,77 @@
+"""The lab's pyinfra inventory: groups by role plus ``lab``, and a clean error with no lab."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fks_infra.lab.errors import LabError
+from fks_infra.lab.inventory import groups_for, lab_groups
+from fks_infra.lab.paths import LabPaths, repo_root
+from fks_infra.lab.state import HostState, LabState, NetworkState
+
+
+def _state() -> LabState:
+    hosts = (
+        HostState(name="core-1", roles=("core",), address="10.213.0.10",
+                  netns="fkslab-core-1", veth="fl-core-1"),
+        HostState(name="both-1", roles=("gpu", "bridge"), address="10.213.0.11",
+                  netns="fkslab-both-1", veth="fl-both-1"),
+    )  # fmt: skip
+    return LabState(
+        spec="core-1:core,both-1:gpu+bridge",
+        release="debian:bookworm",
+        rootfs="/cache/rootfs",
+        key="/repo/.lab/id_ed25519",
+        network=NetworkState(
+            subnet="10.213.0.0/24", gateway="10.213.0.1", bridge="fkslab0", ip_forward_before="1"
+        ),
+        hosts=hosts,
+    )
+
+
+def test_hosts_sit_in_their_role_groups_and_in_lab() -> None:
+    groups = groups_for(_state())
+    names = {group: [name for name, _ in hosts] for group, hosts in groups.items()}
+    assert names == {
+        "bridge": ["both-1"],
+        "core": ["core-1"],
+        "datastore": [],
+        "gpu": ["both-1"],
+        "lab": ["core-1", "both-1"],
+    }
+
+
+def test_connection_data_uses_the_lab_key_and_ignores_host_keys() -> None:
+    data = dict(groups_for(_state())["core"])["core-1"]
+    assert data == {
+        "ssh_hostname": "10.213.0.10",
+        "ssh_user": "root",
+        "ssh_key": "/repo/.lab/id_ed25519",
+        "ssh_known_hosts_file": "/dev/null",
+        "ssh_strict_host_key_checking": "no",
+    }
+
+
+def test_no_lab_is_an_error_saying_how_to_start_one(tmp_path: Path) -> None:
+    with pytest.raises(LabError, match="run `fks-infra lab up`"):
+        lab_groups(LabPaths(tmp_path))
+
+
+def test_pyinfra_reports_a_missing_lab_in_one_line_without_traceback(tmp_path: Path) -> None:
+    pyinfra_bin = Path(sys.executable).with_name("pyinfra")
+    done = subprocess.run(
+        [str(pyinfra_bin), "-y", str(repo_root() / "inventory" / "lab.py"), "exec", "--", "true"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "FKS_LAB_DIR": str(tmp_path)},
+    )
+    assert done.returncode != 0
+    assert "no lab is up" in done.stderr and "fks-infra lab up" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -16,6 +16,7 @@ import click
 from fks_infra.catalogue import CATALOGUE
 from fks_infra.errors import ProblemsError
 from fks_infra.inventory import plan_for_path, secrets_wanted
+from fks_infra.lab.cli import lab
 from fks_infra.plan import InventoryPlan
 from fks_infra.ports import ports_json, ports_markdown, ports_table
 from fks_infra.render import text_table
@@ -175,3 +176,6 @@ def status(inventory: str, as_json: bool) -> None:
         bad = [r for r in rows if not r.healthy]
         click.echo(f"{len(rows) - len(bad)}/{len(rows)} services healthy")
     sys.exit(0 if all(r.healthy for r in rows) else 1)
+
+
+main.add_command(lab)

@@ -125,16 +125,16 @@ def as_json(rows: list[Row]) -> str:
     )
 
 
-def table_rows(rows: list[Row], style: Callable[[str, bool], str]) -> list[tuple[Any, ...]]:
+def table_rows(rows: list[Row]) -> list[tuple[Any, ...]]:
     return [
         (
             r.host,
             r.service,
             r.port,
-            style(r.state, r.state == "active"),
+            r.state,
             r.release or "-",
             "yes" if r.listening else "no",
-            style(str(r.health or "-"), r.health == 200),
+            r.health or "-",
             f"{r.latency_ms:.0f} ms" if r.health else "-",
         )
         for r in rows

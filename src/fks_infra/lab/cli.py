@@ -47,7 +47,7 @@ def lab() -> None:
     "--hosts",
     default=DEFAULT_HOSTS,
     show_default=True,
-    help="Comma-separated name:role[+role...] (roles: core, gpu, bridge, datastore).",
+    help="Comma-separated name:role[+role...] (roles: core, gpu, bridge).",
 )
 @click.option("--release", default=DEFAULT_RELEASE, show_default=True, help="distro:suite.")
 @click.option("--mirror", envvar=MIRROR_ENV, help="Debian mirror URI; default: this machine's.")

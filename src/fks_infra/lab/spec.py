@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from fks_infra.catalogue import Role
 from fks_infra.lab.errors import LabError
 
-#: Roles a lab host may take; they are the inventory groups the deploys dispatch on.
-#: When the foundation's role registry lands, this should point at it instead.
-KNOWN_ROLES: frozenset[str] = frozenset({"core", "gpu", "bridge", "datastore"})
+#: Roles a lab host may take: the catalogue's roles, the groups the deploys dispatch on.
+KNOWN_ROLES: frozenset[str] = frozenset(role.value for role in Role)
 
 #: The lab ``lab up`` builds when no ``--hosts`` is given: one host per deploy role.
 DEFAULT_HOSTS = "core-1:core,gpu-1:gpu,bridge-1:bridge"
@@ -91,7 +91,7 @@ def _parse_host(item: str) -> HostSpec:
 def parse_hosts(text: str) -> tuple[HostSpec, ...]:
     """Parse ``name:role[+role...]`` items separated by commas, in order.
 
-    + text: for example ``core-1:core,gpu-1:gpu+datastore``
+    + text: for example ``core-1:core,aio-1:core+gpu+bridge``
 
     The order is kept: it decides each host's address in the lab network.
     """

@@ -1,0 +1,242 @@
+"""End to end on the lab: deploy/all.py converges, stays converged, and survives bad releases.
+
+The first deploy runs once per session (module fixture); each test then checks one concern
+and leaves the lab converged to the plain lab inventory again.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fks_infra.catalogue import CATALOGUE
+from fks_infra.inventory import plan_for_path
+from fks_infra.lab.testing import Lab
+
+pytestmark = pytest.mark.lab
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+INVENTORY = "inventory/lab.py"
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def results(self) -> dict[str, Any]:
+        """pyinfra's --json results: per operation, the hosts that changed, failed, or not."""
+        payload = json.loads(self.stdout[self.stdout.index("{") :])
+        results: dict[str, Any] = payload["results"]
+        return results
+
+    def changed(self) -> list[tuple[str, str]]:
+        return [(op["name"], host) for op in self.results["operations"] for host in op["success"]]
+
+
+def deploy(
+    *args: str, inventory: str = INVENTORY, env: dict[str, str] | None = None, as_json: bool = True
+) -> Run:
+    """The real pyinfra CLI, as an operator runs it (with machine-readable results)."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(BIN / "pyinfra"), "-y", *(["--json"] if as_json else []), *args, inventory,
+         "deploy/all.py"],
+        cwd=REPO, capture_output=True, text=True, timeout=1200, check=False,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    return Run(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+
+
+def fks_infra(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "fks-infra"), *args], cwd=REPO, capture_output=True, text=True,
+        timeout=600, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def deployed(lab: Lab) -> Iterator[Run]:
+    """The lab with secrets generated and the whole stack deployed once."""
+    init = fks_infra("secrets", "init", INVENTORY)
+    assert init.returncode == 0, init.stderr
+    first = deploy()
+    assert first.returncode == 0, first.stderr[-4000:]
+    yield first
+
+
+def health(lab: Lab, host: str, service: str) -> tuple[str, str]:
+    """(HTTP code, release id) of a service, asked on the given host."""
+    plan = plan_for_path(INVENTORY, cwd=str(REPO)).host(host)
+    url = f"http://{plan.bind_address}:{CATALOGUE[service].port}/health"
+    done = lab.ssh(
+        host,
+        f"curl -s -o /dev/null -w '%{{http_code}}' {url}; echo; "
+        f"readlink /opt/fks/{service}/current",
+    )
+    code, release = [*done.stdout.splitlines(), "", ""][:2]
+    return code, release.rsplit("/", 1)[-1]
+
+
+def host_of(service: str) -> str:
+    (plan,) = plan_for_path(INVENTORY, cwd=str(REPO)).hosts_running(service)
+    return plan.name
+
+
+def test_first_deploy_converges_every_host(deployed: Run) -> None:
+    assert deployed.results["failed_hosts"] == []
+    assert deployed.results["totals"]["error"] == 0
+    assert deployed.changed(), "a first deploy on bare hosts must change something"
+
+
+def test_every_service_answers_on_its_planned_host(lab: Lab, deployed: Run) -> None:
+    answers = {s.name: health(lab, host_of(s.name), s.name)[0] for s in CATALOGUE}
+    assert answers == {s.name: "200" for s in CATALOGUE}
+
+
+def test_second_run_changes_nothing(deployed: Run) -> None:
+    again = deploy()
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.results["totals"]["hosts"] > 0, "the second run planned no operation at all"
+    assert again.changed() == []
+
+
+def test_verify_passes(deployed: Run, tmp_path: Path) -> None:
+    report = tmp_path / "verify.xml"
+    done = fks_infra("verify", INVENTORY, "--junitxml", str(report))
+    assert done.returncode == 0, done.stdout[-4000:]
+    xml = report.read_text()
+    tests = int(re.search(r'tests="(\d+)"', xml).group(1))  # type: ignore[union-attr]
+    # 19 placed services x 7 checks + 38 absent (3 hosts x 19 - 19 placed)
+    assert tests == 19 * 7 + 3 * 19 - 19
+    assert 'failures="0"' in xml and 'errors="0"' in xml
+
+
+def override(setting: str, value: object) -> str:
+    return f"{setting}={json.dumps(value)}"
+
+
+def started_at(lab: Lab, host: str, unit: str) -> str:
+    return lab.ssh(host, f"systemctl show -P ActiveEnterTimestampMonotonic {unit}").stdout.strip()
+
+
+def test_a_release_that_never_gets_healthy_is_rolled_back(lab: Lab, deployed: Run) -> None:
+    host = host_of("portfolio")
+    before = health(lab, host, "portfolio")
+    neighbour = started_at(lab, host, "fks-crypto.service")
+
+    bad = deploy("--data", override("fks_release_sources", {"portfolio": "demo:health=fail"}),
+                 "--data", "fks_health_timeout=8")  # fmt: skip
+
+    assert bad.returncode != 0
+    assert bad.results["failed_hosts"] == [host]
+    assert "portfolio: release" in bad.stderr and "failed its health check" in bad.stderr
+    assert f"rolled back to release {before[1]}: healthy again" in bad.stderr
+    assert health(lab, host, "portfolio") == before
+    assert started_at(lab, host, "fks-crypto.service") == neighbour, "crypto was restarted"
+    # The plain inventory is converged still: nothing to do.
+    assert deploy().changed() == []
+
+
+def test_a_crash_looping_release_ends_failed_and_is_reported_quickly(
+    lab: Lab, deployed: Run
+) -> None:
+    host = host_of("stocks")
+    before = health(lab, host, "stocks")
+    bad = deploy("--data", override("fks_release_sources", {"stocks": "demo:crash"}))
+    assert bad.returncode != 0
+    # The start limit (5 starts, 2 s apart) trips long before the 60 s health timeout.
+    assert re.search(r"stocks: release \w+ failed its health check: unit fks-stocks\.service "
+                     r"failed", bad.stderr), bad.stderr[-3000:]  # fmt: skip
+    assert bad.seconds < 120
+    assert health(lab, host, "stocks") == before
+
+
+def test_a_killed_service_is_back_within_its_restart_delay(lab: Lab, deployed: Run) -> None:
+    host = host_of("api")
+    old = lab.ssh(host, "systemctl show -P MainPID fks-api.service").stdout.strip()
+    lab.ssh(host, f"kill -KILL {old}")
+    deadline = time.monotonic() + 15  # RestartSec=2, plus the start itself
+    new = old
+    while time.monotonic() < deadline:
+        new = lab.ssh(host, "systemctl show -P MainPID fks-api.service").stdout.strip()
+        if new not in ("0", old) and health(lab, host, "api")[0] == "200":
+            break
+        time.sleep(0.5)
+    assert new not in ("0", old)
+    assert health(lab, host, "api")[0] == "200"
+
+
+MOVED = """
+from fks_infra.lab.inventory import lab_groups
+
+_groups = lab_groups()
+core = [(n, {**d, "fks_services_skip": ["analyze"]}) for n, d in _groups["core"]]
+gpu = [(n, {**d, "fks_services_extra": ["analyze"]}) for n, d in _groups["gpu"]]
+bridge = _groups["bridge"]
+"""
+
+
+def test_moving_a_service_is_one_edit_and_one_run(lab: Lab, deployed: Run, tmp_path: Path) -> None:
+    # Named lab.py so its hosts are in the group "lab" and get group_data/lab.py.
+    moved = tmp_path / "lab.py"
+    moved.write_text(MOVED)
+    try:
+        run = deploy(inventory=str(moved))
+        assert run.returncode == 0, run.stderr[-3000:]
+        left = lab.ssh("core-1", "ls /etc/systemd/system/fks-analyze.service /etc/fks/analyze.env "
+                       "/opt/fks/analyze 2>&1; ss -Hltn | grep -c ':8008 ' || true")  # fmt: skip
+        assert left.stdout.count("No such file") == 3, left.stdout
+        assert left.stdout.strip().endswith("0")
+        assert health(lab, "gpu-1", "analyze")[0] == "200", "analyze does not answer on gpu-1"
+        verify = fks_infra("verify", str(moved))
+        assert verify.returncode == 0, verify.stdout[-3000:]
+    finally:
+        back = deploy()
+    assert back.returncode == 0, back.stderr[-3000:]
+    assert health(lab, "core-1", "analyze")[0] == "200"
+
+
+# Quotes, a dollar, spaces and a newline: what shells and env-file parsers get wrong.
+CANARY = 'canary-7f3a "quoted" $HOME and spaces\nsecond line'
+MARK = "canary-7f3a"
+
+
+def test_secrets_never_leak_and_arrive_byte_exact(lab: Lab, deployed: Run) -> None:
+    host = host_of("auth")
+    try:
+        run = deploy("-vvv", "--diff", env={"FKS_SECRET_AUTH_SECRET": CANARY}, as_json=False)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert MARK not in run.stdout + run.stderr
+        for name in (h.name for h in lab.hosts):
+            assert MARK not in lab.ssh(name, "ps -eo args").stdout
+            found = lab.ssh(
+                name,
+                f"grep -rlaF {MARK} /etc /opt /var/lib /var/log /tmp /root /run /home "
+                "2>/dev/null | xargs -r stat -c '%a %U %n'",
+            ).stdout.splitlines()
+            private = {f"600 root /etc/fks/{s}.env" for s in ("api", "auth")}
+            assert set(found) <= private, found
+        environ = lab.ssh(
+            host, "base64 -w0 /proc/$(systemctl show -P MainPID fks-auth.service)/environ"
+        ).stdout
+        variables = base64.b64decode(environ).split(b"\0")
+        assert b"AUTH_SECRET=" + CANARY.encode() in variables
+    finally:
+        restored = deploy()
+    assert restored.returncode == 0, restored.stderr[-3000:]

@@ -37,6 +37,8 @@ class Run:
     stdout: str
     stderr: str
     seconds: float
+    #: whether the hosts had no FKS deployment before this run
+    bare: bool = False
 
     @property
     def results(self) -> dict[str, Any]:
@@ -75,7 +77,9 @@ def deployed(lab: Lab) -> Iterator[Run]:
     """The lab with secrets generated and the whole stack deployed once."""
     init = fks_infra("secrets", "init", INVENTORY)
     assert init.returncode == 0, init.stderr
+    bare = all(lab.ssh(h.name, "test -e /opt/fks").returncode != 0 for h in lab.hosts)
     first = deploy()
+    first.bare = bare
     assert first.returncode == 0, first.stderr[-4000:]
     yield first
 
@@ -101,7 +105,8 @@ def host_of(service: str) -> str:
 def test_first_deploy_converges_every_host(deployed: Run) -> None:
     assert deployed.results["failed_hosts"] == []
     assert deployed.results["totals"]["error"] == 0
-    assert deployed.changed(), "a first deploy on bare hosts must change something"
+    if deployed.bare:  # a lab reused from an earlier session may be deployed already
+        assert deployed.changed(), "a first deploy on bare hosts must change something"
 
 
 def test_every_service_answers_on_its_planned_host(lab: Lab, deployed: Run) -> None:

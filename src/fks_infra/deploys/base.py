@@ -8,8 +8,9 @@ from pyinfra.api.deploy import deploy
 from pyinfra.context import host
 from pyinfra.operations import apt, files, server, systemd
 
-from fks_infra.deploys.operations import ROLLOUT, STAGING_DIR
+from fks_infra.deploys.operations import ROLLOUT, STAGING_DIR, VERIFY_RELEASE
 from fks_infra.plan import HostPlan
+from fks_infra.releases import VERIFY_SCRIPT
 
 FILES = Path(__file__).resolve().parents[3] / "files"
 
@@ -56,12 +57,8 @@ def prepare_host(plan: HostPlan) -> None:
     ):
         files.directory(name=f"Directory {path}", path=path, user=owner, mode=mode)
 
-    files.put(
-        name=f"Install {ROLLOUT}",
-        src=host_file(ROLLOUT),
-        dest=ROLLOUT,
-        mode="755",
-    )
+    for program, source in ((ROLLOUT, host_file(ROLLOUT)), (VERIFY_RELEASE, str(VERIFY_SCRIPT))):
+        files.put(name=f"Install {program}", src=source, dest=program, mode="755")
     journald = files.put(
         name="Bound the journal",
         src=host_file("/etc/systemd/journald.conf.d/fks-infra.conf"),

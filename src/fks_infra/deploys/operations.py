@@ -23,6 +23,8 @@ from fks_infra.catalogue import Service
 from fks_infra.deploys.facts import DeployedServices, FileDigest
 
 ROLLOUT = "/usr/local/lib/fks-infra/fks-rollout"
+#: fks_infra/releases/manifest.py on the host; fks-rollout runs it on every new release.
+VERIFY_RELEASE = "/usr/local/lib/fks-infra/verify-release"
 STAGING_DIR = "/var/lib/fks-infra/staging"
 
 

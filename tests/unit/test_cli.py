@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 
 from fks_infra.catalogue import CATALOGUE
+from fks_infra.plan import TAILSCALE_AUTHKEY
 
 REPO = Path(__file__).resolve().parents[2]
 FKS_INFRA = Path(sys.executable).with_name("fks-infra")
-SECRETS = sorted({name for service in CATALOGUE for name in service.secrets})
+# Every secret a host may need: its services' and Tailscale's auth key (enabled by default).
+SECRETS = sorted({name for service in CATALOGUE for name in service.secrets} | {TAILSCALE_AUTHKEY})
 GOOD = """
 core = [("core-1", {"ssh_hostname": "192.0.2.10"})]
 gpu = [("gpu-1", {"ssh_hostname": "192.0.2.20"})]

@@ -10,8 +10,11 @@ hosts out in batches, so one bad release cannot take every host of a role down a
 from fks_infra.deploys.base import prepare_host
 from fks_infra.deploys.context import host_plan, inventory_plan
 from fks_infra.deploys.services import install_services
+from fks_infra.deploys.tailscale import join_tailnet
 
 plan = host_plan()
 
 prepare_host(plan)
+# After prepare_host: the auth key goes through its staging directory.
+join_tailnet(plan)
 install_services(plan, inventory_plan())

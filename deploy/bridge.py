@@ -9,9 +9,12 @@ from fks_infra.catalogue import Role
 from fks_infra.deploys.base import prepare_host
 from fks_infra.deploys.context import host_plan, inventory_plan
 from fks_infra.deploys.services import install_services
+from fks_infra.deploys.tailscale import join_tailnet
 
 plan = host_plan()
 
 if Role.BRIDGE in plan.roles:
     prepare_host(plan)
+    # After prepare_host: the auth key goes through its staging directory.
+    join_tailnet(plan)
     install_services(plan, inventory_plan())

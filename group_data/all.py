@@ -46,3 +46,42 @@ fks_tasks_max = 512
 
 # Services whose runtime JIT-compiles code (PyTorch, numba): MemoryDenyWriteExecute=no.
 fks_write_execute_services = ["ai", "training"]
+
+# Install Tailscale and join every host to the tailnet (needs secret TAILSCALE_AUTHKEY).
+fks_tailscale_enabled = True
+
+# apt repository Tailscale comes from (a mirror may stand in for pkgs.tailscale.com).
+fks_tailscale_repository = "https://pkgs.tailscale.com/stable/debian"
+
+# Suite (distribution) of that repository: the hosts' Debian codename.
+fks_tailscale_suite = "bookworm"
+
+# URL of the repository's signing keyring (binary .gpg), used unless keyring_file is set.
+fks_tailscale_keyring_url = "https://pkgs.tailscale.com/stable/debian/bookworm.noarmor.gpg"
+
+# Keyring file on this machine (relative to the project root) shipped instead of the URL.
+fks_tailscale_keyring_file = None
+
+# SHA-256 the downloaded keyring must have (hex); None trusts the URL's TLS alone.
+fks_tailscale_keyring_sha256 = None
+
+# Pin tailscale to this package version (apt preferences, e.g. "1.76.6"); None: latest.
+fks_tailscale_version = None
+
+# Tailscale machine name (DNS label); None: the inventory name of the host.
+fks_tailscale_hostname = None
+
+# Control server URL for headscale; None: Tailscale's own coordination server.
+fks_tailscale_login_server = None
+
+# More `tailscale up` flags, each "--flag=value" (hostname, tags, key: set by fks-infra).
+fks_tailscale_up_extra_args: list[str] = []
+
+# UDP port tailscaled listens on for WireGuard (/etc/default/tailscaled PORT).
+fks_tailscale_port = 41641
+
+# Policy: who may apply the fks tags (autogroup:admin, group:..., user@domain).
+fks_tailscale_tag_owners = ["autogroup:admin"]
+
+# Policy: who may reach SSH (22) and HTTPS (443) on every fks host.
+fks_tailscale_admins = ["autogroup:admin"]

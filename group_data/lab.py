@@ -5,3 +5,6 @@ Each line says why the lab differs from production.
 
 # Generated per lab by `fks-infra secrets init inventory/lab.py`; never real credentials.
 fks_secrets_file = ".lab/secrets.toml"
+
+# The lab has no internet: pkgs.tailscale.com is unreachable, so nothing is installed.
+fks_tailscale_enabled = False

@@ -123,6 +123,40 @@ def secrets_init(inventory: str) -> None:
         click.echo(f"{file}: {len(added)} added, {len(names) - len(added)} already set")
 
 
+@main.command("tailscale-policy")
+@inventory_argument
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    help="write the policy here (default: standard output)",
+)
+def tailscale_policy(inventory: str, output: str | None) -> None:
+    """Render the tailnet policy (HuJSON) for the hosts of INVENTORY.
+
+    Deny by default: grants open exactly the ports each role must reach, derived from the
+    catalogue and the placement; a tests block pins allowed and denied pairs. A policy with
+    a wildcard or an unowned tag is refused (exit 2). Secrets are not needed.
+    """
+    from fks_infra import tailnet
+    from fks_infra.inventory import plan_without_secrets
+
+    try:
+        text = tailnet.render_policy(
+            tailnet.build_policy(plan_without_secrets(inventory)), inventory
+        )
+    except ProblemsError as error:
+        fail(error, inventory)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    target = Path(output)
+    temporary = target.with_name(f".{target.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(target)
+    click.echo(f"{output}: tailnet policy written", err=True)
+
+
 #: The live checks of tests/infra; fks-infra runs from a checkout of itself.
 INFRA_TESTS = Path(__file__).resolve().parents[2] / "tests" / "infra"
 
@@ -170,7 +204,9 @@ def status(inventory: str, as_json: bool) -> None:
     if as_json:
         click.echo(live.as_json(rows))
     else:
-        lines = text_table(live.HEADER, live.table_rows(rows)).splitlines()
+        # Whole lines are coloured below, so the cells stay plain.
+        cells = live.table_rows(rows, style=lambda text, ok: text)
+        lines = text_table(live.HEADER, cells).splitlines()
         click.echo("\n".join(lines[:2]))
         for row, line in zip(rows, lines[2:], strict=True):
             # click.style's colour is dropped when stdout is not a terminal

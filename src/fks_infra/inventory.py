@@ -101,6 +101,19 @@ def secrets_wanted(path: str, cwd: str | None = None) -> dict[str, list[str]]:
     return wanted
 
 
+def plan_without_secrets(path: str, cwd: str | None = None) -> InventoryPlan:
+    """Load, validate and place an inventory, every secret standing in as an empty value.
+
+    For outputs that never carry a secret (the tailnet policy): they can be generated on a
+    machine without the secrets file.
+    """
+
+    def blank(name: str, settings: HostSettings) -> tuple[SecretStr | None, list[Problem]]:
+        return SecretStr(""), []
+
+    return plan_inventory(host_specs(load_inventory(path, cwd), path, cwd), secrets=blank)
+
+
 def plan_for_path(path: str, cwd: str | None = None) -> InventoryPlan:
     """Load, validate and place an inventory file without contacting any host."""
     return plan_for_inventory(load_inventory(path, cwd), path, cwd)

@@ -27,6 +27,9 @@ ARTIFACTS_PREFIX = "artifacts:"
 
 ROLE_NAMES: tuple[str, ...] = tuple(role.value for role in Role)
 
+#: The secret ``tailscale up`` authenticates with; needed only where Tailscale is enabled.
+TAILSCALE_AUTHKEY = "TAILSCALE_AUTHKEY"
+
 #: Resolves a secret for a host: (secret name, host settings) -> (value or None, problems).
 SecretLookup = Callable[[str, HostSettings], tuple[SecretStr | None, list[Problem]]]
 
@@ -169,8 +172,18 @@ def _plan_host(
             )
             problems.append(Problem(f"{name}: {problem}", source(key), key=key))
 
+    keyring = settings.fks_tailscale_keyring_file
+    if settings.fks_tailscale_enabled and keyring is not None and not Path(keyring).is_file():
+        problems.append(
+            Problem(
+                f"no such keyring file {keyring!r} on this machine",
+                source("fks_tailscale_keyring_file"),
+                key="fks_tailscale_keyring_file",
+            )
+        )
+
     host_secrets: dict[str, SecretStr] = {}
-    for name, users in _secrets_needed(services).items():
+    for name, users in _secrets_needed(services, settings).items():
         value, lookup_problems = secrets(name, settings)
         problems += lookup_problems
         if value is None:
@@ -248,11 +261,14 @@ def _inventory_problems(plans: Iterable[HostPlan], catalogue: Catalogue) -> list
     return problems
 
 
-def _secrets_needed(services: Iterable[Service]) -> dict[str, list[str]]:
+def _secrets_needed(services: Iterable[Service], settings: HostSettings) -> dict[str, list[str]]:
+    """Which secrets a host needs, and who needs each: its services, and Tailscale if enabled."""
     needed: dict[str, list[str]] = {}
     for service in services:
         for name in service.secrets:
             needed.setdefault(name, []).append(service.name)
+    if settings.fks_tailscale_enabled:
+        needed.setdefault(TAILSCALE_AUTHKEY, []).append("tailscale (fks_tailscale_enabled)")
     return needed
 
 

@@ -9,14 +9,35 @@ defaults live in ``group_data/all.py``; a test keeps the two in step.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyAddress,
+    ValidationError,
+    field_validator,
+)
 
 from fks_infra.errors import Problem
 
 PREFIX = "fks_"
+
+#: ``tailscale up`` flags fks-infra sets itself; ``fks_tailscale_up_extra_args`` may not.
+TAILSCALE_MANAGED_FLAGS = (
+    "--auth-key",
+    "--authkey",
+    "--hostname",
+    "--advertise-tags",
+    "--login-server",
+    "--reset",
+    "--timeout",
+)
+#: Who a tailnet policy may name as tag owner or admin: an autogroup, group, tag or user.
+_POLICY_PRINCIPAL = r"^(autogroup:[a-z-]+|group:[A-Za-z0-9._-]+|tag:[a-z0-9-]+|[^@\s*]+@[^@\s*]+)$"
 
 
 class HostSettings(BaseModel):
@@ -38,9 +59,54 @@ class HostSettings(BaseModel):
     fks_memory_max: str = Field("1G", pattern=r"^([1-9][0-9]*[KMGT]?|([1-9][0-9]?|100)%|infinity)$")
     fks_tasks_max: int = Field(512, ge=16)
     fks_write_execute_services: tuple[str, ...] = ("ai", "training")
+    fks_tailscale_enabled: bool = True
+    fks_tailscale_repository: str = Field(
+        "https://pkgs.tailscale.com/stable/debian", pattern=r"^(https?|file)://\S+$"
+    )
+    fks_tailscale_suite: str = Field("bookworm", pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    fks_tailscale_keyring_url: str = Field(
+        "https://pkgs.tailscale.com/stable/debian/bookworm.noarmor.gpg",
+        pattern=r"^(https?|file)://\S+$",
+    )
+    fks_tailscale_keyring_file: str | None = None
+    fks_tailscale_keyring_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    fks_tailscale_version: str | None = Field(None, pattern=r"^[0-9][0-9A-Za-z.+~:-]*$")
+    fks_tailscale_hostname: str | None = Field(
+        None, pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+    )
+    fks_tailscale_login_server: str | None = Field(None, pattern=r"^https?://\S+$")
+    fks_tailscale_up_extra_args: tuple[str, ...] = ()
+    fks_tailscale_port: int = Field(41641, ge=1, le=65535)
+    fks_tailscale_tag_owners: tuple[str, ...] = Field(("autogroup:admin",), min_length=1)
+    fks_tailscale_admins: tuple[str, ...] = Field(("autogroup:admin",), min_length=1)
+
+    @field_validator("fks_tailscale_up_extra_args")
+    @classmethod
+    def _no_managed_flags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for index, arg in enumerate(value):
+            flag = arg.split("=", 1)[0]
+            if flag in TAILSCALE_MANAGED_FLAGS:
+                raise ValueError(f"{flag} is set by fks-infra from other settings, not here")
+            if not arg.startswith("--"):
+                # Not echoed: a bare value here may be a pasted auth key.
+                raise ValueError(f"item {index} is not a --flag (write --flag=value as one item)")
+        return value
+
+    @field_validator("fks_tailscale_tag_owners", "fks_tailscale_admins")
+    @classmethod
+    def _principals(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if not re.match(_POLICY_PRINCIPAL, item):
+                raise ValueError(
+                    f"{item!r} is not an autogroup:, group:, tag: or user@domain (no wildcards)"
+                )
+        return value
 
 
 KNOWN_KEYS: tuple[str, ...] = tuple(HostSettings.model_fields)
+#: Settings whose rejected value is not repeated in errors: an auth key pasted there by
+#: mistake must not end up in a terminal or a CI log.
+_NOT_ECHOED = frozenset({"fks_tailscale_up_extra_args"})
 
 
 def parse_settings(
@@ -77,4 +143,6 @@ def _describe(item: Mapping[str, Any], key: str) -> str:
         hint = _close_known_key(key)
         return "unknown setting" + (f"; did you mean {hint}?" if hint else "")
     location = "".join(f"[{part!r}]" for part in item["loc"][1:])
+    if key in _NOT_ECHOED:
+        return f"{location} {item['msg']}".strip()
     return f"{location} {item['msg']} (got {item['input']!r})".strip()

@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 
 from fks_infra.catalogue import CATALOGUE
+from fks_infra.plan import TAILSCALE_AUTHKEY
 
 REPO = Path(__file__).resolve().parents[2]
 FKS_INFRA = Path(sys.executable).with_name("fks-infra")
-SECRETS = sorted({name for service in CATALOGUE for name in service.secrets})
+# Every secret a host may need: its services' and Tailscale's auth key (enabled by default).
+SECRETS = sorted({name for service in CATALOGUE for name in service.secrets} | {TAILSCALE_AUTHKEY})
 GOOD = """
 core = [("core-1", {"ssh_hostname": "192.0.2.10"})]
 gpu = [("gpu-1", {"ssh_hostname": "192.0.2.20"})]
@@ -170,3 +172,62 @@ def test_check_a_missing_inventory_file(project: Path) -> None:
     result = run("check", "inventory/nope.py", cwd=project)
     assert result.returncode == 2
     assert "inventory/nope.py: no such inventory file" in result.stderr
+
+
+def read_hujson(text: str) -> object:
+    """Drop whole-line // comments and trailing commas, then parse as JSON."""
+    import re
+
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("//")]
+    return json.loads(re.sub(r",\s*([\]}])", r"\1", "\n".join(lines)))
+
+
+def test_tailscale_policy_needs_no_secrets_and_writes_the_output_file(project: Path) -> None:
+    (project / "secrets/fks.toml").unlink()
+    result = run("tailscale-policy", "inventory/site.py", "--output", "tailnet.hujson", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    policy = read_hujson((project / "tailnet.hujson").read_text())
+    assert isinstance(policy, dict)
+    assert sorted(policy) == ["grants", "tagOwners", "tests"]
+    assert {"src": ["tag:fks-core"], "dst": ["tag:fks-gpu"], "ip": ["tcp:8007", "tcp:8011"]} in (
+        policy["grants"]
+    )
+    printed = run("tailscale-policy", "inventory/site.py", cwd=project)
+    assert printed.stdout == (project / "tailnet.hujson").read_text()
+
+
+def test_tailscale_policy_rejects_a_tag_nobody_owns(project: Path) -> None:
+    with (project / "group_data/all.py").open("a") as handle:
+        handle.write('\nfks_tailscale_tag_owners = ["tag:ci"]\n')
+    result = run("tailscale-policy", "inventory/site.py", "-o", "tailnet.hujson", cwd=project)
+    assert result.returncode == 2
+    assert "tag:ci is used in tagOwners['tag:fks-core'] but has no tagOwners entry" in (
+        result.stderr
+    )
+    assert not (project / "tailnet.hujson").exists()
+
+
+def test_tailscale_policy_rejects_a_wildcard_admin(project: Path) -> None:
+    with (project / "group_data/all.py").open("a") as handle:
+        handle.write('\nfks_tailscale_admins = ["*"]\n')
+    result = run("tailscale-policy", "inventory/site.py", cwd=project)
+    assert result.returncode == 2
+    assert "fks_tailscale_admins:" in result.stderr and "no wildcards" in result.stderr
+
+
+def test_tailscale_policy_of_an_inventory_without_tailscale_is_an_error(project: Path) -> None:
+    with (project / "group_data/all.py").open("a") as handle:
+        handle.write("\nfks_tailscale_enabled = False\n")
+    result = run("tailscale-policy", "inventory/site.py", cwd=project)
+    assert result.returncode == 2
+    assert "no host joins the tailnet" in result.stderr
+
+
+def test_check_names_a_missing_tailscale_auth_key(project: Path) -> None:
+    secrets = project / "secrets/fks.toml"
+    secrets.write_text(secrets.read_text().replace("TAILSCALE_AUTHKEY", "TAILSCALE_AUTH"))
+    result = run("check", "inventory/site.py", cwd=project)
+    assert result.returncode == 2
+    assert "missing secret TAILSCALE_AUTHKEY" in result.stderr
+    assert "canary" not in result.stderr + result.stdout

@@ -167,9 +167,54 @@ def test_missing_secrets_are_named_with_their_users_never_a_value() -> None:
 
 def test_a_host_gets_exactly_the_secrets_its_services_need() -> None:
     result = plan(*THREE)
-    assert sorted(result.host("bridge-1").secrets) == ["MT5_LOGIN", "MT5_PASSWORD", "MT5_SERVER"]
-    assert result.host("gpu-1").secrets == {}
+    assert sorted(result.host("bridge-1").secrets) == [
+        "MT5_LOGIN",
+        "MT5_PASSWORD",
+        "MT5_SERVER",
+        "TAILSCALE_AUTHKEY",
+    ]
+    assert list(result.host("gpu-1").secrets) == ["TAILSCALE_AUTHKEY"]
     assert "value-of" not in repr(result.host("bridge-1"))
+
+
+def test_the_tailscale_auth_key_is_needed_only_where_tailscale_is_enabled() -> None:
+    result = plan(
+        host("core-1", "core"),
+        host("gpu-1", "gpu", fks_tailscale_enabled=False),
+        host("bridge-1", "bridge"),
+    )
+    assert "TAILSCALE_AUTHKEY" in result.host("core-1").secrets
+    assert result.host("gpu-1").secrets == {}
+
+
+def test_a_missing_tailscale_auth_key_is_a_problem_naming_it() -> None:
+    def no_tailscale(name: str, settings: HostSettings) -> tuple[SecretStr | None, list[Problem]]:
+        return (None if name == "TAILSCALE_AUTHKEY" else SecretStr("x")), []
+
+    assert problems(
+        host("gpu-1", "gpu", fks_services_extra=CORE + BRIDGE), secrets=no_tailscale
+    ) == [
+        "host gpu-1: missing secret TAILSCALE_AUTHKEY (needed by tailscale "
+        "(fks_tailscale_enabled)): set FKS_SECRET_TAILSCALE_AUTHKEY or add it to secrets/fks.toml"
+    ]
+
+
+def test_tailscale_settings_are_validated() -> None:
+    found = problems(
+        host("core-1", "core", fks_tailscale_up_extra_args=["--auth-key=tskey-x", "--ssh"]),
+        host("gpu-1", "gpu", fks_tailscale_admins=["*"], fks_tailscale_hostname="GPU_1"),
+        host("bridge-1", "bridge", fks_tailscale_keyring_file="no/such/keyring.gpg"),
+    )
+    assert any(
+        "host core-1: fks_tailscale_up_extra_args:" in p and "--auth-key is set by fks-infra" in p
+        for p in found
+    )
+    assert not any("tskey-x" in p for p in found)
+    assert any("host gpu-1: fks_tailscale_admins:" in p and "'*'" in p for p in found)
+    assert any("host gpu-1: fks_tailscale_hostname:" in p for p in found)
+    assert any(
+        "host bridge-1: fks_tailscale_keyring_file: no such keyring file" in p for p in found
+    )
 
 
 def test_every_problem_of_every_host_is_reported_at_once() -> None:

@@ -11,16 +11,24 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import shlex
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from io import BytesIO
 
+from pydantic import SecretStr
 from pyinfra import logger
 from pyinfra.api.command import FileUploadCommand, StringCommand
 from pyinfra.api.operation import operation
 from pyinfra.context import host
 
 from fks_infra.catalogue import Service
-from fks_infra.deploys.facts import DeployedServices, FileDigest
+from fks_infra.deploys.facts import (
+    TAILSCALE_AUTHKEY_FILE,
+    TAILSCALE_UP_HASH,
+    DeployedServices,
+    FileDigest,
+    TailscaleNode,
+)
+from fks_infra.tailnet import arguments_hash
 
 ROLLOUT = "/usr/local/lib/fks-infra/fks-rollout"
 #: fks_infra/releases/manifest.py on the host; fks-rollout runs it on every new release.
@@ -51,7 +59,14 @@ def private_file(
         yield StringCommand("chmod", mode, dest)
         return
     logger.debug("%s: writing %s (content not shown)", host.name, dest)
-    staged = f"{STAGING_DIR}/{wanted[:16]}"
+    yield from _private_upload(content, dest, mode, user, group)
+
+
+def _private_upload(
+    content: bytes, dest: str, mode: str, user: str, group: str
+) -> Generator[object, None, None]:
+    """The commands that put ``content`` at ``dest`` unseen and whole (see ``private_file``)."""
+    staged = f"{STAGING_DIR}/{hashlib.sha256(content).hexdigest()[:16]}"
     # Over sudo, pyinfra uploads as the login user to the temporary name and copies it
     # as root; both names are inside the staging directory only the login user can read.
     yield FileUploadCommand(BytesIO(content), staged, remote_temp_filename=f"{staged}.part")
@@ -59,6 +74,43 @@ def private_file(
     yield StringCommand("chown", f"{user}:{group}", staged)
     yield StringCommand("chmod", mode, staged)
     yield StringCommand("mv", "-f", staged, dest)
+
+
+@operation()
+def tailscale_up(arguments: Sequence[str], auth_key: SecretStr) -> Generator[object, None, None]:
+    """Run ``tailscale up`` when its arguments changed or the node is not logged in.
+
+    + arguments: ``tailscale up``'s arguments, without the auth key (see ``tailnet.up_arguments``)
+    + auth_key: the key, used only when the node must log in
+
+    The key travels like a ``private_file``: uploaded unseen into a root-only file, passed as
+    ``--auth-key=file:PATH`` (never in argv) and removed by the same shell, whatever ``up``
+    returns. The hash of the arguments is recorded (root-only) only after ``up`` succeeded,
+    so a failed ``up`` is tried again on the next run. The key is not part of the hash: a
+    rotated key does not log a running node in again.
+    """
+    wanted = arguments_hash(arguments)
+    node = host.get_fact(TailscaleNode)
+    if node["backend_state"] == "Running" and node["up_sha256"] == wanted:
+        if node["authkey_left"]:
+            yield StringCommand("rm", "-f", TAILSCALE_AUTHKEY_FILE)
+        return
+    yield from _private_upload(
+        auth_key.get_secret_value().encode(), TAILSCALE_AUTHKEY_FILE, "600", "root", "root"
+    )
+    yield StringCommand(
+        "trap",
+        shlex.quote(f"rm -f {TAILSCALE_AUTHKEY_FILE}"),
+        "EXIT;",
+        "tailscale",
+        "up",
+        *(shlex.quote(arg) for arg in arguments),
+        f"--auth-key=file:{TAILSCALE_AUTHKEY_FILE}",
+    )
+    yield StringCommand(
+        f"umask 077 && echo {wanted} > {TAILSCALE_UP_HASH}.tmp "
+        f"&& mv -f {TAILSCALE_UP_HASH}.tmp {TAILSCALE_UP_HASH}"
+    )
 
 
 @operation()

@@ -204,9 +204,7 @@ def status(inventory: str, as_json: bool) -> None:
     if as_json:
         click.echo(live.as_json(rows))
     else:
-        # Whole lines are coloured below, so the cells stay plain.
-        cells = live.table_rows(rows, style=lambda text, ok: text)
-        lines = text_table(live.HEADER, cells).splitlines()
+        lines = text_table(live.HEADER, live.table_rows(rows)).splitlines()
         click.echo("\n".join(lines[:2]))
         for row, line in zip(rows, lines[2:], strict=True):
             # click.style's colour is dropped when stdout is not a terminal

@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit setup deps docs measure-releases clean
+.PHONY: demo lab-down test lint unit setup deps docs measure-releases clean
 
 setup: deps $(STAMP)
 
@@ -38,11 +38,18 @@ test: lint
 docs: setup
 	$(BIN)/fks-infra ports --format markdown > docs/PORTS.md
 
+# The main job on the embedded default: the local lab (three nspawn hosts). The lab stays
+# up afterwards for exploring (`fks-infra lab ssh core-1`); `make lab-down` removes it.
 demo: setup
-	$(BIN)/fks-infra ports
-	$(BIN)/fks-infra secrets init inventory/prod.py
-	$(BIN)/fks-infra check inventory/prod.py
-	$(BIN)/fks-infra plan inventory/prod.py
+	$(BIN)/fks-infra lab up
+	$(BIN)/fks-infra secrets init inventory/lab.py
+	$(BIN)/fks-infra plan inventory/lab.py
+	$(BIN)/pyinfra -y inventory/lab.py deploy/all.py
+	$(BIN)/fks-infra verify inventory/lab.py
+	$(BIN)/fks-infra status inventory/lab.py
+
+lab-down: setup
+	$(BIN)/fks-infra lab down
 
 # Cold and cached build times of all 19 demo releases (medians of 3 runs).
 measure-releases: setup

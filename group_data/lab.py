@@ -5,3 +5,9 @@ Each line says why the lab differs from production.
 
 # Generated per lab by `fks-infra secrets init inventory/lab.py`; never real credentials.
 fks_secrets_file = ".lab/secrets.toml"
+
+# nspawn guests have no CAP_SYS_TIME: chrony runs measuring only, the host keeps the clock.
+fks_time_adjust_clock = False
+
+# The lab has no internet: chrony runs with no sources instead of unreachable ones.
+fks_ntp_pools: list[str] = []

@@ -51,3 +51,13 @@ class DeployedServices(FactBase[dict[str, str]]):
                 name, _, deploy_id = rest.partition(" ")
                 found[name] = deploy_id
         return found
+
+
+class SshdPorts(FactBase[list[int]]):
+    """The TCP ports sshd's effective config listens on (``sshd -T``), empty if unknown."""
+
+    def command(self) -> str:
+        return "sshd -T 2>/dev/null | awk '$1 == \"port\" {print $2}'; true"
+
+    def process(self, output: list[str]) -> list[int]:
+        return sorted({int(line) for line in output if line.strip().isdigit()})

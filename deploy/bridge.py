@@ -8,10 +8,15 @@ Hosts outside the bridge role are left alone. The whole inventory is still valid
 from fks_infra.catalogue import Role
 from fks_infra.deploys.base import prepare_host
 from fks_infra.deploys.context import host_plan, inventory_plan
+from fks_infra.deploys.edge import configure_firewall, configure_time, harden_sshd
 from fks_infra.deploys.services import install_services
 
 plan = host_plan()
+inventory = inventory_plan()
 
 if Role.BRIDGE in plan.roles:
     prepare_host(plan)
-    install_services(plan, inventory_plan())
+    harden_sshd(plan)
+    configure_time(plan)
+    install_services(plan, inventory)
+    configure_firewall(plan, inventory)

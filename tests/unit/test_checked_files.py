@@ -118,3 +118,8 @@ def test_files_go_live_by_rename_within_their_directory() -> None:
     assert len(installs) == len(FILES)
     for line, path in zip(installs, FILES, strict=True):
         assert line.endswith(f"{path}.fks-new && mv -f {path}.fks-new {path}")
+
+
+def test_the_live_path_detector_bites() -> None:
+    assert live_paths_touched(f"mv -f {SITE}.fks-new {SITE}") == [SITE]
+    assert live_paths_touched(f"upload {CANDIDATE}{SITE} via /x.part") == []

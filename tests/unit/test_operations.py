@@ -198,3 +198,4 @@ def test_self_signed_certificate_is_made_on_the_host_when_either_is_missing() ->
 def test_sshd_ports_fact() -> None:
     assert SshdPorts().process(["22", "2222", "22", ""]) == [22, 2222]
     assert SshdPorts().process([]) == []
+    assert SshdPorts.default() == []

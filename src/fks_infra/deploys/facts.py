@@ -56,6 +56,10 @@ class DeployedServices(FactBase[dict[str, str]]):
 class SshdPorts(FactBase[list[int]]):
     """The TCP ports sshd's effective config listens on (``sshd -T``), empty if unknown."""
 
+    @staticmethod
+    def default() -> list[int]:
+        return []
+
     def command(self) -> str:
         return "sshd -T 2>/dev/null | awk '$1 == \"port\" {print $2}'; true"
 

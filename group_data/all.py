@@ -85,3 +85,57 @@ fks_tailscale_tag_owners = ["autogroup:admin"]
 
 # Policy: who may reach SSH (22) and HTTPS (443) on every fks host.
 fks_tailscale_admins = ["autogroup:admin"]
+
+# Run nginx, the stack's HTTPS entry point, on this host (None: on hosts in the core role).
+fks_nginx_enabled = None
+
+# nginx server_name of the HTTPS site ("_": any name); also the self-signed certificate's name.
+fks_nginx_server_name = "_"
+
+# PEM certificate (with chain) on the control machine; None: a self-signed one made on the host.
+fks_tls_certificate = None
+
+# PEM private key of fks_tls_certificate on the control machine (a secret: never diffed).
+fks_tls_key = None
+
+# Largest request body nginx accepts (nginx size: bytes, or with k or m).
+fks_nginx_client_max_body_size = "10m"
+
+# Seconds nginx waits for a service to send or read a response before it gives up.
+fks_nginx_proxy_timeout = 60
+
+# Requests per second one client address may make to /api/ (beyond the burst: 429).
+fks_nginx_api_rate = 10
+
+# Requests above fks_nginx_api_rate one client may make at once before getting 429.
+fks_nginx_api_burst = 20
+
+# Manage the nftables firewall (default deny inbound); False removes fks-infra's table.
+fks_firewall_enabled = True
+
+# Services of this host every inventory host may call (beyond nginx and monitor), names.
+fks_firewall_open_services: list[str] = []
+
+# TCP ports of this host open to any address (SSH, and 80/443 on nginx hosts, are already).
+fks_firewall_public_tcp_ports: list[int] = []
+
+# UDP ports of this host open to any address (e.g. 41641 for direct tailscale connections).
+fks_firewall_public_udp_ports: list[int] = []
+
+# sshd PermitRootLogin: "prohibit-password" (keys only) or "no".
+fks_ssh_permit_root_login = "prohibit-password"
+
+# sshd MaxAuthTries: authentication attempts per connection.
+fks_ssh_max_auth_tries = 3
+
+# sshd LoginGraceTime: seconds a client has to authenticate.
+fks_ssh_login_grace_time = 30
+
+# NTP pools chrony takes several servers from (host names); empty with no servers: no sources.
+fks_ntp_pools = ["2.debian.pool.ntp.org"]
+
+# Single NTP servers chrony uses (host names or addresses), besides fks_ntp_pools.
+fks_ntp_servers: list[str] = []
+
+# Let chrony set the clock; False: measure only (chronyd -x), for containers without CAP_SYS_TIME.
+fks_time_adjust_clock = True

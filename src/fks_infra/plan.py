@@ -21,6 +21,7 @@ from fks_infra.catalogue import CATALOGUE, Catalogue, Role, Service
 from fks_infra.errors import Problem, ProblemsError
 from fks_infra.releases.model import Behaviour
 from fks_infra.settings import HostSettings, parse_settings
+from fks_infra.tls import tls_problems
 
 #: A release source of the form ``artifacts:DIR`` ships prebuilt artifacts from DIR.
 ARTIFACTS_PREFIX = "artifacts:"
@@ -132,10 +133,16 @@ def _plan_host(
     except ProblemsError as error:
         return None, [*problems, *(p.located(key="fks_port_overrides") for p in error.problems)]
 
-    for key in ("fks_services_extra", "fks_services_skip", "fks_write_execute_services"):
+    for key in (
+        "fks_services_extra",
+        "fks_services_skip",
+        "fks_write_execute_services",
+        "fks_firewall_open_services",
+    ):
         for name in getattr(settings, key):
             if name not in catalogue:
                 problems.append(Problem(_unknown_service(name, catalogue), source(key), key=key))
+    problems += tls_problems(settings, spec.source_of)
     if problems:
         return None, problems
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -25,6 +25,7 @@ from pydantic import (
 from fks_infra.errors import Problem
 
 PREFIX = "fks_"
+_NTP_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:-]*")
 
 #: ``tailscale up`` flags fks-infra sets itself; ``fks_tailscale_up_extra_args`` may not.
 TAILSCALE_MANAGED_FLAGS = (
@@ -101,6 +102,42 @@ class HostSettings(BaseModel):
                     f"{item!r} is not an autogroup:, group:, tag: or user@domain (no wildcards)"
                 )
         return value
+
+    # The edge: nginx, firewall, sshd, time (fks_infra.nginx, .firewall, .sshd, .chrony).
+    fks_nginx_enabled: bool | None = None
+    fks_nginx_server_name: str = Field("_", pattern=r"^(_|[A-Za-z0-9*][A-Za-z0-9.*-]*)$")
+    fks_tls_certificate: str | None = Field(None, min_length=1)
+    fks_tls_key: str | None = Field(None, min_length=1)
+    fks_nginx_client_max_body_size: str = Field("10m", pattern=r"^[1-9][0-9]*[km]?$")
+    fks_nginx_proxy_timeout: int = Field(60, ge=1, le=3600)
+    fks_nginx_api_rate: int = Field(10, ge=1, le=100000)
+    fks_nginx_api_burst: int = Field(20, ge=0, le=100000)
+    fks_firewall_enabled: bool = True
+    fks_firewall_open_services: tuple[str, ...] = ()
+    fks_firewall_public_tcp_ports: tuple[int, ...] = ()
+    fks_firewall_public_udp_ports: tuple[int, ...] = ()
+    fks_ssh_permit_root_login: Literal["prohibit-password", "no"] = "prohibit-password"
+    fks_ssh_max_auth_tries: int = Field(3, ge=1, le=10)
+    fks_ssh_login_grace_time: int = Field(30, ge=5, le=600)
+    fks_ntp_pools: tuple[str, ...] = ("2.debian.pool.ntp.org",)
+    fks_ntp_servers: tuple[str, ...] = ()
+    fks_time_adjust_clock: bool = True
+
+    @field_validator("fks_firewall_public_tcp_ports", "fks_firewall_public_udp_ports")
+    @classmethod
+    def _ports(cls, ports: tuple[int, ...]) -> tuple[int, ...]:
+        bad = [port for port in ports if not 1 <= port <= 65535]
+        if bad:
+            raise ValueError(f"not a port: {bad}")
+        return ports
+
+    @field_validator("fks_ntp_pools", "fks_ntp_servers")
+    @classmethod
+    def _hosts(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [name for name in names if not _NTP_HOST.fullmatch(name)]
+        if bad:
+            raise ValueError(f"not a host name or address: {bad}")
+        return names
 
 
 KNOWN_KEYS: tuple[str, ...] = tuple(HostSettings.model_fields)

@@ -39,15 +39,20 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--limit names hosts not in {inventory_path}: {sorted(unknown)}")
     hosts = [(h.name, h.data.dict()) for h in inventory]
     ssh_config = write_ssh_config(Path(_tempdir.name) / "ssh_config", hosts)
-    fleet.current = fleet.Fleet(plan, ssh_config, limit)
+    ssh_ports = {name: int(data.get("ssh_port") or 22) for name, data in hosts}
+    fleet.current = fleet.Fleet(plan, ssh_config, limit, ssh_ports)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     _tempdir.cleanup()
 
 
+#: Fixtures whose targets come from the Fleet method of the same name.
+TARGETS = ("placed", "absent", "edge", "routes", "firewall", "sshd", "chrony")
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    for fixture in ("placed", "absent"):
+    for fixture in TARGETS:
         if fixture not in metafunc.fixturenames:
             continue
         if fleet.current is None:

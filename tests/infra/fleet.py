@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import testinfra
 
 from fks_infra.catalogue import Service
+from fks_infra.nginx import serves_edge
 from fks_infra.plan import HostPlan, InventoryPlan
 
 
@@ -25,10 +26,34 @@ class Target:
 
 
 @dataclass(frozen=True)
+class HostTarget:
+    """One thing on a host that is not a service: ``nginx``, ``firewall``, ``sshd``, ``chrony``."""
+
+    host: HostPlan
+    thing: str
+
+    def __str__(self) -> str:
+        return f"{self.host.name}/{self.thing}"
+
+
+@dataclass(frozen=True)
+class RouteTarget:
+    """One service as reached through the nginx of one edge host."""
+
+    edge: HostPlan
+    service: Service
+
+    def __str__(self) -> str:
+        return f"{self.edge.name}/nginx-{self.service.name}"
+
+
+@dataclass(frozen=True)
 class Fleet:
     plan: InventoryPlan
     ssh_config: Path
     limit: frozenset[str]
+    #: pyinfra's ssh_port of each host (where the deploy reached its sshd)
+    ssh_ports: Mapping[str, int] = field(default_factory=dict)
 
     def hosts(self) -> Iterator[HostPlan]:
         return (h for h in self.plan.hosts if not self.limit or h.name in self.limit)
@@ -40,6 +65,21 @@ class Fleet:
         return [
             Target(h, s) for h in self.hosts() for s in self.plan.catalogue if not h.runs(s.name)
         ]
+
+    def edge(self) -> list[HostTarget]:
+        return [HostTarget(h, "nginx") for h in self.hosts() if serves_edge(h)]
+
+    def routes(self) -> list[RouteTarget]:
+        return [RouteTarget(t.host, s) for t in self.edge() for s in self.plan.catalogue]
+
+    def firewall(self) -> list[HostTarget]:
+        return [HostTarget(h, "firewall") for h in self.hosts()]
+
+    def sshd(self) -> list[HostTarget]:
+        return [HostTarget(h, "sshd") for h in self.hosts()]
+
+    def chrony(self) -> list[HostTarget]:
+        return [HostTarget(h, "chrony") for h in self.hosts()]
 
 
 current: Fleet | None = None

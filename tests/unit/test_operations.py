@@ -23,6 +23,7 @@ from fks_infra.deploys.facts import (
     TAILSCALE_UP_HASH,
     DeployedServices,
     FileDigest,
+    SshdPorts,
     TailscaleNode,
 )
 from fks_infra.tailnet import arguments_hash
@@ -237,3 +238,42 @@ def test_tailscale_node_fact_parses_recorded_output() -> None:
     assert fact.process(["not-installed"]) == node("NotInstalled", None)
     assert fact.process(["unknown"]) == node("Unknown", None)
     assert fact.process(["garbage {"]) == node("Unknown", None)
+
+
+CERT, KEY = "/etc/nginx/tls/fks-self-signed.crt", "/etc/nginx/tls/fks-self-signed.key"
+
+
+def self_signed(present: set[str]) -> list[str]:
+    return commands(
+        operations.self_signed_certificate,
+        {FileDigest: lambda path: digest() if path in present else None},
+        certificate=CERT,
+        key=KEY,
+        common_name="core-1",
+        addresses=("10.0.0.10",),
+    )
+
+
+def test_self_signed_certificate_is_kept_when_both_files_exist() -> None:
+    assert self_signed({CERT, KEY}) == []
+
+
+def test_self_signed_certificate_is_made_on_the_host_when_either_is_missing() -> None:
+    for present in (set(), {CERT}, {KEY}):
+        out = self_signed(present)
+        assert out[0] == "mkdir -p -m 700 /etc/nginx/tls"
+        assert out[1].startswith("umask 077 && openssl req -x509 -newkey ec ")
+        assert "-subj /CN=core-1 -addext subjectAltName=DNS:core-1,IP:10.0.0.10 " in out[1]
+        assert out[1].endswith(f"-keyout {KEY}.fks-new -out {CERT}.fks-new")
+        assert out[2:] == [
+            f"chmod 644 {CERT}.fks-new",
+            f"mv -f {KEY}.fks-new {KEY}",
+            f"mv -f {CERT}.fks-new {CERT}",
+        ]
+        assert not any("upload" in line for line in out), "the key never leaves the host"
+
+
+def test_sshd_ports_fact() -> None:
+    assert SshdPorts().process(["22", "2222", "22", ""]) == [22, 2222]
+    assert SshdPorts().process([]) == []
+    assert SshdPorts.default() == []

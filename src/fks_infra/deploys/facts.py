@@ -100,3 +100,17 @@ class TailscaleNode(FactBase[dict[str, object]]):
             state = parsed.get("BackendState") if isinstance(parsed, dict) else None
             node["backend_state"] = state if isinstance(state, str) else "Unknown"
         return node
+
+
+class SshdPorts(FactBase[list[int]]):
+    """The TCP ports sshd's effective config listens on (``sshd -T``), empty if unknown."""
+
+    @staticmethod
+    def default() -> list[int]:
+        return []
+
+    def command(self) -> str:
+        return "sshd -T 2>/dev/null | awk '$1 == \"port\" {print $2}'; true"
+
+    def process(self, output: list[str]) -> list[int]:
+        return sorted({int(line) for line in output if line.strip().isdigit()})

@@ -33,6 +33,9 @@ def nspawn_args(paths: LabPaths, host: str) -> list[str]:
         "--register=no",
         "--keep-unit",
         f"--network-namespace-path={NETNS_DIR / names.netns_name(host)}",
+        # Like a VM, a guest manages its own firewall (nftables); the capability reaches only
+        # the guest's own network namespace. CAP_SYS_TIME stays out: the clock is the host's.
+        "--capability=CAP_NET_ADMIN",
         "--console=read-only",
         # The lab writes the guest's resolv.conf itself; the host's may name a loopback stub.
         "--resolv-conf=off",

@@ -1,0 +1,22 @@
+"""The lab deployed once per session, shared by every end-to-end deploy test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from deploying import INVENTORY, Run, deploy, fks_infra
+
+from fks_infra.lab.testing import Lab
+
+
+@pytest.fixture(scope="session")
+def deployed(lab: Lab) -> Iterator[Run]:
+    """The lab with secrets generated and the whole stack deployed once."""
+    init = fks_infra("secrets", "init", INVENTORY)
+    assert init.returncode == 0, init.stderr
+    bare = all(lab.ssh(h.name, "test -e /opt/fks").returncode != 0 for h in lab.hosts)
+    first = deploy()
+    first.bare = bare
+    assert first.returncode == 0, first.stderr[-4000:]
+    yield first

@@ -1,0 +1,57 @@
+"""Running deploys against the lab as an operator does, for the end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+INVENTORY = "inventory/lab.py"
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    #: whether the hosts had no FKS deployment before this run
+    bare: bool = False
+
+    @property
+    def results(self) -> dict[str, Any]:
+        """pyinfra's --json results: per operation, the hosts that changed, failed, or not."""
+        payload = json.loads(self.stdout[self.stdout.index("{") :])
+        results: dict[str, Any] = payload["results"]
+        return results
+
+    def changed(self) -> list[tuple[str, str]]:
+        return [(op["name"], host) for op in self.results["operations"] for host in op["success"]]
+
+
+def deploy(
+    *args: str, inventory: str = INVENTORY, env: dict[str, str] | None = None, as_json: bool = True
+) -> Run:
+    """The real pyinfra CLI, as an operator runs it (with machine-readable results)."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(BIN / "pyinfra"), "-y", *(["--json"] if as_json else []), *args, inventory,
+         "deploy/all.py"],
+        cwd=REPO, capture_output=True, text=True, timeout=1200, check=False,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    return Run(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+
+
+def fks_infra(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "fks-infra"), *args], cwd=REPO, capture_output=True, text=True,
+        timeout=600, check=False,
+    )  # fmt: skip

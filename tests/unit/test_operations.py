@@ -17,16 +17,30 @@ from pyinfra.api import FileUploadCommand, StringCommand
 from pyinfra.context import ctx_host
 
 from fks_infra.catalogue import CATALOGUE
-from fks_infra.deploys import operations
+from fks_infra.deploys import factcache, operations
 from fks_infra.deploys.facts import (
     TAILSCALE_AUTHKEY_FILE,
     TAILSCALE_UP_HASH,
     DeployedServices,
+    DirectoryModes,
     FileDigest,
+    FileDigests,
     SshdPorts,
     TailscaleNode,
+    UnitStates,
 )
 from fks_infra.tailnet import arguments_hash
+
+
+class RecordedDigests(dict[str, Any]):
+    """The batched FileDigests fact, answered path by path from a FileDigest recording."""
+
+    def __init__(self, per_path: Any) -> None:
+        super().__init__()
+        self.per_path = per_path
+
+    def get(self, path: str, default: Any = None) -> Any:
+        return self.per_path(path=path) if callable(self.per_path) else self.per_path
 
 
 class RecordedHost:
@@ -36,16 +50,24 @@ class RecordedHost:
 
     def __init__(self, facts: dict[Any, Any]) -> None:
         self.facts = facts
+        self.asked: list[type] = []
 
     def get_fact(self, fact: type, **kwargs: Any) -> Any:
+        self.asked.append(fact)
+        if fact is FileDigests and FileDigests not in self.facts:
+            return RecordedDigests(self.facts[FileDigest])
         value = self.facts[fact]
         return value(**kwargs) if callable(value) else value
 
 
 @contextmanager
-def recorded(facts: dict[Any, Any]) -> Iterator[None]:
-    with ctx_host.use(RecordedHost(facts)):
-        yield
+def recorded(facts: dict[Any, Any]) -> Iterator[RecordedHost]:
+    """A recorded host in pyinfra's context, with fks-infra's fact cache empty."""
+    factcache._cache.clear()
+    recording = RecordedHost(facts)
+    with ctx_host.use(recording):
+        yield recording
+    factcache._cache.clear()
 
 
 def commands(op: Any, facts: dict[Any, Any], **kwargs: Any) -> list[str]:
@@ -277,3 +299,90 @@ def test_sshd_ports_fact() -> None:
     assert SshdPorts().process(["22", "2222", "22", ""]) == [22, 2222]
     assert SshdPorts().process([]) == []
     assert SshdPorts.default() == []
+
+
+def test_facts_are_read_once_until_an_operation_changes_the_host() -> None:
+    facts = {DeployedServices: {"api": "abc123", "web": "old"}}
+    with recorded(facts) as host:
+        for service in ("api", "api", "api"):
+            list(
+                operations.rollout._inner(
+                    service=CATALOGUE[service], deploy_id="abc123", arguments=[]
+                )
+            )
+        assert host.asked == [DeployedServices]
+        # web's rollout yields a command: the cache is dropped, the next op reads afresh.
+        list(operations.rollout._inner(service=CATALOGUE["web"], deploy_id="new", arguments=[]))
+        list(operations.rollout._inner(service=CATALOGUE["api"], deploy_id="abc123", arguments=[]))
+        assert host.asked == [DeployedServices, DeployedServices]
+
+
+def test_managed_files_are_digested_in_one_batched_fact() -> None:
+    recording = {FileDigests: {"/etc/fks/api.env": digest()}, FileDigest: None}
+    with recorded(recording) as host:
+        for dest in ("/etc/fks/api.env", "/etc/fks/web.env", "/etc/systemd/system/fks-api.service"):
+            list(operations.private_file._inner(content=CONTENT, dest=dest))
+        assert host.asked == [FileDigests, FileDigests]  # re-read once after web.env changed
+        list(operations.private_file._inner(content=CONTENT, dest="/srv/elsewhere"))
+        assert host.asked[-1] is FileDigest
+
+
+UNITS = ("fks-api.service", "fks-web.service")
+
+
+def test_keep_running_is_silent_for_an_enabled_running_unit() -> None:
+    states = {"fks-api.service": {"SubState": "running", "UnitFileState": "enabled"}}
+    assert (
+        commands(operations.keep_running, {UnitStates: states}, unit="fks-api.service", units=UNITS)
+        == []
+    )
+
+
+def test_keep_running_enables_and_starts_what_is_not() -> None:
+    states = {"fks-web.service": {"SubState": "dead", "UnitFileState": "disabled"}}
+    assert commands(
+        operations.keep_running, {UnitStates: states}, unit="fks-web.service", units=UNITS
+    ) == [
+        "systemctl enable fks-web.service",
+        "systemctl start fks-web.service",
+    ]
+
+
+LAYOUT = (("/opt/fks", "755", "root"), ("/etc/fks", "700", "root"))
+
+
+def test_directories_fixes_only_what_differs() -> None:
+    assert (
+        commands(
+            operations.directories,
+            {DirectoryModes: {"/opt/fks": ("755", "root"), "/etc/fks": ("700", "root")}},
+            layout=LAYOUT,
+        )
+        == []
+    )
+    assert commands(
+        operations.directories,
+        {DirectoryModes: {"/opt/fks": ("755", "root"), "/etc/fks": ("755", "root")}},
+        layout=LAYOUT,
+    ) == ["install -d -m 700 -o root /etc/fks"]
+
+
+def test_batched_facts_parse_recorded_output() -> None:
+    assert FileDigests().process([f"600 root root {SHA}  /etc/fks/api.env"]) == {
+        "/etc/fks/api.env": digest()
+    }
+    assert UnitStates().process(
+        [
+            "Id=fks-api.service",
+            "SubState=running",
+            "UnitFileState=enabled",
+            "",
+            "Id=fks-web.service",
+            "SubState=dead",
+            "UnitFileState=disabled",
+        ]
+    ) == {
+        "fks-api.service": {"SubState": "running", "UnitFileState": "enabled"},
+        "fks-web.service": {"SubState": "dead", "UnitFileState": "disabled"},
+    }
+    assert DirectoryModes().process(["/etc/fks 700 root"]) == {"/etc/fks": ("700", "root")}

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pyinfra.api.deploy import deploy
 from pyinfra.context import host
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import apt, server, systemd
 
-from fks_infra.deploys.operations import ROLLOUT, STAGING_DIR, VERIFY_RELEASE
+from fks_infra.deploys.operations import (
+    ROLLOUT,
+    STAGING_DIR,
+    VERIFY_RELEASE,
+    directories,
+    private_file,
+)
 from fks_infra.plan import HostPlan
 from fks_infra.releases import VERIFY_SCRIPT
 
@@ -18,20 +25,32 @@ FILES = Path(__file__).resolve().parents[3] / "files"
 PACKAGES = ["python3", "python3-venv", "ca-certificates"]
 
 
-def host_file(target: str) -> str:
-    """The file shipped as-is to ``target``; ``files/`` mirrors the target paths."""
-    return str(FILES / target.lstrip("/"))
+APT_LOCK_WAIT = "/etc/apt/apt.conf.d/90fks-infra"
+JOURNALD_LIMITS = "/etc/systemd/journald.conf.d/fks-infra.conf"
+
+
+def ship(target: str, mode: str, name: str) -> Any:
+    """Put the file ``files/<target>`` at ``target`` (``files/`` mirrors the target paths)."""
+    content = (FILES / target.lstrip("/")).read_bytes()
+    return private_file(name=name, content=content, dest=target, mode=mode)
 
 
 @deploy("Prepare host")
 def prepare_host(plan: HostPlan) -> None:
     """apt that waits for the dpkg lock, packages, the service user, the directory layout."""
-    files.put(
-        name="Make apt wait for the dpkg lock",
-        src=host_file("/etc/apt/apt.conf.d/90fks-infra"),
-        dest="/etc/apt/apt.conf.d/90fks-infra",
-        mode="644",
+    login_user = str(host.data.get("ssh_user") or "root")
+    directories(
+        name="Directories of fks-infra",
+        layout=(
+            ("/opt/fks", "755", "root"),
+            ("/etc/fks", "700", "root"),  # env files hold secrets
+            ("/var/lib/fks-infra", "755", "root"),
+            # Uploads land here first: only the SSH login user (and root) can read them.
+            (STAGING_DIR, "700", login_user),
+            ("/usr/local/lib/fks-infra", "755", "root"),
+        ),
     )
+    ship(APT_LOCK_WAIT, "644", "Make apt wait for the dpkg lock")
     apt.packages(name="Install base packages", packages=PACKAGES, update=True, cache_time=86400)
 
     user = plan.settings.fks_service_user
@@ -46,26 +65,14 @@ def prepare_host(plan: HostPlan) -> None:
         create_home=False,
     )
 
-    login_user = str(host.data.get("ssh_user") or "root")
-    for path, mode, owner in (
-        ("/opt/fks", "755", "root"),
-        ("/etc/fks", "700", "root"),  # env files hold secrets
-        ("/var/lib/fks-infra", "755", "root"),
-        # Uploads land here first: only the SSH login user (and root) can read them.
-        (STAGING_DIR, "700", login_user),
-        ("/usr/local/lib/fks-infra", "755", "root"),
-    ):
-        files.directory(name=f"Directory {path}", path=path, user=owner, mode=mode)
-
-    for program, source in ((ROLLOUT, host_file(ROLLOUT)), (VERIFY_RELEASE, str(VERIFY_SCRIPT))):
-        files.put(name=f"Install {program}", src=source, dest=program, mode="755")
-    journald = files.put(
-        name="Bound the journal",
-        src=host_file("/etc/systemd/journald.conf.d/fks-infra.conf"),
-        dest="/etc/systemd/journald.conf.d/fks-infra.conf",
-        mode="644",
-        create_remote_dir=True,
+    ship(ROLLOUT, "755", f"Install {ROLLOUT}")
+    private_file(
+        name=f"Install {VERIFY_RELEASE}",
+        content=VERIFY_SCRIPT.read_bytes(),
+        dest=VERIFY_RELEASE,
+        mode="755",
     )
+    journald = ship(JOURNALD_LIMITS, "644", "Bound the journal")
     systemd.service(
         name="Restart journald for its new limits",
         service="systemd-journald.service",

@@ -21,9 +21,8 @@ from io import BytesIO
 
 from pyinfra.api.command import FileUploadCommand, StringCommand
 from pyinfra.api.operation import operation
-from pyinfra.context import host
 
-from fks_infra.deploys.facts import FileDigest
+from fks_infra.deploys.factcache import changing, file_digest
 from fks_infra.deploys.operations import STAGING_DIR
 
 #: Candidates live here, one directory per set (``label``), mirroring the live paths.
@@ -74,16 +73,18 @@ def checked_files(
     wanted = {path: hashlib.sha256(text.encode()).hexdigest() for path, text in files.items()}
     current: dict[str, dict[str, str]] = {}
     for path in files:
-        digest = host.get_fact(FileDigest, path=path)
+        digest = file_digest(path)
         if digest and digest["sha256"] == wanted[path]:
             current[path] = digest
     if len(current) == len(files):
         for path, digest in current.items():
             if (digest["mode"], digest["user"], digest["group"]) != (mode, "root", "root"):
+                changing()
                 yield StringCommand("chown", "root:root", path)
                 yield StringCommand("chmod", mode, path)
         return
 
+    changing()
     directory = candidate_dir(label)
     quoted = shlex.quote(directory)
     # A fresh candidate set every time: no file of an earlier attempt is checked or installed.

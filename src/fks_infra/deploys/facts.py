@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 from pyinfra.api.facts import FactBase
 
@@ -29,6 +30,29 @@ class FileDigest(FactBase[dict[str, str] | None]):
             return None
         mode, user, group = output[0].split()
         return {"sha256": output[1].split()[0], "mode": mode, "user": user, "group": group}
+
+
+class FileDigests(FactBase[dict[str, dict[str, str]]]):
+    """``FileDigest`` of every regular file matching some shell patterns, in one command.
+
+    .. code:: python
+
+        {"/etc/fks/api.env": {"sha256": "9f86d0...", "mode": "600", "user": "root", ...}}
+    """
+
+    def command(self, patterns: tuple[str, ...]) -> str:
+        globs = " ".join(patterns)
+        return (
+            f'for f in {globs}; do [ -f "$f" ] && '
+            'printf "%s %s\\n" "$(stat -c \'%a %U %G\' "$f")" "$(sha256sum "$f")"; done; true'
+        )
+
+    def process(self, output: list[str]) -> dict[str, dict[str, str]]:
+        found = {}
+        for line in output:
+            mode, user, group, digest, path = line.split(maxsplit=4)
+            found[path] = {"sha256": digest, "mode": mode, "user": user, "group": group}
+        return found
 
 
 class DeployedServices(FactBase[dict[str, str]]):
@@ -114,3 +138,43 @@ class SshdPorts(FactBase[list[int]]):
 
     def process(self, output: list[str]) -> list[int]:
         return sorted({int(line) for line in output if line.strip().isdigit()})
+
+
+class UnitStates(FactBase[dict[str, dict[str, str]]]):
+    """``SubState`` and ``UnitFileState`` of some systemd units, in one ``systemctl show``.
+
+    .. code:: python
+
+        {"fks-api.service": {"SubState": "running", "UnitFileState": "enabled"}}
+    """
+
+    def command(self, units: tuple[str, ...]) -> str:
+        names = " ".join(shlex.quote(unit) for unit in units)
+        return f"systemctl show --property=Id,SubState,UnitFileState {names}"
+
+    def process(self, output: list[str]) -> dict[str, dict[str, str]]:
+        states: dict[str, dict[str, str]] = {}
+        current: dict[str, str] = {}
+        for line in [*output, ""]:
+            if "=" in line:
+                key, value = line.split("=", 1)
+                current[key] = value
+            elif current:
+                states[current.pop("Id", "")] = current
+                current = {}
+        return states
+
+
+class DirectoryModes(FactBase[dict[str, tuple[str, str]]]):
+    """Mode and owner of those of some paths that are directories: {path: (mode, owner)}."""
+
+    def command(self, paths: tuple[str, ...]) -> str:
+        names = " ".join(shlex.quote(path) for path in paths)
+        return f'for d in {names}; do [ -d "$d" ] && stat -c \'%n %a %U\' "$d"; done; true'
+
+    def process(self, output: list[str]) -> dict[str, tuple[str, str]]:
+        found = {}
+        for line in output:
+            path, mode, owner = line.rsplit(" ", 2)
+            found[path] = (mode, owner)
+        return found

@@ -21,12 +21,14 @@ from pyinfra.api.operation import operation
 from pyinfra.context import host
 
 from fks_infra.catalogue import Service
+from fks_infra.deploys.factcache import changing, fact, file_digest
 from fks_infra.deploys.facts import (
     TAILSCALE_AUTHKEY_FILE,
     TAILSCALE_UP_HASH,
     DeployedServices,
-    FileDigest,
+    DirectoryModes,
     TailscaleNode,
+    UnitStates,
 )
 from fks_infra.tailnet import arguments_hash
 
@@ -51,9 +53,10 @@ def private_file(
     Pass ``name=`` when calling, so no argument can leak into the operation's name.
     """
     wanted = hashlib.sha256(content).hexdigest()
-    current = host.get_fact(FileDigest, path=dest)
+    current = file_digest(dest)
     if current == {"sha256": wanted, "mode": mode, "user": user, "group": group}:
         return
+    changing()
     if current and current["sha256"] == wanted:
         yield StringCommand("chown", f"{user}:{group}", dest)
         yield StringCommand("chmod", mode, dest)
@@ -90,11 +93,13 @@ def tailscale_up(arguments: Sequence[str], auth_key: SecretStr) -> Generator[obj
     rotated key does not log a running node in again.
     """
     wanted = arguments_hash(arguments)
-    node = host.get_fact(TailscaleNode)
+    node = fact(TailscaleNode)
     if node["backend_state"] == "Running" and node["up_sha256"] == wanted:
         if node["authkey_left"]:
+            changing()
             yield StringCommand("rm", "-f", TAILSCALE_AUTHKEY_FILE)
         return
+    changing()
     yield from _private_upload(
         auth_key.get_secret_value().encode(), TAILSCALE_AUTHKEY_FILE, "600", "root", "root"
     )
@@ -128,9 +133,9 @@ def rollout(
 
     A failed rollout records nothing, so the next run tries again.
     """
-    deployed = host.get_fact(DeployedServices)
-    if deployed.get(service.name) == deploy_id:
+    if fact(DeployedServices).get(service.name) == deploy_id:
         return
+    changing()
     yield StringCommand(ROLLOUT, *(shlex.quote(arg) for arg in arguments))
 
 
@@ -140,8 +145,9 @@ def remove_service(service: Service) -> Generator[object, None, None]:
 
     + service: the catalogue entry; nothing happens when the host has none of it
     """
-    if service.name not in host.get_fact(DeployedServices):
+    if service.name not in fact(DeployedServices):
         return
+    changing()
     unit = service.unit
     yield f"systemctl disable --now {unit} 2>/dev/null || true"
     yield StringCommand(
@@ -169,8 +175,9 @@ def self_signed_certificate(
 
     The key is made on the host and never leaves it. An existing pair is kept as it is.
     """
-    if host.get_fact(FileDigest, path=certificate) and host.get_fact(FileDigest, path=key):
+    if file_digest(certificate) and file_digest(key):
         return
+    changing()
     alt_names = ",".join([f"DNS:{common_name}", *(f"IP:{address}" for address in addresses)])
     new_key, new_certificate = f"{key}.fks-new", f"{certificate}.fks-new"
     yield StringCommand("mkdir", "-p", "-m", "700", posixpath.dirname(key))
@@ -183,3 +190,32 @@ def self_signed_certificate(
     yield StringCommand("chmod", "644", new_certificate)
     yield StringCommand("mv", "-f", new_key, key)
     yield StringCommand("mv", "-f", new_certificate, certificate)
+
+
+@operation()
+def keep_running(unit: str, units: tuple[str, ...]) -> Generator[object, None, None]:
+    """Enable and start a unit unless it is enabled and running already.
+
+    + unit: the unit to keep running
+    + units: every unit the deploy keeps running on this host, read in one fact
+    """
+    state = fact(UnitStates, units=units).get(unit, {})
+    if state.get("UnitFileState") != "enabled":
+        changing()
+        yield StringCommand("systemctl", "enable", unit)
+    if state.get("SubState") != "running":
+        changing()
+        yield StringCommand("systemctl", "start", unit)
+
+
+@operation()
+def directories(layout: tuple[tuple[str, str, str], ...]) -> Generator[object, None, None]:
+    """Make directories exist with their mode and owner, read in one fact.
+
+    + layout: (path, mode, owner) for each directory; the group is the owner's
+    """
+    current = fact(DirectoryModes, paths=tuple(path for path, _, _ in layout))
+    for path, mode, owner in layout:
+        if current.get(path) != (mode, owner):
+            changing()
+            yield StringCommand("install", "-d", "-m", mode, "-o", owner, path)

@@ -17,7 +17,7 @@ from pyinfra.operations import systemd
 from pyinfra.operations.util import any_changed
 
 from fks_infra.catalogue import CATALOGUE, Service
-from fks_infra.deploys.operations import private_file, remove_service, rollout
+from fks_infra.deploys.operations import keep_running, private_file, remove_service, rollout
 from fks_infra.deploys.shipping import Shipment, shipment
 from fks_infra.envfile import render_env
 from fks_infra.plan import HostPlan, InventoryPlan
@@ -82,11 +82,10 @@ def install_services(plan: HostPlan, inventory: InventoryPlan) -> None:
             deploy_id=deploy_id,
             arguments=_rollout_arguments(plan, service, shipped, deploy_id),
         )
-        systemd.service(
-            name=f"Enable {service.unit}",
-            service=service.unit,
-            enabled=True,
-            running=True,
+        keep_running(
+            name=f"Keep {service.unit} enabled and running",
+            unit=service.unit,
+            units=tuple(s.unit for s in plan.services),
         )
 
 

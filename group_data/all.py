@@ -38,6 +38,12 @@ fks_releases_keep = 3
 # Seconds a (re)started service has to answer /health with 200 before it is rolled back.
 fks_health_timeout = 60
 
+# Pre-flight: MiB that must be free on / before a deploy changes anything on a host.
+fks_preflight_min_free_mib = 1024
+
+# Pre-flight: seconds a host's clock may differ from the control machine's (trading hosts).
+fks_preflight_max_clock_skew = 30
+
 # MemoryMax= of every FKS unit (systemd size: 512M, 2G, a percentage, or infinity).
 fks_memory_max = "1G"
 

@@ -66,7 +66,8 @@ def host_specs(inventory: Any, inventory_path: str, cwd: str | None = None) -> l
         specs.append(
             HostSpec(
                 name=host.name,
-                groups=tuple(host.groups),
+                # pyinfra can list a group twice (connector hosts such as @local)
+                groups=tuple(dict.fromkeys(host.groups)),
                 data=host.data.dict(),
                 source_of=source_of,
             )

@@ -57,6 +57,8 @@ class HostSettings(BaseModel):
     fks_release_sources: dict[str, str] = Field(default_factory=dict)
     fks_releases_keep: int = Field(3, ge=2, le=20)
     fks_health_timeout: int = Field(60, ge=1, le=900)
+    fks_preflight_min_free_mib: int = Field(1024, ge=0)
+    fks_preflight_max_clock_skew: int = Field(30, ge=1)
     fks_memory_max: str = Field("1G", pattern=r"^([1-9][0-9]*[KMGT]?|([1-9][0-9]?|100)%|infinity)$")
     fks_tasks_max: int = Field(512, ge=16)
     fks_write_execute_services: tuple[str, ...] = ("ai", "training")

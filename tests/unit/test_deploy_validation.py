@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
@@ -54,3 +56,47 @@ def test_pyinfra_deploy_stops_before_any_operation_with_check_s_message(tmp_path
     # so it never reached the phase that executes operations.
     phases = [line for line in deploy.stderr.splitlines() if line.startswith("--> ")]
     assert phases[-3:-1] == ["--> Preparing operation files...", "--> Disconnecting from hosts..."]
+
+
+# Each bad input of test_cli.py, on the @local connector (no network): pyinfra must stop in
+# the deploy file with the same problem check prints, before any operation, no traceback.
+LOCAL_BAD_INPUTS = {
+    "duplicate port via an override": (
+        'core = [("@local", {"fks_port_overrides": {"api": 8002}})]',
+        "fks_port_overrides: port 8002 is used by both api and app",
+    ),
+    "port out of range": (
+        'core = [("@local", {"fks_port_overrides": {"api": 8099}})]',
+        "api is on port 8099, outside the cpu_core range 8000-8013",
+    ),
+    "group mixture that places nothing": (
+        'cores = [("@local", {})]',
+        "host is in no role group (its groups: cores, bad, @local); roles are core, gpu, bridge",
+    ),
+    "unknown fks key": (
+        'core = [("@local", {"fks_service_skip": ["web"]})]',
+        "fks_service_skip: unknown setting; did you mean fks_services_skip?",
+    ),
+    "host data of the wrong type": (
+        'core = [("@local", {"fks_services_extra": 7})]',
+        "fks_services_extra: Input should be a valid tuple (got 7)",
+    ),
+    "missing secret": (
+        'core = [("@local", {"fks_secrets_file": "nowhere.toml"})]',
+        "missing secret DJANGO_SECRET_KEY (needed by web): set FKS_SECRET_DJANGO_SECRET_KEY",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", LOCAL_BAD_INPUTS, ids=list(LOCAL_BAD_INPUTS))
+def test_every_bad_inventory_stops_a_pyinfra_deploy_like_check(tmp_path: Path, case: str) -> None:
+    for folder in ("group_data", "deploy"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    (tmp_path / "inventory").mkdir()
+    inventory, expected = LOCAL_BAD_INPUTS[case]
+    (tmp_path / "inventory/bad.py").write_text(inventory + "\n")
+    check = run("fks-infra", "check", "inventory/bad.py", cwd=tmp_path)
+    deploy = run("pyinfra", "-y", "inventory/bad.py", "deploy/all.py", cwd=tmp_path)
+    assert check.returncode == 2 and expected in check.stderr
+    assert deploy.returncode != 0 and expected in deploy.stderr
+    assert "Traceback" not in deploy.stderr + deploy.stdout

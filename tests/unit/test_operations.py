@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,6 +27,7 @@ from fks_infra.deploys.facts import (
     DirectoryModes,
     FileDigest,
     FileDigests,
+    Preflight,
     SshdPorts,
     TailscaleNode,
     UnitStates,
@@ -386,3 +389,21 @@ def test_batched_facts_parse_recorded_output() -> None:
         "fks-web.service": {"SubState": "dead", "UnitFileState": "disabled"},
     }
     assert DirectoryModes().process(["/etc/fks 700 root"]) == {"/etc/fks": ("700", "root")}
+
+
+def test_preflight_passes_a_healthy_host_silently() -> None:
+    healthy = {"free_mib": 5000, "clock": int(time.time())}
+    assert (
+        commands(operations.preflight, {Preflight: healthy}, min_free_mib=1024, max_clock_skew_s=30)
+        == []
+    )
+
+
+def test_preflight_fails_a_full_disk_or_a_skewed_clock_naming_both() -> None:
+    sick = {"free_mib": 200, "clock": int(time.time()) - 3600}
+    (command,) = commands(
+        operations.preflight, {Preflight: sick}, min_free_mib=1024, max_clock_skew_s=30
+    )
+    assert command.endswith(">&2; exit 1")
+    assert "only 200 MiB free on / (need 1024)" in command
+    assert re.search(r"clock is 360\d s off", command)

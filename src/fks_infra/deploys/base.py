@@ -14,6 +14,7 @@ from fks_infra.deploys.operations import (
     STAGING_DIR,
     VERIFY_RELEASE,
     directories,
+    preflight,
     private_file,
 )
 from fks_infra.plan import HostPlan
@@ -38,6 +39,12 @@ def ship(target: str, mode: str, name: str) -> Any:
 @deploy("Prepare host")
 def prepare_host(plan: HostPlan) -> None:
     """apt that waits for the dpkg lock, packages, the service user, the directory layout."""
+    # First, before any change: a host with a full disk or a wrong clock stops here.
+    preflight(
+        name="Pre-flight: free disk and clock",
+        min_free_mib=plan.settings.fks_preflight_min_free_mib,
+        max_clock_skew_s=plan.settings.fks_preflight_max_clock_skew,
+    )
     login_user = str(host.data.get("ssh_user") or "root")
     directories(
         name="Directories of fks-infra",

@@ -178,3 +178,13 @@ class DirectoryModes(FactBase[dict[str, tuple[str, str]]]):
             path, mode, owner = line.rsplit(" ", 2)
             found[path] = (mode, owner)
         return found
+
+
+class Preflight(FactBase[dict[str, int]]):
+    """Free space of / (MiB) and the host's clock (Unix seconds), for the pre-flight check."""
+
+    def command(self) -> str:
+        return "df --output=avail -m / | tail -n 1; date +%s"
+
+    def process(self, output: list[str]) -> dict[str, int]:
+        return {"free_mib": int(output[0].strip()), "clock": int(output[1].strip())}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import shlex
+import time
 from collections.abc import Generator, Sequence
 from io import BytesIO
 
@@ -27,6 +28,7 @@ from fks_infra.deploys.facts import (
     TAILSCALE_UP_HASH,
     DeployedServices,
     DirectoryModes,
+    Preflight,
     TailscaleNode,
     UnitStates,
 )
@@ -219,3 +221,25 @@ def directories(layout: tuple[tuple[str, str, str], ...]) -> Generator[object, N
         if current.get(path) != (mode, owner):
             changing()
             yield StringCommand("install", "-d", "-m", mode, "-o", owner, path)
+
+
+@operation()
+def preflight(min_free_mib: int, max_clock_skew_s: int) -> Generator[object, None, None]:
+    """Stop this host before any change when its disk is almost full or its clock is off.
+
+    + min_free_mib: free space / must have
+    + max_clock_skew_s: largest difference allowed between the host's and this machine's clock
+
+    A healthy host yields nothing. A failing one yields a command that prints the reason and
+    fails, so pyinfra stops the host here and names it in the summary.
+    """
+    found = fact(Preflight)
+    problems = []
+    if found["free_mib"] < min_free_mib:
+        problems.append(f"only {found['free_mib']} MiB free on / (need {min_free_mib})")
+    skew = abs(found["clock"] - int(time.time()))
+    if skew > max_clock_skew_s:
+        problems.append(f"clock is {skew} s off this machine's (at most {max_clock_skew_s})")
+    if problems:
+        message = "pre-flight check failed: " + "; ".join(problems)
+        yield f"echo {shlex.quote(message)} >&2; exit 1"

@@ -7,6 +7,8 @@ with the same messages ``fks-infra check`` prints.
 
 from __future__ import annotations
 
+import os
+import socket
 import sys
 from typing import Any
 
@@ -14,6 +16,7 @@ import click
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.context import host, inventory
 
+from fks_infra.deploys.runlock import hold_run_lock
 from fks_infra.errors import ProblemsError
 from fks_infra.inventory import plan_for_inventory
 from fks_infra.plan import HostPlan, InventoryPlan
@@ -41,8 +44,14 @@ def inventory_plan() -> InventoryPlan:
 
 
 def host_plan() -> HostPlan:
-    """The plan of the host pyinfra is currently preparing operations for."""
-    return inventory_plan().host(host.name)
+    """The plan of the host pyinfra is currently preparing operations for.
+
+    Validates the whole inventory first, then takes this host's run lock, so two runs never
+    deploy to one host at once.
+    """
+    plan = inventory_plan().host(host.name)
+    hold_run_lock(f"pid {os.getpid()} on {socket.gethostname()}")
+    return plan
 
 
 def _inventory_argument() -> str:

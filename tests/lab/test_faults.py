@@ -1,0 +1,147 @@
+"""Faults and bad input on the lab: each case says what must happen, and checks that nothing
+was lost or half-applied (services that were healthy are still healthy).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import time
+
+import pytest
+from deploying import BIN, INVENTORY, REPO, Run, deploy
+
+from fks_infra.lab.testing import Lab
+
+pytestmark = pytest.mark.lab
+
+
+def all_healthy(lab: Lab) -> bool:
+    done = subprocess.run(
+        [str(BIN / "fks-infra"), "status", INVENTORY, "--json"], cwd=REPO, capture_output=True,
+        text=True, timeout=120, check=False,
+    )  # fmt: skip
+    return done.returncode == 0 and json.loads(done.stdout)["healthy"] is True
+
+
+def test_an_unreachable_host_fails_alone_and_is_named(lab: Lab, deployed: Run) -> None:
+    # The host end of bridge-1's veth goes down: the host is there but cannot be reached.
+    subprocess.run(["ip", "link", "set", "fl-bridge-1", "down"], check=True)
+    try:
+        run = deploy()
+    finally:
+        subprocess.run(["ip", "link", "set", "fl-bridge-1", "up"], check=True)
+    assert run.returncode != 0
+    assert run.results["failed_hosts"] == ["bridge-1"]
+    assert "[bridge-1] Could not connect" in run.stderr
+    assert run.results["totals"]["error"] == 0  # core-1 and gpu-1 converged
+    assert all_healthy(lab)
+
+
+def test_a_second_run_on_a_busy_host_refuses_and_the_lock_dies_with_its_holder(
+    lab: Lab, deployed: Run
+) -> None:
+    holder = subprocess.Popen(
+        [str(BIN / "fks-infra"), "lab", "ssh", "core-1", "--",
+         "exec 9>>/run/lock/fks-infra.lock; flock 9; "
+         "echo 'pid 4242 on another-machine' > /run/lock/fks-infra.lock; echo held; "
+         "exec cat >/dev/null"],  # held, like fks-infra's own lock, until the connection ends
+        cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        busy = deploy()
+        assert busy.returncode != 0
+        assert (
+            "core-1 is being deployed by another fks-infra run (pid 4242 on another-machine)"
+            in busy.stderr
+        )
+    finally:
+        holder.kill()  # the holder dies: its connection closes and the lock goes with it
+        holder.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        again = deploy()
+        if "being deployed by another" not in again.stderr:
+            break
+        time.sleep(1)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.changed() == []
+
+
+def test_an_interrupted_run_leaves_nothing_half_done_and_the_next_run_converges(
+    lab: Lab, deployed: Run
+) -> None:
+    rotated = {"FKS_SECRET_AUTH_SECRET": "rotated-secret-9d2c"}
+    started = subprocess.Popen(
+        [str(BIN / "pyinfra"), "-y", INVENTORY, "deploy/all.py"], cwd=REPO,
+        env={**os.environ, **rotated}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(4)  # into the run: files are being written and services rolled out
+    started.send_signal(signal.SIGKILL)
+    started.wait(timeout=30)
+    for host in ("core-1", "gpu-1", "bridge-1"):
+        exposed = lab.ssh(
+            host,
+            "find /etc/fks /opt/fks /var/lib/fks-infra -type f -perm /o+r "
+            "-exec grep -l rotated-secret-9d2c {} + 2>/dev/null; "
+            "find /opt/fks -path '*/bin/*' -type f -size 0",
+        ).stdout.strip()
+        assert exposed == "", f"{host}: {exposed}"
+    resumed = deploy(env=rotated)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert deploy(env=rotated).changed() == []
+    restored = deploy()
+    assert restored.returncode == 0, restored.stderr[-3000:]
+    assert all_healthy(lab)
+
+
+def test_an_artifact_whose_checksum_does_not_match_is_refused(lab: Lab, deployed: Run) -> None:
+    before = lab.ssh("core-1", "readlink /opt/fks/app/current").stdout
+    done = lab.ssh(
+        "core-1",
+        "set -e; tar=$(ls /opt/fks/app/artifacts/*.tar | head -n 1); "
+        "cp $tar /tmp/tampered.tar; echo x >> /tmp/tampered.tar; "
+        "/usr/local/lib/fks-infra/fks-rollout --service app --unit fks-app.service "
+        "--home /opt/fks/app --release-id tampered0000000 --tarball /tmp/tampered.tar "
+        "--tar-sha256 $(sha256sum $tar | cut -d' ' -f1) --manifest-sha256 0 --deploy-id x "
+        "--url http://127.0.0.1:1/ --install '[]' --timeout 5 --keep 3",
+    )
+    assert done.returncode == 1
+    assert "app: release tampered0000000 refused: artifact /tmp/tampered.tar has SHA-256" in (
+        done.stderr
+    )
+    assert lab.ssh("core-1", "readlink /opt/fks/app/current").stdout == before
+    assert lab.ssh("core-1", "test -e /opt/fks/app/releases/tampered0000000").returncode != 0
+    assert all_healthy(lab)
+
+
+def test_a_full_disk_stops_every_host_before_any_change(lab: Lab, deployed: Run) -> None:
+    run = deploy("--data", "fks_preflight_min_free_mib=100000000")
+    assert run.returncode != 0
+    for host in ("core-1", "gpu-1", "bridge-1"):
+        assert re.search(rf"\[{host}\]\s+pre-flight check failed: only \d+ MiB free", run.stderr)
+    assert "No hosts remaining" in run.stderr  # every host stopped at the first operation
+    assert deploy().changed() == []  # and so nothing had changed
+    assert all_healthy(lab)
+
+
+def test_apt_waits_for_the_dpkg_lock_instead_of_failing(lab: Lab, deployed: Run) -> None:
+    # Another package manager holds dpkg's frontend lock (fcntl, as apt takes it) for 8 s.
+    holder = (
+        "import fcntl, time; lock = open('/var/lib/dpkg/lock-frontend', 'w'); "
+        "fcntl.lockf(lock, fcntl.LOCK_EX); time.sleep(8)"
+    )
+    held = lab.ssh("core-1", f"systemd-run --collect python3 -c {shlex.quote(holder)}; sleep 1")
+    assert held.returncode == 0, held.stderr
+    started = time.monotonic()
+    # A reinstall needs the lock (an install of what is installed would not take it).
+    done = lab.ssh("core-1", "apt-get install --reinstall -y -q python3-venv", timeout=120)
+    waited = time.monotonic() - started
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert waited >= 5, f"apt did not wait for the lock ({waited:.1f} s)"

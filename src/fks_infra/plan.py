@@ -17,8 +17,10 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from fks_infra.bridges import endpoint_problems
 from fks_infra.catalogue import CATALOGUE, Catalogue, Role, Service
 from fks_infra.errors import Problem, ProblemsError
+from fks_infra.gpu import gpu_problems
 from fks_infra.releases.model import Behaviour
 from fks_infra.settings import HostSettings, parse_settings
 from fks_infra.tls import tls_problems
@@ -158,6 +160,9 @@ def _plan_host(
                 source("fks_services_skip"),
             )
         )
+
+    problems += gpu_problems(settings, services, catalogue, spec.source_of)
+    problems += endpoint_problems(settings, services, host_catalogue, spec.source_of)
 
     address = _address(spec, settings)
     if address is None:

@@ -114,3 +114,31 @@ class SshdPorts(FactBase[list[int]]):
 
     def process(self, output: list[str]) -> list[int]:
         return sorted({int(line) for line in output if line.strip().isdigit()})
+
+
+class NvidiaHost(FactBase[dict[str, object]]):
+    """The running kernel and the NVIDIA device nodes of a host.
+
+    .. code:: python
+
+        {"kernel": "6.1.0-28-amd64", "devices": ["/dev/nvidia0", "/dev/nvidiactl"]}
+
+    ``kernel`` names the headers DKMS needs (``linux-headers-<kernel>``); ``devices`` is
+    empty where the driver is not loaded or there is no GPU (a container, a VM).
+    """
+
+    def command(self) -> str:
+        return (
+            'echo "kernel $(uname -r)"; '
+            'for d in /dev/nvidia*; do [ -e "$d" ] && echo "$d"; done; true'
+        )
+
+    def process(self, output: list[str]) -> dict[str, object]:
+        kernel = ""
+        devices: list[str] = []
+        for line in output:
+            if line.startswith("kernel "):
+                kernel = line.split(" ", 1)[1].strip()
+            elif line.startswith("/dev/nvidia"):
+                devices.append(line.strip())
+        return {"kernel": kernel, "devices": sorted(devices)}

@@ -158,7 +158,7 @@ class HostSettings(BaseModel):
     fks_windows_endpoints_checked: bool = True
     fks_windows_winrm_host: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9.:-]*$")
     fks_windows_winrm_port: int = Field(5986, ge=1, le=65535)
-    fks_windows_winrm_user: str = Field("fks", pattern=r"^[^\s:@/]+$")
+    fks_windows_winrm_user: str = Field("fks", pattern=r"^[^\s:/]+$")
     fks_windows_winrm_verify_tls: bool = True
 
     @field_validator("fks_firewall_public_tcp_ports", "fks_firewall_public_udp_ports")

@@ -103,12 +103,14 @@ def test_a_ninjatrader_port_of_the_catalogue_is_rejected() -> None:
 
 
 def test_endpoint_hosts_must_be_addresses_the_unit_can_allow() -> None:
-    assert "the host must be an IP address" in problems(
-        **{**ENDPOINTS, "fks_mt5_bridge_url": "http://windows-desk:18080/"}
-    )[0]
-    assert "fks_ninjatrader_host" in problems(
-        **{**ENDPOINTS, "fks_ninjatrader_host": "windows-desk"}
-    )[0]
+    assert (
+        "the host must be an IP address"
+        in problems(**{**ENDPOINTS, "fks_mt5_bridge_url": "http://windows-desk:18080/"})[0]
+    )
+    assert (
+        "fks_ninjatrader_host"
+        in problems(**{**ENDPOINTS, "fks_ninjatrader_host": "windows-desk"})[0]
+    )
 
 
 def test_env_files_carry_the_endpoints_beside_the_secrets() -> None:
@@ -149,9 +151,7 @@ def test_every_catalogue_environment_setting_exists() -> None:
 
 
 def test_winrm_connection_string_round_trips_through_testinfra() -> None:
-    settings = HostSettings(
-        fks_windows_winrm_host="192.0.2.200", fks_windows_winrm_user="fks@desk"
-    )
+    settings = HostSettings(fks_windows_winrm_host="192.0.2.200", fks_windows_winrm_user="fks@desk")
     spec = winrm_connection(settings, "p@ss:w/rd?")
     assert spec is not None and spec.startswith("winrm://fks%40desk:p%40ss%3Aw%2Frd%3F@")
     assert spec.endswith("@192.0.2.200:5986?no_verify_ssl=false")

@@ -48,7 +48,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 #: Fixtures whose targets come from the Fleet method of the same name.
-TARGETS = ("placed", "absent", "edge", "routes", "firewall", "sshd", "chrony")
+TARGETS = (
+    "placed",
+    "absent",
+    "edge",
+    "routes",
+    "firewall",
+    "sshd",
+    "chrony",
+    "gpu_host",
+    "gpu_service",
+    "windows_endpoint",
+)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

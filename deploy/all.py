@@ -10,6 +10,7 @@ hosts out in batches, so one bad release cannot take every host of a role down a
 from fks_infra.deploys.base import prepare_host
 from fks_infra.deploys.context import host_plan, inventory_plan
 from fks_infra.deploys.edge import configure_firewall, configure_nginx, configure_time, harden_sshd
+from fks_infra.deploys.gpu import install_gpu_driver
 from fks_infra.deploys.services import install_services
 from fks_infra.deploys.tailscale import join_tailnet
 from fks_infra.nginx import serves_edge
@@ -22,6 +23,8 @@ prepare_host(plan)
 join_tailnet(plan)
 harden_sshd(plan)
 configure_time(plan)
+# Before the services: ai and training start on a host whose driver is in place.
+install_gpu_driver(plan)
 install_services(plan, inventory)
 if serves_edge(plan):
     configure_nginx(plan, inventory)

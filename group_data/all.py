@@ -145,3 +145,80 @@ fks_ntp_servers: list[str] = []
 
 # Let chrony set the clock; False: measure only (chronyd -x), for containers without CAP_SYS_TIME.
 fks_time_adjust_clock = True
+
+# NVIDIA driver source: "cuda" (NVIDIA's CUDA apt repository) or "debian" (bookworm non-free).
+fks_gpu_driver_source = "cuda"
+
+# Driver branch held by apt preferences (every NVIDIA package stays at <branch>.*).
+fks_gpu_driver_branch = "535"
+
+# Install the kernel module (DKMS, headers, nouveau out of the initramfs); False: userland only.
+fks_gpu_kernel_module = True
+
+# Reboot a GPU host when this run changed its driver packages (else reboot it yourself).
+fks_gpu_reboot = False
+
+# Seconds a driver reboot may take until SSH answers again before the run fails.
+fks_gpu_reboot_timeout = 900
+
+# Install the CUDA toolkit (cuda-toolkit-X-Y from NVIDIA, or Debian's nvidia-cuda-toolkit).
+fks_gpu_cuda_toolkit = False
+
+# CUDA version of the toolkit, major.minor ("12.2" from NVIDIA; Debian bookworm has "11.8").
+fks_gpu_cuda_version = "12.2"
+
+# NVIDIA's CUDA apt repository (flat, ends in /); a mirror may stand in.
+fks_gpu_cuda_repository = (
+    "https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/"
+)
+
+# URL of NVIDIA's cuda-keyring .deb (installs the repository's signing key).
+fks_gpu_cuda_keyring_url = (
+    "https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/"
+    "cuda-keyring_1.1-1_all.deb"
+)
+
+# cuda-keyring .deb on this machine (relative to the project root) shipped instead of the URL.
+fks_gpu_cuda_keyring_file = None
+
+# SHA-256 the downloaded cuda-keyring .deb must have (hex); None trusts the URL's TLS alone.
+fks_gpu_cuda_keyring_sha256 = None
+
+# Debian mirror for the "debian" driver source (contrib, non-free, non-free-firmware).
+fks_gpu_debian_mirror = "http://deb.debian.org/debian"
+
+# Debian security mirror for the "debian" driver source.
+fks_gpu_debian_security_mirror = "http://deb.debian.org/debian-security"
+
+# Debian suite of the hosts for the "debian" driver source.
+fks_gpu_debian_suite = "bookworm"
+
+# Number of GPUs of the host when known (indices are checked against it); None: unknown.
+fks_gpu_count = None
+
+# GPUs per GPU service, {name: [index, ...]} in nvidia-smi order; unlisted: all GPUs.
+fks_gpu_indices: dict[str, list[int]] = {}
+
+# NinjaTrader 8's address (an IP: units only reach addresses) where ninja runs; no default.
+fks_ninjatrader_host = None
+
+# NinjaTrader 8's TCP port where ninja runs (NINJATRADER_PORT); no default.
+fks_ninjatrader_port = None
+
+# The MT5 HTTP bridge on the Windows side where meta runs (MT5_BRIDGE_URL, host an IP).
+fks_mt5_bridge_url = None
+
+# Check from the bridge host that the Windows endpoints answer (False: those checks skip).
+fks_windows_endpoints_checked = True
+
+# Windows host to verify over WinRM (needs secret WINDOWS_WINRM_PASSWORD); None: no check.
+fks_windows_winrm_host = None
+
+# WinRM HTTPS port of the Windows host.
+fks_windows_winrm_port = 5986
+
+# WinRM user on the Windows host.
+fks_windows_winrm_user = "fks"
+
+# Verify the WinRM TLS certificate (False only for a self-signed one on a private network).
+fks_windows_winrm_verify_tls = True

@@ -13,9 +13,26 @@ core = [
 ]
 
 gpu = [
-    ("gpu-1", {"ssh_hostname": "192.0.2.20", **_ssh}),
+    # EXAMPLE: two GPUs, one for inference and one for training (indices as nvidia-smi).
+    (
+        "gpu-1",
+        {
+            "ssh_hostname": "192.0.2.20",
+            **_ssh,
+            "fks_gpu_count": 2,
+            "fks_gpu_indices": {"ai": [0], "training": [1]},
+        },
+    ),
 ]
 
+# The Windows desktop the bridges talk to (EXAMPLE address and ports: replace them). They
+# have no defaults: a bridge host without them does not pass validation.
+_windows = {
+    "fks_ninjatrader_host": "192.0.2.40",
+    "fks_ninjatrader_port": 36973,
+    "fks_mt5_bridge_url": "http://192.0.2.40:18080/",
+}
+
 bridge = [
-    ("bridge-1", {"ssh_hostname": "192.0.2.30", **_ssh}),
+    ("bridge-1", {"ssh_hostname": "192.0.2.30", **_ssh, **_windows}),
 ]

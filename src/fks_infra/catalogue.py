@@ -105,6 +105,9 @@ class Service(BaseModel):
     unique: bool = False
     #: Names of the secrets the service reads from its env file.
     secrets: tuple[str, ...] = ()
+    #: Variables of its env file that come from host settings, as (VARIABLE, fks_setting)
+    #: pairs: not secret, but required on every host that runs the service.
+    environment: tuple[tuple[str, str], ...] = ()
 
     @property
     def role(self) -> Role:
@@ -272,8 +275,21 @@ CATALOGUE = Catalogue(
             "MetaTrader 5 bridge",
             unique=True,
             secrets=("MT5_LOGIN", "MT5_PASSWORD", "MT5_SERVER"),
+            # Its code default points at ninja's 8006: always set explicitly.
+            environment=(("MT5_BRIDGE_URL", "fks_mt5_bridge_url"),),
         ),
-        _service("ninja", 8006, PY, C.EXECUTION_PLUGIN, "NinjaTrader 8 bridge", unique=True),
+        _service(
+            "ninja",
+            8006,
+            PY,
+            C.EXECUTION_PLUGIN,
+            "NinjaTrader 8 bridge",
+            unique=True,
+            environment=(
+                ("NINJATRADER_HOST", "fks_ninjatrader_host"),
+                ("NINJATRADER_PORT", "fks_ninjatrader_port"),
+            ),
+        ),
         _service("ai", 8007, PY, C.GPU, "AI/ML inference (GPU)", needs_gpu=True),
         _service(
             "analyze",

@@ -165,16 +165,35 @@ INFRA_TESTS = Path(__file__).resolve().parents[2] / "tests" / "infra"
 @inventory_argument
 @click.option("--limit", default="", help="comma-separated host names (default: all)")
 @click.option("--junitxml", type=click.Path(dir_okay=False), help="write a JUnit XML report")
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="override a setting as pyinfra's --data does (verify what such a deploy made)",
+)
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
-def verify(inventory: str, limit: str, junitxml: str | None, pytest_args: tuple[str, ...]) -> None:
+def verify(
+    inventory: str,
+    limit: str,
+    junitxml: str | None,
+    data: tuple[str, ...],
+    pytest_args: tuple[str, ...],
+) -> None:
     """Check live hosts against the plan with testinfra (ids: host/service/check).
 
     Extra arguments after -- go to pytest (e.g. -- -k health -x).
     """
     import pytest
 
-    load_plan(inventory)  # invalid input exits 2 here, before any connection
+    from fks_infra.inventory import parse_data_option, plan_for_path
+
+    try:  # invalid input exits 2 here, before any connection
+        plan_for_path(inventory, override_data=parse_data_option(data))
+    except ProblemsError as error:
+        fail(error, inventory)
     args = [str(INFRA_TESTS), "--fks-inventory", inventory, "-p", "no:cacheprovider", "-q"]
+    args += [f"--fks-data={item}" for item in data]
     # pytest runs in this process, where fks-infra already imported what plugins would rewrite.
     args += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
     if limit:

@@ -18,7 +18,9 @@ from fks_infra.secrets import SecretStore
 from fks_infra.settings import HostSettings
 
 
-def load_inventory(path: str, cwd: str | None = None) -> Any:
+def load_inventory(
+    path: str, cwd: str | None = None, override_data: dict[str, Any] | None = None
+) -> Any:
     """Load an inventory file (and ``group_data/``) the way the pyinfra CLI does.
 
     Raises ``ProblemsError`` naming the file for a missing file, a syntax error or an
@@ -33,7 +35,7 @@ def load_inventory(path: str, cwd: str | None = None) -> Any:
         raise ProblemsError([Problem("no such inventory file", path)])
     try:
         with ctx_state.use(State()):
-            return make_inventory(path, cwd=cwd or os.getcwd())
+            return make_inventory(path, override_data=override_data, cwd=cwd or os.getcwd())
     except SyntaxError as error:
         where = f"{error.filename}:{error.lineno}" if error.filename else path
         raise ProblemsError([Problem(f"Python syntax error: {error.msg}", where)]) from None
@@ -115,9 +117,30 @@ def plan_without_secrets(path: str, cwd: str | None = None) -> InventoryPlan:
     return plan_inventory(host_specs(load_inventory(path, cwd), path, cwd), secrets=blank)
 
 
-def plan_for_path(path: str, cwd: str | None = None) -> InventoryPlan:
-    """Load, validate and place an inventory file without contacting any host."""
-    return plan_for_inventory(load_inventory(path, cwd), path, cwd)
+def plan_for_path(
+    path: str, cwd: str | None = None, override_data: dict[str, Any] | None = None
+) -> InventoryPlan:
+    """Load, validate and place an inventory file without contacting any host.
+
+    + override_data: like pyinfra's ``--data KEY=VALUE``: wins over every other layer
+    """
+    return plan_for_inventory(load_inventory(path, cwd, override_data), path, cwd)
+
+
+def parse_data_option(items: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` items as pyinfra's ``--data`` reads them: JSON values, else strings."""
+    import json
+
+    data: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ProblemsError([Problem(f"--data {item!r} is not KEY=VALUE")])
+        try:
+            data[key] = json.loads(value)
+        except ValueError:
+            data[key] = value
+    return data
 
 
 def _relative(path: Path, base: Path) -> str:

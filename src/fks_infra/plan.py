@@ -17,8 +17,10 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from fks_infra.bridges import WINRM_PASSWORD, endpoint_problems
 from fks_infra.catalogue import CATALOGUE, Catalogue, Role, Service
 from fks_infra.errors import Problem, ProblemsError
+from fks_infra.gpu import gpu_problems
 from fks_infra.releases.model import Behaviour
 from fks_infra.settings import HostSettings, parse_settings
 from fks_infra.tls import tls_problems
@@ -159,6 +161,9 @@ def _plan_host(
             )
         )
 
+    problems += gpu_problems(settings, services, catalogue, spec.source_of)
+    problems += endpoint_problems(settings, services, host_catalogue, spec.source_of)
+
     address = _address(spec, settings)
     if address is None:
         problems.append(
@@ -276,6 +281,8 @@ def _secrets_needed(services: Iterable[Service], settings: HostSettings) -> dict
             needed.setdefault(name, []).append(service.name)
     if settings.fks_tailscale_enabled:
         needed.setdefault(TAILSCALE_AUTHKEY, []).append("tailscale (fks_tailscale_enabled)")
+    if settings.fks_windows_winrm_host is not None:
+        needed.setdefault(WINRM_PASSWORD, []).append("the WinRM check (fks_windows_winrm_host)")
     return needed
 
 

@@ -125,6 +125,44 @@ class HostSettings(BaseModel):
     fks_ntp_servers: tuple[str, ...] = ()
     fks_time_adjust_clock: bool = True
 
+    # GPU nodes: the NVIDIA driver and GPU assignment (fks_infra.gpu, deploys/gpu.py).
+    fks_gpu_driver_source: Literal["cuda", "debian"] = "cuda"
+    fks_gpu_driver_branch: str = Field("535", pattern=r"^[1-9][0-9]{2}$")
+    fks_gpu_kernel_module: bool = True
+    fks_gpu_reboot: bool = False
+    fks_gpu_reboot_timeout: int = Field(900, ge=60, le=3600)
+    fks_gpu_cuda_toolkit: bool = False
+    fks_gpu_cuda_version: str = Field("12.2", pattern=r"^[1-9][0-9]?\.[0-9]{1,2}$")
+    fks_gpu_cuda_repository: str = Field(
+        "https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/",
+        pattern=r"^(https?|file)://\S+/$",
+    )
+    fks_gpu_cuda_keyring_url: str = Field(
+        "https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/"
+        "cuda-keyring_1.1-1_all.deb",
+        pattern=r"^(https?|file)://\S+\.deb$",
+    )
+    fks_gpu_cuda_keyring_file: str | None = None
+    fks_gpu_cuda_keyring_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    fks_gpu_debian_mirror: str = Field(
+        "http://deb.debian.org/debian", pattern=r"^(https?|file)://\S+$"
+    )
+    fks_gpu_debian_security_mirror: str = Field(
+        "http://deb.debian.org/debian-security", pattern=r"^(https?|file)://\S+$"
+    )
+    fks_gpu_debian_suite: str = Field("bookworm", pattern=r"^[a-z][a-z0-9-]*$")
+    fks_gpu_count: int | None = Field(None, ge=0, le=64)
+    fks_gpu_indices: dict[str, tuple[int, ...]] = Field(default_factory=dict)
+    # Bridges: the Windows side's endpoints (fks_infra.bridges). No defaults on purpose.
+    fks_ninjatrader_host: IPvAnyAddress | None = None
+    fks_ninjatrader_port: int | None = Field(None, ge=1, le=65535)
+    fks_mt5_bridge_url: str | None = Field(None, pattern=r"^https?://\S+$")
+    fks_windows_endpoints_checked: bool = True
+    fks_windows_winrm_host: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9.:-]*$")
+    fks_windows_winrm_port: int = Field(5986, ge=1, le=65535)
+    fks_windows_winrm_user: str = Field("fks", pattern=r"^[^\s:/]+$")
+    fks_windows_winrm_verify_tls: bool = True
+
     @field_validator("fks_firewall_public_tcp_ports", "fks_firewall_public_udp_ports")
     @classmethod
     def _ports(cls, ports: tuple[int, ...]) -> tuple[int, ...]:

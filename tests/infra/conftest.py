@@ -15,7 +15,7 @@ from pathlib import Path
 import fleet
 import pytest
 
-from fks_infra.inventory import load_inventory, plan_for_inventory
+from fks_infra.inventory import load_inventory, parse_data_option, plan_for_inventory
 from fks_infra.verify import write_ssh_config
 
 _tempdir = tempfile.TemporaryDirectory(prefix="fks-verify-")
@@ -25,13 +25,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("fks-infra")
     group.addoption("--fks-inventory", help="inventory file whose hosts to verify")
     group.addoption("--fks-limit", default="", help="comma-separated host names to verify")
+    group.addoption("--fks-data", action="append", default=[], help="KEY=VALUE as pyinfra's --data")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     inventory_path = config.getoption("--fks-inventory", default=None)
     if not inventory_path:
         return
-    inventory = load_inventory(inventory_path)
+    inventory = load_inventory(
+        inventory_path, override_data=parse_data_option(config.getoption("--fks-data"))
+    )
     plan = plan_for_inventory(inventory, inventory_path)
     limit = frozenset(filter(None, config.getoption("--fks-limit").split(",")))
     unknown = limit - {h.name for h in plan.hosts}
@@ -48,7 +51,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 #: Fixtures whose targets come from the Fleet method of the same name.
-TARGETS = ("placed", "absent", "edge", "routes", "firewall", "sshd", "chrony")
+TARGETS = (
+    "placed",
+    "absent",
+    "edge",
+    "routes",
+    "firewall",
+    "sshd",
+    "chrony",
+    "gpu_host",
+    "gpu_service",
+    "windows_endpoint",
+)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

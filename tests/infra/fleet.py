@@ -10,6 +10,7 @@ from typing import Any
 import testinfra
 
 from fks_infra.catalogue import Service
+from fks_infra.gpu import needs_driver
 from fks_infra.nginx import serves_edge
 from fks_infra.plan import HostPlan, InventoryPlan
 
@@ -80,6 +81,21 @@ class Fleet:
 
     def chrony(self) -> list[HostTarget]:
         return [HostTarget(h, "chrony") for h in self.hosts()]
+
+    def gpu_host(self) -> list[HostTarget]:
+        return [HostTarget(h, "nvidia") for h in self.hosts() if needs_driver(h.services)]
+
+    def gpu_service(self) -> list[Target]:
+        return [Target(h, s) for h in self.hosts() for s in h.services if s.needs_gpu]
+
+    def windows_endpoint(self) -> list[HostTarget]:
+        """``ninjatrader`` on hosts running ninja, ``mt5`` on hosts running meta."""
+        return [
+            HostTarget(h, thing)
+            for h in self.hosts()
+            for service, thing in (("ninja", "ninjatrader"), ("meta", "mt5"))
+            if h.runs(service)
+        ]
 
 
 current: Fleet | None = None

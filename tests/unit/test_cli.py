@@ -21,7 +21,9 @@ SECRETS = sorted({name for service in CATALOGUE for name in service.secrets} | {
 GOOD = """
 core = [("core-1", {"ssh_hostname": "192.0.2.10"})]
 gpu = [("gpu-1", {"ssh_hostname": "192.0.2.20"})]
-bridge = [("bridge-1", {"ssh_hostname": "192.0.2.30"})]
+bridge = [("bridge-1", {"ssh_hostname": "192.0.2.30", "fks_ninjatrader_host": "192.0.2.200",
+                         "fks_ninjatrader_port": 36973,
+                         "fks_mt5_bridge_url": "http://192.0.2.200:18080/"})]
 """
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from windows_side import ENDPOINTS
 
 from fks_infra import chrony, sshd
 from fks_infra.catalogue import CATALOGUE
@@ -39,7 +40,7 @@ def all_secrets(name: str, settings: HostSettings) -> tuple[SecretStr | None, li
 
 
 def spec(name: str, groups: Sequence[str], address: str, **data: Any) -> HostSpec:
-    data = {"ssh_hostname": address, **data}
+    data = {"ssh_hostname": address, **ENDPOINTS, **data}
     return HostSpec(name, tuple(groups), data, {key: "inventory/test.py" for key in data})
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from pydantic import SecretStr
+from windows_side import ENDPOINTS
 
 from fks_infra import status
 from fks_infra.plan import HostSpec, InventoryPlan, plan_inventory
@@ -68,7 +69,7 @@ def three_hosts() -> InventoryPlan:
     specs = [
         HostSpec("core-1", ("core",), {"ssh_hostname": "10.9.0.2"}),
         HostSpec("gpu-1", ("gpu",), {"ssh_hostname": "10.9.0.3"}),
-        HostSpec("bridge-1", ("bridge",), {"ssh_hostname": "10.9.0.4"}),
+        HostSpec("bridge-1", ("bridge",), {"ssh_hostname": "10.9.0.4", **ENDPOINTS}),
     ]
     return plan_inventory(specs, secrets=lambda name, settings: (SecretStr("x"), []))
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from windows_side import ENDPOINTS
 
 from fks_infra.catalogue import CATALOGUE
 from fks_infra.errors import Problem, ProblemsError
@@ -37,7 +38,7 @@ def secrets(name: str, settings: HostSettings) -> tuple[SecretStr | None, list[P
 
 
 def host(name: str, *groups: str, **data: Any) -> HostSpec:
-    data = {"ssh_hostname": f"192.0.2.{sum(map(ord, name)) % 250}", **data}
+    data = {"ssh_hostname": f"192.0.2.{sum(map(ord, name)) % 250}", **ENDPOINTS, **data}
     return HostSpec(name, groups, data, {key: "inventory/test.py" for key in data})
 
 

@@ -188,3 +188,31 @@ class Preflight(FactBase[dict[str, int]]):
 
     def process(self, output: list[str]) -> dict[str, int]:
         return {"free_mib": int(output[0].strip()), "clock": int(output[1].strip())}
+
+
+class NvidiaHost(FactBase[dict[str, object]]):
+    """The running kernel and the NVIDIA device nodes of a host.
+
+    .. code:: python
+
+        {"kernel": "6.1.0-28-amd64", "devices": ["/dev/nvidia0", "/dev/nvidiactl"]}
+
+    ``kernel`` names the headers DKMS needs (``linux-headers-<kernel>``); ``devices`` is
+    empty where the driver is not loaded or there is no GPU (a container, a VM).
+    """
+
+    def command(self) -> str:
+        return (
+            'echo "kernel $(uname -r)"; '
+            'for d in /dev/nvidia*; do [ -e "$d" ] && echo "$d"; done; true'
+        )
+
+    def process(self, output: list[str]) -> dict[str, object]:
+        kernel = ""
+        devices: list[str] = []
+        for line in output:
+            if line.startswith("kernel "):
+                kernel = line.split(" ", 1)[1].strip()
+            elif line.startswith("/dev/nvidia"):
+                devices.append(line.strip())
+        return {"kernel": kernel, "devices": sorted(devices)}

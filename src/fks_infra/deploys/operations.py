@@ -18,8 +18,10 @@ from io import BytesIO
 from pydantic import SecretStr
 from pyinfra import logger
 from pyinfra.api.command import FileUploadCommand, StringCommand
+from pyinfra.api.exceptions import OperationError
 from pyinfra.api.operation import operation
 from pyinfra.context import host
+from pyinfra.facts.deb import DebPackages
 
 from fks_infra.catalogue import Service
 from fks_infra.deploys.factcache import changing, fact, file_digest
@@ -28,6 +30,7 @@ from fks_infra.deploys.facts import (
     TAILSCALE_UP_HASH,
     DeployedServices,
     DirectoryModes,
+    NvidiaHost,
     Preflight,
     TailscaleNode,
     UnitStates,
@@ -243,3 +246,43 @@ def preflight(min_free_mib: int, max_clock_skew_s: int) -> Generator[object, Non
     if problems:
         message = "pre-flight check failed: " + "; ".join(problems)
         yield f"echo {shlex.quote(message)} >&2; exit 1"
+
+
+#: apt-get as the deploy runs it: no questions, no recommends (a server needs no X tools).
+APT_INSTALL = (
+    "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "
+    "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
+)
+
+
+@operation()
+def pinned_packages(packages: Sequence[str], version_prefix: str) -> Generator[object, None, None]:
+    """Install packages at a version that starts with ``version_prefix`` (apt pins hold it).
+
+    + packages: Debian package names
+    + version_prefix: e.g. ``535`` for the driver branch (matches ``535.309.01-0+deb12u1``)
+
+    Installs when any package is missing or at another version; the apt preferences written
+    before decide which version apt takes (``--allow-downgrades`` lets it go back to the pin).
+    """
+    installed = host.get_fact(DebPackages)
+    wrong = [
+        name
+        for name in packages
+        if not any(v.startswith(f"{version_prefix}.") for v in installed.get(name, []))
+    ]
+    if not wrong:
+        return
+    yield f"{APT_INSTALL} --allow-downgrades {' '.join(shlex.quote(p) for p in packages)}"
+
+
+@operation()
+def kernel_headers() -> Generator[object, None, None]:
+    """Install the headers of the running kernel, so DKMS can build the NVIDIA module for it."""
+    kernel = host.get_fact(NvidiaHost)["kernel"]
+    if not kernel:
+        raise OperationError("cannot tell the running kernel (uname -r said nothing)")
+    package = f"linux-headers-{kernel}"
+    if package in host.get_fact(DebPackages):
+        return
+    yield f"{APT_INSTALL} {shlex.quote(package)}"

@@ -16,10 +16,12 @@ from pyinfra.context import host
 from pyinfra.operations import systemd
 from pyinfra.operations.util import any_changed
 
+from fks_infra.bridges import endpoint_addresses, service_environment
 from fks_infra.catalogue import CATALOGUE, Service
 from fks_infra.deploys.operations import keep_running, private_file, remove_service, rollout
 from fks_infra.deploys.shipping import Shipment, shipment
 from fks_infra.envfile import render_env
+from fks_infra.gpu import gpu_indices
 from fks_infra.plan import HostPlan, InventoryPlan
 from fks_infra.units import UnitOptions, render_unit
 
@@ -34,17 +36,11 @@ def install_services(plan: HostPlan, inventory: InventoryPlan) -> None:
         service.name: render_unit(
             service,
             _exec_start(service, plan, shipments[service.name]),
-            _unit_options(service, plan, inventory),
+            unit_options(service, plan, inventory),
         )
         for service in plan.services
     }
-    envs = {
-        service.name: render_env(
-            {name: plan.secrets[name].get_secret_value() for name in service.secrets}
-        )
-        for service in plan.services
-    }
-
+    envs = {service.name: env_file(service, plan) for service in plan.services}
     unit_ops = []
     for service in _each_service():
         if not plan.runs(service.name):
@@ -98,14 +94,29 @@ def _each_service() -> Iterator[Service]:
     yield from host.loop(CATALOGUE)  # type: ignore[no-untyped-call]
 
 
-def _unit_options(service: Service, plan: HostPlan, inventory: InventoryPlan) -> UnitOptions:
+def env_file(service: Service, plan: HostPlan) -> str:
+    """The text of a service's env file: its secrets and its settings (bridges' endpoints)."""
+    return render_env(
+        {name: plan.secrets[name].get_secret_value() for name in service.secrets},
+        service_environment(service, plan.settings),
+    )
+
+
+def unit_options(service: Service, plan: HostPlan, inventory: InventoryPlan) -> UnitOptions:
     user = plan.settings.fks_service_user
     return UnitOptions(
         user=user,
         group=user,
         bind_address=plan.bind_address,
-        # Peers are the inventory's hosts (nginx, monitoring, datastores), nothing else.
-        ip_allow=tuple(sorted({other.address for other in inventory.hosts})),
+        # Peers are the inventory's hosts (nginx, monitoring, datastores) and, for a bridge,
+        # its Windows side; nothing else.
+        ip_allow=tuple(
+            sorted(
+                {other.address for other in inventory.hosts}
+                | set(endpoint_addresses(service, plan.settings))
+            )
+        ),
+        gpu_indices=gpu_indices(service, plan.settings),
         memory_max=plan.settings.fks_memory_max,
         tasks_max=plan.settings.fks_tasks_max,
         memory_deny_write_execute=service.name not in plan.settings.fks_write_execute_services,

@@ -1,0 +1,144 @@
+"""The NVIDIA driver on hosts that run a GPU service: source, pin, module, persistenced.
+
+Order matters and is the order below: the apt source and its pin before any package (so the
+first install already takes the pinned branch); the nouveau blacklist and the kernel headers
+before the DKMS package (so its postinst builds the module for the running kernel and the
+next boot does not load nouveau first); the persistenced drop-in before the package (so its
+postinst start is skipped cleanly where no GPU exists); the reboot last.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyinfra.api.deploy import deploy
+from pyinfra.api.operation import OperationMeta
+from pyinfra.context import host
+from pyinfra.facts.deb import DebPackages
+from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations.util import any_changed
+
+from fks_infra import gpu
+from fks_infra.deploys.facts import NvidiaHost
+from fks_infra.deploys.operations import kernel_headers, pinned_packages, private_file
+from fks_infra.plan import HostPlan
+
+PERSISTENCED = "nvidia-persistenced.service"
+
+
+@deploy("NVIDIA driver")
+def install_gpu_driver(plan: HostPlan) -> None:
+    """Install the pinned NVIDIA driver where the plan places a service that needs a GPU."""
+    if not gpu.needs_driver(plan.services):
+        return
+    settings = plan.settings
+    packages = gpu.driver_packages(settings)
+    installed = host.get_fact(DebPackages)
+
+    repository = _cuda_keyring(plan) if settings.fks_gpu_driver_source == "cuda" else []
+    sources = private_file(
+        name=f"Render {gpu.SOURCES}",
+        content=gpu.render_sources(settings).encode(),
+        dest=gpu.SOURCES,
+        mode="644",
+    )
+    pin = private_file(
+        name=f"Pin the NVIDIA driver to {settings.fks_gpu_driver_branch}.* in {gpu.PREFERENCES}",
+        content=gpu.render_preferences(settings).encode(),
+        dest=gpu.PREFERENCES,
+        mode="644",
+    )
+    # Also whenever a package is missing: an earlier run may have died before its update.
+    if all(name in installed for name in (*packages.install, *packages.toolkit)):
+        apt.update(name="Update apt lists for NVIDIA", _if=any_changed(*repository, sources, pin))
+    else:
+        apt.update(name="Update apt lists for NVIDIA")
+
+    blacklist = private_file(
+        name=f"Blacklist nouveau in {gpu.BLACKLIST}",
+        content=gpu.render_blacklist().encode(),
+        dest=gpu.BLACKLIST,
+        mode="644",
+    )
+    if settings.fks_gpu_kernel_module:
+        server.shell(
+            name="Rebuild the initramfs without nouveau",
+            commands=["update-initramfs -u"],
+            _if=blacklist.did_change,
+        )
+        kernel_headers(name="Install the running kernel's headers (for DKMS)")
+
+    drop_in = private_file(
+        name=f"Render {gpu.PERSISTENCED_DROP_IN}",
+        content=gpu.render_persistenced_drop_in().encode(),
+        dest=gpu.PERSISTENCED_DROP_IN,
+        mode="644",
+    )
+    systemd.daemon_reload(name="Reload systemd for nvidia-persistenced", _if=drop_in.did_change)
+
+    driver = pinned_packages(
+        name=f"Install the NVIDIA driver {settings.fks_gpu_driver_branch}.* "
+        f"({', '.join(packages.install)})",
+        packages=packages.install,
+        version_prefix=settings.fks_gpu_driver_branch,
+    )
+    if packages.toolkit:
+        pinned_packages(
+            name=f"Install the CUDA {settings.fks_gpu_cuda_version} toolkit",
+            packages=packages.toolkit,
+            version_prefix=settings.fks_gpu_cuda_version,
+        )
+
+    devices = host.get_fact(NvidiaHost)["devices"]
+    assert isinstance(devices, list)
+    systemd.service(
+        name=f"Enable {PERSISTENCED}",
+        service=PERSISTENCED,
+        enabled=True,
+        # Only where the driver's control device exists; elsewhere the drop-in's condition
+        # skips it at boot, and asking for "running" would report a change on every run.
+        running=True if "/dev/nvidiactl" in devices else None,
+    )
+
+    if settings.fks_gpu_kernel_module and settings.fks_gpu_reboot:
+        server.reboot(
+            name="Reboot to load the new NVIDIA driver",
+            delay=10,
+            interval=5,
+            reboot_timeout=settings.fks_gpu_reboot_timeout,
+            _if=driver.did_change,
+        )
+
+
+def _cuda_keyring(plan: HostPlan) -> list[OperationMeta]:
+    """The CUDA repository's keyring package: shipped or downloaded, installed when new."""
+    settings = plan.settings
+    if settings.fks_gpu_cuda_keyring_file:
+        deb = files.put(
+            name=f"Ship the cuda-keyring package to {gpu.CUDA_KEYRING_DEB}",
+            src=str(Path(settings.fks_gpu_cuda_keyring_file).resolve()),
+            dest=gpu.CUDA_KEYRING_DEB,
+            mode="644",
+        )
+    else:
+        deb = files.download(
+            name=f"Download the cuda-keyring package to {gpu.CUDA_KEYRING_DEB}",
+            src=settings.fks_gpu_cuda_keyring_url,
+            dest=gpu.CUDA_KEYRING_DEB,
+            mode="644",
+            sha256sum=settings.fks_gpu_cuda_keyring_sha256,
+        )
+    keyring_missing = "cuda-keyring" not in host.get_fact(DebPackages)
+    keyring = server.shell(
+        name=f"Install the cuda-keyring package ({gpu.CUDA_KEYRING})",
+        commands=[f"dpkg -i {gpu.CUDA_KEYRING_DEB}"],
+        _if=None if keyring_missing else deb.did_change,
+    )
+    # Its own one-line sources file would name the repository a second time: ours names it
+    # (fks_gpu_cuda_repository, so a mirror can stand in).
+    listing = files.file(
+        name=f"Remove cuda-keyring's {gpu.CUDA_KEYRING_LIST}",
+        path=gpu.CUDA_KEYRING_LIST,
+        present=False,
+    )
+    return [deb, keyring, listing]

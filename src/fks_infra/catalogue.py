@@ -27,6 +27,8 @@ class Role(StrEnum):
     CORE = "core"
     GPU = "gpu"
     BRIDGE = "bridge"
+    #: PostgreSQL and Redis; no service of its own. Without such a host, the one core host.
+    DATASTORE = "datastore"
 
 
 class Category(StrEnum):
@@ -81,6 +83,7 @@ RESERVED_PORTS: Mapping[int, str] = {
     9090: "prometheus",
     9093: "alertmanager",
     9100: "node exporter",
+    9115: "blackbox exporter",
     41641: "tailscale (udp)",
 }
 
@@ -105,6 +108,10 @@ class Service(BaseModel):
     unique: bool = False
     #: Names of the secrets the service reads from its env file.
     secrets: tuple[str, ...] = ()
+    #: Reads PostgreSQL (``DATABASE_URL``, ``POSTGRES_*`` in its env file).
+    needs_postgres: bool = False
+    #: Reads Redis (``REDIS_URL`` db 1 cache, ``CELERY_BROKER_URL`` db 0).
+    needs_redis: bool = False
 
     @property
     def role(self) -> Role:
@@ -244,8 +251,25 @@ C = Category
 #: The FKS stack, in the seed's port order.
 CATALOGUE = Catalogue(
     (
-        _service("web", 8000, PY, C.CPU_CORE, "Django web UI", secrets=("DJANGO_SECRET_KEY",)),
-        _service("api", 8001, PY, C.CPU_CORE, "API Gateway (FastAPI)", secrets=("AUTH_SECRET",)),
+        _service(
+            "web",
+            8000,
+            PY,
+            C.CPU_CORE,
+            "Django web UI",
+            secrets=("DJANGO_SECRET_KEY",),
+            needs_postgres=True,
+            needs_redis=True,
+        ),
+        _service(
+            "api",
+            8001,
+            PY,
+            C.CPU_CORE,
+            "API Gateway (FastAPI)",
+            secrets=("AUTH_SECRET",),
+            needs_redis=True,
+        ),
         _service("app", 8002, PY, C.CPU_CORE, "Trading logic & signals"),
         _service(
             "data",
@@ -254,6 +278,8 @@ CATALOGUE = Catalogue(
             C.CPU_CORE,
             "Central data service (single source of truth)",
             unique=True,
+            needs_postgres=True,
+            needs_redis=True,
         ),
         _service(
             "execution",
@@ -274,7 +300,7 @@ CATALOGUE = Catalogue(
             secrets=("MT5_LOGIN", "MT5_PASSWORD", "MT5_SERVER"),
         ),
         _service("ninja", 8006, PY, C.EXECUTION_PLUGIN, "NinjaTrader 8 bridge", unique=True),
-        _service("ai", 8007, PY, C.GPU, "AI/ML inference (GPU)", needs_gpu=True),
+        _service("ai", 8007, PY, C.GPU, "AI/ML inference (GPU)", needs_gpu=True, needs_redis=True),
         _service(
             "analyze",
             8008,
@@ -292,8 +318,17 @@ CATALOGUE = Catalogue(
             secrets=("AUTH_SECRET",),
         ),
         _service("main", 8010, RS, C.ORCHESTRATOR, "fks_main – Rust orchestrator", unique=True),
-        _service("training", 8011, PY, C.GPU, "GPU batch training", needs_gpu=True),
-        _service("portfolio", 8012, PY, C.CPU_CORE, "BTC-centric portfolio optimization"),
+        _service(
+            "training", 8011, PY, C.GPU, "GPU batch training", needs_gpu=True, needs_postgres=True
+        ),
+        _service(
+            "portfolio",
+            8012,
+            PY,
+            C.CPU_CORE,
+            "BTC-centric portfolio optimization",
+            needs_postgres=True,
+        ),
         _service(
             "monitor",
             8013,
@@ -314,6 +349,8 @@ CATALOGUE = Catalogue(
             C.DATA_PROCESSING,
             "Data ingestion service (stock, futures, news)",
             unique=True,
+            needs_postgres=True,
+            needs_redis=True,
         ),
         _service(
             "feature_engineering",

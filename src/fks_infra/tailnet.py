@@ -45,7 +45,8 @@ def role_tag(role: Role) -> str:
 
 def host_tags(plan: HostPlan) -> tuple[str, ...]:
     """The ACL tags a host advertises: one per role, plus ``tag:fks-monitor`` if it scrapes."""
-    tags = [role_tag(role) for role in plan.roles]
+    # The datastore role has no tag: its ports are not in the policy (docs/SUPPORTING.md).
+    tags = [role_tag(role) for role in plan.roles if role is not Role.DATASTORE]
     if plan.runs(MONITOR_SERVICE):
         tags.append(MONITOR_TAG)
     return tuple(tags)
@@ -202,7 +203,7 @@ def _carried_elsewhere(tag: str, host: str, tags_of: Mapping[str, tuple[str, ...
 
 
 def _tag_order(tag: str) -> tuple[int, str]:
-    order = [role_tag(role) for role in Role] + [MONITOR_TAG]
+    order = [role_tag(role) for role in Role if role is not Role.DATASTORE] + [MONITOR_TAG]
     return (order.index(tag), tag) if tag in order else (len(order), tag)
 
 

@@ -68,7 +68,7 @@ def three() -> InventoryPlan:
 def nine() -> InventoryPlan:
     """Three of each role; unique services on the first core host, a fourth core host that
     runs no nginx, and one gpu host whose services every host may call."""
-    specs = [spec("core-1", ["core"], "10.0.1.1")]
+    specs = [spec("core-1", ["core", "datastore"], "10.0.1.1")]
     specs += [
         spec(f"core-{i}", ["core"], f"10.0.1.{i}", fks_services_skip=UNIQUE_CORE) for i in (2, 3)
     ]

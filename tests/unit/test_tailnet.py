@@ -53,6 +53,7 @@ NINE = plan(
     host(
         "data-1",
         "core",
+        "datastore",
         fks_services_skip=[n for n in CORE_NAMES if not n.startswith(("data_", "feature"))],
     ),
     host("mon-1", "core", fks_services_skip=[n for n in CORE_NAMES if n != "monitor"]),

@@ -39,6 +39,7 @@ RESERVED_VARIABLES: tuple[str, ...] = (
 #: Keywords ``IPAddressAllow=`` understands besides addresses and networks.
 _IP_KEYWORDS = ("any", "localhost", "link-local", "multicast")
 _NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+_UNIT = re.compile(r"[A-Za-z0-9@:._-]+\.(service|target|socket)")
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MEMORY = re.compile(r"[1-9][0-9]*[KMGT]?|([1-9][0-9]?|100)%|infinity")
 # Words systemd takes literally in ExecStart= and Environment= (once % is doubled).
@@ -66,6 +67,7 @@ class UnitOptions:
     + start_limit_interval_sec: the window of ``start_limit_burst``, in seconds
     + timeout_stop_sec: seconds a stop may take before SIGKILL
     + environment: extra variables that are not secret, as (name, value) pairs
+    + after: units of the same host to start after (the datastores the service reads)
     """
 
     user: str = "fks"
@@ -81,6 +83,7 @@ class UnitOptions:
     start_limit_interval_sec: int = 60
     timeout_stop_sec: int = 30
     environment: tuple[tuple[str, str], ...] = ()
+    after: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         problems = [Problem(message) for message in _option_problems(self)]
@@ -113,6 +116,7 @@ class UnitContext:
     start_limit_burst: int
     start_limit_interval_sec: int
     timeout_stop_sec: int
+    after: tuple[str, ...]
 
     def template_vars(self) -> dict[str, object]:
         """The context as the template's variables."""
@@ -170,6 +174,7 @@ def unit_context(
         start_limit_burst=options.start_limit_burst,
         start_limit_interval_sec=options.start_limit_interval_sec,
         timeout_stop_sec=options.timeout_stop_sec,
+        after=options.after,
     )
 
 
@@ -228,6 +233,9 @@ def _option_problems(options: UnitOptions) -> list[str]:
             f"{options.restart_sec} s apart do not fit in start_limit_interval_sec="
             f"{options.start_limit_interval_sec}"
         )
+    for unit in options.after:
+        if not _UNIT.fullmatch(unit):
+            problems.append(f"after: {unit!r} is not a unit name")
     for name, value in options.environment:
         if not _VARIABLE.fullmatch(name):
             problems.append(f"environment variable name {name!r} is not valid")

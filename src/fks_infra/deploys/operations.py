@@ -26,14 +26,18 @@ from fks_infra.deploys.facts import (
     TAILSCALE_UP_HASH,
     DeployedServices,
     FileDigest,
+    PostgresDatabase,
     TailscaleNode,
 )
+from fks_infra.datastores import scram_verifier, setup_sql, verifier_matches
 from fks_infra.tailnet import arguments_hash
 
 ROLLOUT = "/usr/local/lib/fks-infra/fks-rollout"
 #: fks_infra/releases/manifest.py on the host; fks-rollout runs it on every new release.
 VERIFY_RELEASE = "/usr/local/lib/fks-infra/verify-release"
 STAGING_DIR = "/var/lib/fks-infra/staging"
+#: The setup script of the FKS role and database, for the length of one psql run (root-only).
+POSTGRES_SETUP_FILE = "/var/lib/fks-infra/postgres-setup.sql"
 
 
 @operation()
@@ -183,3 +187,43 @@ def self_signed_certificate(
     yield StringCommand("chmod", "644", new_certificate)
     yield StringCommand("mv", "-f", new_key, key)
     yield StringCommand("mv", "-f", new_certificate, certificate)
+
+
+@operation()
+def postgres_database(
+    user: str, database: str, password: SecretStr, extensions: Sequence[str] = ()
+) -> Generator[object, None, None]:
+    """Create the FKS role and database if missing, set the password, create extensions.
+
+    + user: login role of the services, owner of ``database``
+    + database: the database
+    + password: the role's password; only its SCRAM verifier reaches the host
+    + extensions: extensions to create in ``database`` (their packages installed already)
+
+    Nothing happens when the role's stored verifier is that of ``password``, the database
+    is owned by ``user`` and has every extension. Otherwise the setup script (safe to run
+    again) travels like a ``private_file`` into a root-only file, is fed to ``psql`` on
+    stdin by root's shell (never in argv; psql runs as postgres) and is removed whatever
+    psql returns.
+    """
+    state = host.get_fact(PostgresDatabase, user=user, database=database)
+    secret = password.get_secret_value()
+    verifier = state["verifier"]
+    present = state["extensions"]
+    assert isinstance(present, list)
+    if (
+        isinstance(verifier, str)
+        and verifier_matches(verifier, secret)
+        and state["owner"] == user
+        and all(name in present for name in extensions)
+    ):
+        return
+    script = setup_sql(user, database, scram_verifier(secret), tuple(extensions))
+    yield from _private_upload(script.encode(), POSTGRES_SETUP_FILE, "600", "root", "root")
+    yield StringCommand(
+        "trap",
+        shlex.quote(f"rm -f {POSTGRES_SETUP_FILE}"),
+        "EXIT;",
+        "runuser -u postgres -- psql -XAtq -v ON_ERROR_STOP=1 -f - <",
+        POSTGRES_SETUP_FILE,
+    )

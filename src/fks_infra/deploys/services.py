@@ -17,6 +17,7 @@ from pyinfra.operations import systemd
 from pyinfra.operations.util import any_changed
 
 from fks_infra.catalogue import CATALOGUE, Service
+from fks_infra.datastores import datastore_env, datastore_units
 from fks_infra.deploys.operations import private_file, remove_service, rollout
 from fks_infra.deploys.shipping import Shipment, shipment
 from fks_infra.envfile import render_env
@@ -40,7 +41,10 @@ def install_services(plan: HostPlan, inventory: InventoryPlan) -> None:
     }
     envs = {
         service.name: render_env(
-            {name: plan.secrets[name].get_secret_value() for name in service.secrets}
+            {
+                **{name: plan.secrets[name].get_secret_value() for name in service.secrets},
+                **datastore_env(service, plan, inventory),
+            }
         )
         for service in plan.services
     }
@@ -110,6 +114,7 @@ def _unit_options(service: Service, plan: HostPlan, inventory: InventoryPlan) ->
         memory_max=plan.settings.fks_memory_max,
         tasks_max=plan.settings.fks_tasks_max,
         memory_deny_write_execute=service.name not in plan.settings.fks_write_execute_services,
+        after=datastore_units(plan, inventory, service),
     )
 
 

@@ -21,6 +21,7 @@ from pyinfra.api.operation import operation
 from pyinfra.context import host
 
 from fks_infra.catalogue import Service
+from fks_infra.datastores import scram_verifier, setup_sql, verifier_matches
 from fks_infra.deploys.facts import (
     TAILSCALE_AUTHKEY_FILE,
     TAILSCALE_UP_HASH,
@@ -29,7 +30,6 @@ from fks_infra.deploys.facts import (
     PostgresDatabase,
     TailscaleNode,
 )
-from fks_infra.datastores import scram_verifier, setup_sql, verifier_matches
 from fks_infra.tailnet import arguments_hash
 
 ROLLOUT = "/usr/local/lib/fks-infra/fks-rollout"

@@ -48,7 +48,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 #: Fixtures whose targets come from the Fleet method of the same name.
-TARGETS = ("placed", "absent", "edge", "routes", "firewall", "sshd", "chrony")
+TARGETS = (
+    "placed",
+    "absent",
+    "edge",
+    "routes",
+    "firewall",
+    "sshd",
+    "chrony",
+    "datastore",
+    "postgres_clients",
+    "redis_clients",
+    "datastore_strangers",
+    "monitoring",
+    "node_exporter",
+    "companions",
+)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -8,6 +8,7 @@ unit name, env file, nginx upstream, repository name, test ids -- is derived fro
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from enum import StrEnum
 
@@ -88,6 +89,9 @@ RESERVED_PORTS: Mapping[int, str] = {
 }
 
 
+_TASK = re.compile(r"[a-z][a-z0-9]*")
+
+
 def describe_range(ports: range) -> str:
     return f"{ports.start}-{ports.stop - 1}"
 
@@ -112,6 +116,12 @@ class Service(BaseModel):
     needs_postgres: bool = False
     #: Reads Redis (``REDIS_URL`` db 1 cache, ``CELERY_BROKER_URL`` db 0).
     needs_redis: bool = False
+    #: Companion processes, each its own unit ``fks-<name>-<companion>.service`` running the
+    #: release's task of that name (Celery ``worker``, ``beat``), restarted with the service.
+    companions: tuple[str, ...] = ()
+    #: Release tasks run once per new release before it starts (Django ``migrate``,
+    #: ``collectstatic``); one failing fails the rollout and keeps the previous release.
+    pre_start: tuple[str, ...] = ()
 
     @property
     def role(self) -> Role:
@@ -136,6 +146,13 @@ class Service(BaseModel):
     @property
     def install_dir(self) -> str:
         return f"/opt/fks/{self.name}"
+
+    def companion_unit(self, companion: str) -> str:
+        return f"fks-{self.name}-{companion}.service"
+
+    @property
+    def companion_units(self) -> tuple[str, ...]:
+        return tuple(self.companion_unit(c) for c in self.companions)
 
 
 class Catalogue:
@@ -220,6 +237,15 @@ def validate_services(services: tuple[Service, ...]) -> list[Problem]:
                     f"{service.category} range {describe_range(ports)}"
                 )
             )
+        for task in (*service.companions, *service.pre_start):
+            if not _TASK.fullmatch(task):
+                problems.append(
+                    Problem(f"{service.name}: task name {task!r} is not [a-z][a-z0-9]*")
+                )
+        if service.companions and not service.needs_redis:
+            problems.append(
+                Problem(f"{service.name} has companions {service.companions} but no needs_redis")
+            )
         if service.port in RESERVED_PORTS:
             problems.append(
                 Problem(
@@ -260,6 +286,8 @@ CATALOGUE = Catalogue(
             secrets=("DJANGO_SECRET_KEY",),
             needs_postgres=True,
             needs_redis=True,
+            companions=("worker", "beat"),
+            pre_start=("migrate", "collectstatic"),
         ),
         _service(
             "api",
@@ -280,6 +308,7 @@ CATALOGUE = Catalogue(
             unique=True,
             needs_postgres=True,
             needs_redis=True,
+            companions=("worker", "beat"),
         ),
         _service(
             "execution",

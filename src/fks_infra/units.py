@@ -117,6 +117,8 @@ class UnitContext:
     start_limit_interval_sec: int
     timeout_stop_sec: int
     after: tuple[str, ...]
+    #: for a companion unit: the service unit it belongs to (``PartOf=``); empty otherwise
+    part_of: str = ""
 
     def template_vars(self) -> dict[str, object]:
         """The context as the template's variables."""
@@ -124,7 +126,10 @@ class UnitContext:
 
 
 def unit_context(
-    service: Service, exec_start: Sequence[str], options: UnitOptions | None = None
+    service: Service,
+    exec_start: Sequence[str],
+    options: UnitOptions | None = None,
+    companion: str | None = None,
 ) -> UnitContext:
     """Build and check the render context of one service's unit.
 
@@ -136,6 +141,8 @@ def unit_context(
     + exec_start: the absolute argv the release builder decided, e.g.
       ``("/opt/fks/api/current/venv/bin/uvicorn", "fks_api.main:app", "--port", "8001")``
     + options: the host's options for this service
+    + companion: render the unit of this companion of the service (``worker``) instead:
+      same release, env file, user and hardening; stopped and restarted with the service
 
     ``unit_context(CATALOGUE["auth"], ["/opt/fks/auth/current/bin/fks_auth"])``
     """
@@ -150,12 +157,16 @@ def unit_context(
                 f"{name} is a secret of {service.name}: it belongs in {service.env_file}, "
                 "never in the unit"
             )
+    if companion is not None and companion not in service.companions:
+        problems.append(f"{service.name} has no companion {companion!r}")
     if problems:
         raise ProblemsError([Problem(message) for message in problems])
+    title = service.name if companion is None else f"{service.name} {companion}"
     return UnitContext(
-        unit=service.unit,
+        unit=service.unit if companion is None else service.companion_unit(companion),
+        part_of="" if companion is None else service.unit,
         service_name=service.name,
-        description=_no_specifiers(f"FKS {service.name}: {service.description}"),
+        description=_no_specifiers(f"FKS {title}: {service.description}"),
         needs_gpu=service.needs_gpu,
         install_dir=service.install_dir,
         env_file=service.env_file,
@@ -179,10 +190,14 @@ def unit_context(
 
 
 def render_unit(
-    service: Service, exec_start: Sequence[str], options: UnitOptions | None = None
+    service: Service,
+    exec_start: Sequence[str],
+    options: UnitOptions | None = None,
+    companion: str | None = None,
 ) -> str:
-    """The text of ``/etc/systemd/system/fks-<name>.service`` (see ``unit_context``)."""
-    return render(UNIT_TEMPLATE, unit_context(service, exec_start, options).template_vars())
+    """The text of ``/etc/systemd/system/fks-<name>[-<companion>].service`` (``unit_context``)."""
+    context = unit_context(service, exec_start, options, companion)
+    return render(UNIT_TEMPLATE, context.template_vars())
 
 
 def unit_path(service: Service) -> str:

@@ -17,6 +17,7 @@ from pyinfra.api import FileUploadCommand, StringCommand
 from pyinfra.context import ctx_host
 
 from fks_infra.catalogue import CATALOGUE
+from fks_infra.datastores import scram_verifier
 from fks_infra.deploys import operations
 from fks_infra.deploys.facts import (
     TAILSCALE_AUTHKEY_FILE,
@@ -27,7 +28,6 @@ from fks_infra.deploys.facts import (
     SshdPorts,
     TailscaleNode,
 )
-from fks_infra.datastores import scram_verifier
 from fks_infra.tailnet import arguments_hash
 
 

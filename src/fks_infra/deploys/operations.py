@@ -147,10 +147,13 @@ def remove_service(service: Service) -> Generator[object, None, None]:
     if service.name not in host.get_fact(DeployedServices):
         return
     unit = service.unit
+    for companion in service.companion_units:
+        yield f"systemctl disable --now {companion} 2>/dev/null || true"
     yield f"systemctl disable --now {unit} 2>/dev/null || true"
     yield StringCommand(
         "rm",
         "-rf",
+        *(f"/etc/systemd/system/{companion}" for companion in service.companion_units),
         f"/etc/systemd/system/{unit}",
         service.env_file,
         service.install_dir,

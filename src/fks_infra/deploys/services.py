@@ -39,6 +39,19 @@ def install_services(plan: HostPlan, inventory: InventoryPlan) -> None:
         )
         for service in plan.services
     }
+    # Companions: the same release's tasks, each in its own unit from the same template.
+    companions = {
+        service.name: {
+            companion: render_unit(
+                service,
+                _task_start(service, shipments[service.name], companion),
+                _unit_options(service, plan, inventory),
+                companion=companion,
+            )
+            for companion in service.companions
+        }
+        for service in plan.services
+    }
     envs = {
         service.name: render_env(
             {
@@ -72,6 +85,16 @@ def install_services(plan: HostPlan, inventory: InventoryPlan) -> None:
                 mode="644",
             )
         )
+        for companion, text in companions[service.name].items():
+            unit = service.companion_unit(companion)
+            unit_ops.append(
+                private_file(
+                    name=f"Render /etc/systemd/system/{unit}",
+                    content=text.encode(),
+                    dest=f"/etc/systemd/system/{unit}",
+                    mode="644",
+                )
+            )
     systemd.daemon_reload(name="Reload systemd units", _if=any_changed(*unit_ops))
 
     for service in _each_service():
@@ -79,7 +102,12 @@ def install_services(plan: HostPlan, inventory: InventoryPlan) -> None:
             remove_service(name=f"Remove {service.name} (not placed here)", service=service)
             continue
         shipped = shipments[service.name]
-        deploy_id = _digest(shipped.sha256, units[service.name], envs[service.name])
+        deploy_id = _digest(
+            shipped.sha256,
+            units[service.name],
+            envs[service.name],
+            *companions[service.name].values(),
+        )
         rollout(
             name=f"Roll out {service.name} release {shipped.release.release_id}",
             service=service,
@@ -92,6 +120,9 @@ def install_services(plan: HostPlan, inventory: InventoryPlan) -> None:
             enabled=True,
             running=True,
         )
+        for unit in service.companion_units:
+            # Restarted by the rollout with their service (PartOf=); started here the first time.
+            systemd.service(name=f"Enable {unit}", service=unit, enabled=True, running=True)
 
 
 def _each_service() -> Iterator[Service]:
@@ -121,6 +152,12 @@ def _unit_options(service: Service, plan: HostPlan, inventory: InventoryPlan) ->
 def _exec_start(service: Service, plan: HostPlan, shipped: Shipment) -> tuple[str, ...]:
     """The release's command, made absolute under the ``current`` link."""
     program, *arguments = shipped.release.command_for(plan.bind_address, service.port)
+    return (f"{service.install_dir}/current/{program}", *arguments)
+
+
+def _task_start(service: Service, shipped: Shipment, task: str) -> tuple[str, ...]:
+    """A release task's command, made absolute under the ``current`` link."""
+    program, *arguments = shipped.release.task_command(task)
     return (f"{service.install_dir}/current/{program}", *arguments)
 
 
@@ -166,6 +203,13 @@ def _rollout_arguments(
         str(plan.settings.fks_health_timeout),
         "--keep",
         str(plan.settings.fks_releases_keep),
+        "--user",
+        plan.settings.fks_service_user,
+        "--env-file",
+        service.env_file,
+        # Run in the new release's directory before it goes live, as the service would.
+        "--pre-start",
+        json.dumps([list(release.task_command(task)) for task in service.pre_start]),
     ]
 
 

@@ -85,6 +85,17 @@ class Release:
     command: tuple[str, ...]
     install: tuple[tuple[str, ...], ...]
 
+    def task_command(self, task: str) -> tuple[str, ...]:
+        """argv (relative to the release directory) of a release task: a companion such as
+        ``worker`` or a pre-start step such as ``migrate``.
+
+        The contract with a service's code: a Python release ships a console script
+        ``fks_<name>-<task>`` (``[project.scripts]``), a Rust release a binary
+        ``bin/fks_<name>-<task>``.
+        """
+        program = f"fks_{self.name}-{task}"
+        return (f"venv/bin/{program}",) if self.language == "python" else (f"bin/{program}",)
+
     def command_for(self, host: str, port: int) -> tuple[str, ...]:
         """The start command with the bind address filled in, for a direct start."""
         values = {HOST_PLACEHOLDER: host, PORT_PLACEHOLDER: str(port)}

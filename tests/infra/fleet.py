@@ -48,6 +48,22 @@ class RouteTarget:
 
 
 @dataclass(frozen=True)
+class CompanionTarget:
+    """One companion unit of a placed service (``web`` ``worker``)."""
+
+    host: HostPlan
+    service: Service
+    companion: str
+
+    @property
+    def unit(self) -> str:
+        return self.service.companion_unit(self.companion)
+
+    def __str__(self) -> str:
+        return f"{self.host.name}/{self.service.name}-{self.companion}"
+
+
+@dataclass(frozen=True)
 class Fleet:
     plan: InventoryPlan
     ssh_config: Path
@@ -115,6 +131,11 @@ class Fleet:
 
     def node_exporter(self) -> list[HostTarget]:
         return [HostTarget(h, "node-exporter") for h in self.hosts()]
+
+    def companions(self) -> list[CompanionTarget]:
+        return [
+            CompanionTarget(h, s, c) for h in self.hosts() for s in h.services for c in s.companions
+        ]
 
 
 current: Fleet | None = None

@@ -9,12 +9,13 @@ credentials and fails without them; Prometheus scrapes every planned target.
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
 import fleet
 import pytest
-from fleet import HostTarget, Target, connect
+from fleet import CompanionTarget, HostTarget, Target, connect
 
 from fks_infra.datastores import POSTGRES_PORT, REDIS_PORT, listen_addresses
 from fks_infra.monitoring import (
@@ -25,6 +26,8 @@ from fks_infra.monitoring import (
     PROMETHEUS_PORT,
     monitoring_context,
 )
+
+HARDENING_TARGET = 1.5
 
 #: Speaks just enough RESP: PING before AUTH, AUTH, PING, CONFIG GET appendonly.
 REDIS_PROBE = r"""
@@ -242,3 +245,31 @@ def test_node_exporter_on_the_private_address(node_exporter: HostTarget) -> None
     assert listening(node_exporter.host.name, 9100) == {
         socket_text(node_exporter.host.address, 9100)
     }
+
+
+# --- companions --------------------------------------------------------------------------
+
+
+def test_companion_active_on_the_live_release(companions: CompanionTarget) -> None:
+    host = connect(companions.host.name)
+    unit = host.service(companions.unit)
+    assert unit.is_enabled, f"{companions.unit} is not enabled"
+    assert unit.is_running, f"{companions.unit} is not running"
+    pid = host.run(f"systemctl show -P MainPID {companions.unit}").stdout.strip()
+    user = host.run(f"ps -o user= -p {pid}").stdout.strip()
+    assert user == companions.host.settings.fks_service_user
+    # Same release as its service: its program lives under the service's current link.
+    exe = host.run(f"readlink -f /proc/{pid}/cwd").stdout.strip()
+    current = host.run(f"readlink -f {companions.service.install_dir}/current").stdout.strip()
+    assert exe == current
+
+
+def test_companion_hardened_like_its_service(companions: CompanionTarget) -> None:
+    output = (
+        connect(companions.host.name)
+        .run(f"systemd-analyze security --no-pager {companions.unit}")
+        .stdout
+    )
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", output)
+    assert match, output[-500:]
+    assert float(match.group(1)) <= HARDENING_TARGET

@@ -156,3 +156,67 @@ def test_a_broken_alert_rule_value_is_refused_by_promtool(lab: Lab, deployed: Ru
     rules = prometheus(lab, "/api/v1/rules")["data"]
     assert isinstance(rules, dict) and rules["groups"], "Prometheus lost its rules"
     assert deploy().changed() == []
+
+
+# --- companions and pre-start ------------------------------------------------------------
+
+
+def live_release(lab: Lab, host: str, service: str) -> str:
+    return lab.ssh(host, f"readlink /opt/fks/{service}/current").stdout.strip().rsplit("/", 1)[-1]
+
+
+def test_web_pre_start_ran_once_for_the_live_release(lab: Lab, deployed: Run) -> None:
+    (web,) = plan_for_path(INVENTORY, cwd=str(REPO)).hosts_running("web")
+    release = live_release(lab, web.name, "web")
+    assert release
+    done = lab.ssh(
+        web.name,
+        "test -e /opt/fks/web/current/.fks-pre-started && cat /var/lib/fks/web/static/release.txt",
+    )
+    assert done.stdout.strip() == release, done.stderr
+    store = datastore_name()
+    rows = lab.ssh(
+        store,
+        "runuser -u postgres -- psql -XAtq -d fks -c "
+        "\"SELECT release FROM fks_demo_migrations WHERE service = 'web'\"",
+    ).stdout.split()
+    assert release in rows
+
+
+def test_companions_follow_their_service(lab: Lab, deployed: Run) -> None:
+    (web,) = plan_for_path(INVENTORY, cwd=str(REPO)).hosts_running("web")
+    units = "fks-web-worker.service fks-web-beat.service"
+    before = lab.ssh(web.name, f"systemctl show -P MainPID {units}").stdout.split()
+    lab.ssh(web.name, "systemctl restart fks-web.service")
+    deadline = time.monotonic() + 30
+    after = before
+    while time.monotonic() < deadline and (after == before or "0" in after):
+        time.sleep(1)
+        after = lab.ssh(web.name, f"systemctl show -P MainPID {units}").stdout.split()
+    assert all(new not in ("0", old) for new, old in zip(after, before, strict=True)), after
+    # The worker really talks to Redis: beat's ticks arrive.
+    time.sleep(35)
+    log = lab.ssh(web.name, "journalctl -u fks-web-worker.service --since -60s -o cat").stdout
+    assert "worker: ran job tick" in log, log[-2000:]
+
+
+def test_a_failing_migrate_fails_the_rollout_and_keeps_the_previous_release(
+    lab: Lab, deployed: Run
+) -> None:
+    (web,) = plan_for_path(INVENTORY, cwd=str(REPO)).hosts_running("web")
+    before = live_release(lab, web.name, "web")
+    main_pid = lab.ssh(web.name, "systemctl show -P MainPID fks-web.service").stdout.strip()
+
+    bad = deploy("--data", 'fks_release_sources={"web": "demo:migrate=fail"}')
+
+    assert bad.returncode != 0
+    assert bad.results["failed_hosts"] == [web.name]
+    output = bad.stdout + bad.stderr
+    assert "failed before its start: pre-start task" in output, output[-3000:]
+    assert "division by zero" in output
+    assert f"release {before} keeps running" in output
+    assert live_release(lab, web.name, "web") == before
+    assert lab.ssh(web.name, "systemctl show -P MainPID fks-web.service").stdout.strip() == (
+        main_pid
+    ), "web was restarted although its new release never went live"
+    assert deploy().changed() == []

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from pydantic import SecretStr
@@ -578,3 +579,114 @@ def test_grafana_provisioning_points_at_prometheus_and_the_dashboard() -> None:
     uid = datasource["datasources"][0]["uid"]
     assert all(panel["datasource"]["uid"] == uid for panel in dashboard["panels"])
     assert dashboard["panels"][0]["targets"][0]["expr"] == 'probe_success{job="fks_health"}'
+
+
+# --- the demo's release tasks against the real servers ------------------------------------
+
+DEMO_LIB = Path(__file__).resolve().parents[2] / "demo/python/fks_demo"
+
+
+def demo_task(
+    service: str,
+    task: str,
+    env: dict[str, str],
+    background: bool = False,
+    behaviour: str | None = None,
+) -> Any:
+    code = f"from fks_demo.tasks import run; run({service!r}, {task!r}, {behaviour!r})"
+    argv = ["python3", "-c", code]
+    environ = {"PATH": os.environ["PATH"], "PYTHONPATH": str(DEMO_LIB), **env}
+    if background:
+        return subprocess.Popen(
+            argv, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+    return run(argv, env=environ)
+
+
+def fks_login(cluster: tuple[Path, int]) -> str:
+    """Create the FKS role and database; return the DATABASE_URL of the FKS role."""
+    work, port = cluster
+    script = setup_sql("fks", "fks", scram_verifier(AWKWARD), ())
+    as_pg = ["runuser", "-u", "postgres", "--", "psql", "-XAtq", "-h", str(work), "-p", str(port)]
+    done = run([*as_pg, "-v", "ON_ERROR_STOP=1", "-f", "-"], input=script)
+    assert done.returncode == 0, done.stderr
+    return f"postgresql://fks:{quote(AWKWARD, safe='')}@127.0.0.1:{port}/fks"
+
+
+def test_demo_migrate_creates_its_table_with_the_fks_login(cluster: tuple[Path, int]) -> None:
+    url = fks_login(cluster)
+    for _ in range(2):  # a second run of the same release is fine
+        done = demo_task("web", "migrate", {"DATABASE_URL": url, "FKS_RELEASE_ID": "r1"})
+        assert done.returncode == 0, done.stderr
+    work, port = cluster
+    rows = run(
+        ["runuser", "-u", "postgres", "--", "psql", "-XAtq", "-h", str(work), "-p", str(port),
+         "-d", "fks", "-c", "SELECT service, release FROM fks_demo_migrations"]
+    )  # fmt: skip
+    assert rows.stdout.split() == ["web|r1"]
+
+
+def test_demo_migrate_fails_loudly_with_a_wrong_password(cluster: tuple[Path, int]) -> None:
+    url = fks_login(cluster).replace("p%27a", "wrong")
+    done = demo_task("web", "migrate", {"DATABASE_URL": url})
+    assert done.returncode == 1
+    assert 'password authentication failed for user "fks"' in done.stderr
+    assert demo_task("web", "migrate", {}).returncode == 1  # no DATABASE_URL at all
+
+
+def test_demo_migrate_built_to_fail_fails_in_postgres(cluster: tuple[Path, int]) -> None:
+    url = fks_login(cluster)
+    done = demo_task("web", "migrate", {"DATABASE_URL": url}, behaviour="migrate=fail")
+    assert done.returncode == 1
+    assert "PostgreSQL: division by zero" in done.stderr
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[int]:
+    server = tool("redis-server")
+    port = free_port()
+    conf = tmp_path / "redis.conf"
+    conf.write_text(render_redis(three().datastore).replace("port 6379", f"port {port}"))
+    process = subprocess.Popen(
+        [server, str(conf), "--bind", "127.0.0.1", "--dir", str(tmp_path), "--logfile", "",
+         "--appendonly", "no", "--save", "", "--daemonize", "no", "--supervised", "no",
+         "--pidfile", str(tmp_path / "pid")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_demo_worker_runs_the_jobs_beat_sends_through_redis(redis_server: int) -> None:
+    inventory = three()
+    env = datastore_env(CATALOGUE["web"], inventory.host("core-1"), inventory)
+    broker = env["CELERY_BROKER_URL"].replace(":6379/", f":{redis_server}/")
+    settings = {"CELERY_BROKER_URL": broker, "FKS_BEAT_SECONDS": "0.2"}
+    worker = demo_task("web", "worker", settings, background=True)
+    beat = demo_task("web", "beat", settings, background=True)
+    try:
+        time.sleep(3)
+    finally:
+        for process in (worker, beat):
+            process.terminate()
+        out, err = worker.communicate(timeout=10)
+        beat.communicate(timeout=10)
+    assert "worker: connected to the broker" in out, err
+    assert "worker: ran job tick" in out
+
+
+def test_demo_worker_exits_non_zero_with_a_wrong_password(redis_server: int) -> None:
+    broker = f"redis://:wrong@127.0.0.1:{redis_server}/0"
+    done = demo_task("web", "worker", {"CELERY_BROKER_URL": broker})
+    assert done.returncode == 1
+    assert "WRONGPASS" in done.stderr

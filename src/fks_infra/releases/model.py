@@ -23,6 +23,8 @@ class Behaviour(enum.StrEnum):
 
     HEALTH_FAIL = "health=fail"
     CRASH = "crash"
+    #: Python only: the ``migrate`` pre-start task fails (a real error from PostgreSQL).
+    MIGRATE_FAIL = "migrate=fail"
 
 
 @dataclass(frozen=True)

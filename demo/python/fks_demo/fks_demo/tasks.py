@@ -5,6 +5,7 @@
 - ``beat``: pushes a tick job onto that queue every ``FKS_BEAT_SECONDS`` (default 30).
 - ``migrate``: logs in to PostgreSQL (``DATABASE_URL``, SCRAM-SHA-256), creates the table
   ``fks_demo_migrations`` and records the release; exits non-zero on any failure.
+  A release built with the behaviour ``migrate=fail`` runs a statement PostgreSQL refuses.
 - ``collectstatic``: writes the release's static files under ``$STATE_DIRECTORY/static``.
 """
 
@@ -82,7 +83,7 @@ def _broker(service: str) -> tuple[Redis, str]:
     return Redis(url, timeout=30), f"fks:{service}:jobs"
 
 
-def worker(service: str) -> None:
+def worker(service: str, behaviour: str | None = None) -> None:
     redis, queue = _broker(service)
     _log(service, "worker", f"connected to the broker, waiting on {queue}")
     while True:
@@ -92,7 +93,7 @@ def worker(service: str) -> None:
             _log(service, "worker", f"ran job {job[1]}")
 
 
-def beat(service: str) -> None:
+def beat(service: str, behaviour: str | None = None) -> None:
     redis, queue = _broker(service)
     every = float(os.environ.get("FKS_BEAT_SECONDS", "30"))
     _log(service, "beat", f"connected to the broker, a tick onto {queue} every {every:g} s")
@@ -177,12 +178,14 @@ class Postgres:
                 return
 
 
-def migrate(service: str) -> None:
+def migrate(service: str, behaviour: str | None = None) -> None:
     url = os.environ.get("DATABASE_URL", "")
     if not url:
         raise TaskError("DATABASE_URL is not set")
     release = os.environ.get("FKS_RELEASE_ID", "unknown").replace("'", "")
     db = Postgres(url)
+    if behaviour == "migrate=fail":
+        db.execute("SELECT 1 / 0")  # a broken migration: PostgreSQL refuses it
     db.execute(
         "CREATE TABLE IF NOT EXISTS fks_demo_migrations ("
         "service text NOT NULL, release text NOT NULL, "
@@ -195,7 +198,7 @@ def migrate(service: str) -> None:
     _log(service, "migrate", f"fks_demo_migrations has release {release}")
 
 
-def collectstatic(service: str) -> None:
+def collectstatic(service: str, behaviour: str | None = None) -> None:
     state = os.environ.get("STATE_DIRECTORY", "")
     if not state:
         raise TaskError("STATE_DIRECTORY is not set (run it from systemd with StateDirectory=)")
@@ -208,10 +211,10 @@ def collectstatic(service: str) -> None:
 TASKS = {"worker": worker, "beat": beat, "migrate": migrate, "collectstatic": collectstatic}
 
 
-def run(service: str, task: str) -> None:
+def run(service: str, task: str, behaviour: str | None = None) -> None:
     """Run one task; any failure is one line on stderr and exit status 1."""
     try:
-        TASKS[task](service)
+        TASKS[task](service, behaviour)
     except (TaskError, OSError, ValueError, KeyError) as error:
         sys.stderr.write(f"fks_{service} {task}: failed: {error}\n")
         sys.exit(1)

@@ -119,6 +119,7 @@ def plan_inventory(
         problems.append(datastore_problem)
     if not problems:
         problems += _inventory_problems(plans, catalogue)
+        problems += _datastore_secret_problems(plans)
     if problems:
         raise ProblemsError(problems)
     return InventoryPlan(catalogue=catalogue, hosts=tuple(plans))
@@ -303,6 +304,26 @@ def _inventory_problems(plans: Iterable[HostPlan], catalogue: Catalogue) -> list
                     f"{' and '.join(hosts)}"
                 )
             )
+    return problems
+
+
+def _datastore_secret_problems(plans: Sequence[HostPlan]) -> list[Problem]:
+    """Hosts whose datastore password differs from the datastore host's (values never shown)."""
+    store = next((plan for plan in plans if Role.DATASTORE in plan.roles), None)
+    if store is None:
+        return []
+    problems = []
+    for name in (POSTGRES_PASSWORD, REDIS_PASSWORD):
+        wanted = store.secrets.get(name)
+        for plan in plans:
+            value = plan.secrets.get(name)
+            if wanted is not None and value is not None and value != wanted:
+                problems.append(
+                    Problem(
+                        f"secret {name} differs from the one of the datastore host {store.name} "
+                        f"(from {plan.settings.fks_secrets_file}): its services could not log in",
+                    ).located(host=plan.name)
+                )
     return problems
 
 

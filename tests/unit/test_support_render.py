@@ -690,3 +690,27 @@ def test_demo_worker_exits_non_zero_with_a_wrong_password(redis_server: int) -> 
     done = demo_task("web", "worker", {"CELERY_BROKER_URL": broker})
     assert done.returncode == 1
     assert "WRONGPASS" in done.stderr
+
+
+def test_a_datastore_password_that_differs_between_hosts_is_refused_without_its_value() -> None:
+    def per_file(name: str, settings: HostSettings) -> tuple[SecretStr | None, list[Problem]]:
+        value = "one" if settings.fks_secrets_file == "secrets/fks.toml" else "two"
+        return SecretStr(f"{name}-{value}"), []
+
+    with pytest.raises(ProblemsError) as error:
+        plan_inventory(
+            [
+                spec("core-1", ["core"], "10.0.0.10"),
+                spec("gpu-1", ["gpu"], "10.0.0.20", fks_secrets_file="secrets/gpu.toml"),
+                spec("bridge-1", ["bridge"], "10.0.0.30"),
+            ],
+            secrets=per_file,
+        )
+    messages = [str(problem) for problem in error.value.problems]
+    assert messages == [
+        "host gpu-1: secret POSTGRES_PASSWORD differs from the one of the datastore host core-1 "
+        "(from secrets/gpu.toml): its services could not log in",
+        "host gpu-1: secret REDIS_PASSWORD differs from the one of the datastore host core-1 "
+        "(from secrets/gpu.toml): its services could not log in",
+    ]
+    assert not any("-two" in message or "-one" in message for message in messages)

@@ -36,7 +36,13 @@ from fks_infra.plan import HostPlan, InventoryPlan
 @deploy("Node exporter")
 def install_node_exporter(plan: HostPlan) -> None:
     """prometheus-node-exporter from the distribution, on the private address."""
-    apt.packages(name="Install the node exporter", packages=["prometheus-node-exporter"])
+    # Without recommends: the textfile collectors' timers (smartmon, ipmitool, nvme) would
+    # fail on hosts without that hardware and are not scraped anyway.
+    apt.packages(
+        name="Install the node exporter",
+        packages=["prometheus-node-exporter"],
+        no_recommends=True,
+    )
     defaults = private_file(
         name=f"Render {NODE_EXPORTER_DEFAULTS}",
         content=render_node_exporter_defaults(plan).encode(),
@@ -60,6 +66,7 @@ def install_monitoring(plan: HostPlan, inventory: InventoryPlan) -> None:
     apt.packages(
         name="Install Prometheus, Alertmanager and the blackbox exporter",
         packages=["prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter"],
+        no_recommends=True,
     )
     checked_files(
         name=f"Render {PROMETHEUS_CONFIG} and {RULES_FILE}",

@@ -9,6 +9,7 @@ from fks_infra.catalogue import Role
 from fks_infra.deploys.base import prepare_host
 from fks_infra.deploys.context import host_plan, inventory_plan
 from fks_infra.deploys.edge import configure_firewall, configure_time, harden_sshd
+from fks_infra.deploys.monitoring import install_node_exporter
 from fks_infra.deploys.services import install_services
 from fks_infra.deploys.tailscale import join_tailnet
 
@@ -22,5 +23,6 @@ if Role.BRIDGE in plan.roles:
     harden_sshd(plan)
     configure_time(plan)
     install_services(plan, inventory)
+    install_node_exporter(plan)
     # Last: by now every service and nginx the rules open ports for is in place.
     configure_firewall(plan, inventory)

@@ -10,6 +10,7 @@ from fks_infra.deploys.base import prepare_host
 from fks_infra.deploys.context import host_plan, inventory_plan
 from fks_infra.deploys.edge import configure_firewall, configure_time, harden_sshd
 from fks_infra.deploys.gpu import install_gpu_driver
+from fks_infra.deploys.monitoring import install_node_exporter
 from fks_infra.deploys.services import install_services
 from fks_infra.deploys.tailscale import join_tailnet
 
@@ -25,5 +26,6 @@ if Role.GPU in plan.roles:
     # Before the services: ai and training start on a host whose driver is in place.
     install_gpu_driver(plan)
     install_services(plan, inventory)
+    install_node_exporter(plan)
     # Last: by now every service and nginx the rules open ports for is in place.
     configure_firewall(plan, inventory)

@@ -222,3 +222,30 @@ fks_windows_winrm_user = "fks"
 
 # Verify the WinRM TLS certificate (False only for a self-signed one on a private network).
 fks_windows_winrm_verify_tls = True
+
+# Database and role PostgreSQL gives the FKS services (password: secret POSTGRES_PASSWORD).
+fks_postgres_database = "fks"
+
+# Login role of the FKS services in PostgreSQL, owner of fks_postgres_database.
+fks_postgres_user = "fks"
+
+# Extensions to install and create: "vector", "timescaledb" (need their apt repository).
+fks_postgres_extensions: list[str] = []
+
+# Redis maxmemory (kb, mb or gb); beyond it Redis refuses writes instead of evicting data.
+fks_redis_maxmemory = "512mb"
+
+# How long Prometheus keeps samples (h, d, w or y).
+fks_prometheus_retention = "15d"
+
+# Seconds between two scrapes (and two rule evaluations) by Prometheus.
+fks_prometheus_scrape_interval = 15
+
+# How long a failure lasts before its alert fires (Prometheus duration, checked by promtool).
+fks_alert_for = "1m"
+
+# Alert when a filesystem of a host has less than this many percent free.
+fks_alert_disk_free_percent = 10
+
+# Alertmanager sends alerts to this webhook URL; None: alerts are only shown, not sent.
+fks_alertmanager_webhook_url = None

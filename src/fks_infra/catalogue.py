@@ -8,6 +8,7 @@ unit name, env file, nginx upstream, repository name, test ids -- is derived fro
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from enum import StrEnum
 
@@ -27,6 +28,8 @@ class Role(StrEnum):
     CORE = "core"
     GPU = "gpu"
     BRIDGE = "bridge"
+    #: PostgreSQL and Redis; no service of its own. Without such a host, the one core host.
+    DATASTORE = "datastore"
 
 
 class Category(StrEnum):
@@ -81,8 +84,12 @@ RESERVED_PORTS: Mapping[int, str] = {
     9090: "prometheus",
     9093: "alertmanager",
     9100: "node exporter",
+    9115: "blackbox exporter",
     41641: "tailscale (udp)",
 }
+
+
+_TASK = re.compile(r"[a-z][a-z0-9]*")
 
 
 def describe_range(ports: range) -> str:
@@ -108,6 +115,16 @@ class Service(BaseModel):
     #: Variables of its env file that come from host settings, as (VARIABLE, fks_setting)
     #: pairs: not secret, but required on every host that runs the service.
     environment: tuple[tuple[str, str], ...] = ()
+    #: Reads PostgreSQL (``DATABASE_URL``, ``POSTGRES_*`` in its env file).
+    needs_postgres: bool = False
+    #: Reads Redis (``REDIS_URL`` db 1 cache, ``CELERY_BROKER_URL`` db 0).
+    needs_redis: bool = False
+    #: Companion processes, each its own unit ``fks-<name>-<companion>.service`` running the
+    #: release's task of that name (Celery ``worker``, ``beat``), restarted with the service.
+    companions: tuple[str, ...] = ()
+    #: Release tasks run once per new release before it starts (Django ``migrate``,
+    #: ``collectstatic``); one failing fails the rollout and keeps the previous release.
+    pre_start: tuple[str, ...] = ()
 
     @property
     def role(self) -> Role:
@@ -132,6 +149,13 @@ class Service(BaseModel):
     @property
     def install_dir(self) -> str:
         return f"/opt/fks/{self.name}"
+
+    def companion_unit(self, companion: str) -> str:
+        return f"fks-{self.name}-{companion}.service"
+
+    @property
+    def companion_units(self) -> tuple[str, ...]:
+        return tuple(self.companion_unit(c) for c in self.companions)
 
 
 class Catalogue:
@@ -216,6 +240,15 @@ def validate_services(services: tuple[Service, ...]) -> list[Problem]:
                     f"{service.category} range {describe_range(ports)}"
                 )
             )
+        for task in (*service.companions, *service.pre_start):
+            if not _TASK.fullmatch(task):
+                problems.append(
+                    Problem(f"{service.name}: task name {task!r} is not [a-z][a-z0-9]*")
+                )
+        if service.companions and not service.needs_redis:
+            problems.append(
+                Problem(f"{service.name} has companions {service.companions} but no needs_redis")
+            )
         if service.port in RESERVED_PORTS:
             problems.append(
                 Problem(
@@ -247,8 +280,27 @@ C = Category
 #: The FKS stack, in the seed's port order.
 CATALOGUE = Catalogue(
     (
-        _service("web", 8000, PY, C.CPU_CORE, "Django web UI", secrets=("DJANGO_SECRET_KEY",)),
-        _service("api", 8001, PY, C.CPU_CORE, "API Gateway (FastAPI)", secrets=("AUTH_SECRET",)),
+        _service(
+            "web",
+            8000,
+            PY,
+            C.CPU_CORE,
+            "Django web UI",
+            secrets=("DJANGO_SECRET_KEY",),
+            needs_postgres=True,
+            needs_redis=True,
+            companions=("worker", "beat"),
+            pre_start=("migrate", "collectstatic"),
+        ),
+        _service(
+            "api",
+            8001,
+            PY,
+            C.CPU_CORE,
+            "API Gateway (FastAPI)",
+            secrets=("AUTH_SECRET",),
+            needs_redis=True,
+        ),
         _service("app", 8002, PY, C.CPU_CORE, "Trading logic & signals"),
         _service(
             "data",
@@ -257,6 +309,9 @@ CATALOGUE = Catalogue(
             C.CPU_CORE,
             "Central data service (single source of truth)",
             unique=True,
+            needs_postgres=True,
+            needs_redis=True,
+            companions=("worker", "beat"),
         ),
         _service(
             "execution",
@@ -290,7 +345,7 @@ CATALOGUE = Catalogue(
                 ("NINJATRADER_PORT", "fks_ninjatrader_port"),
             ),
         ),
-        _service("ai", 8007, PY, C.GPU, "AI/ML inference (GPU)", needs_gpu=True),
+        _service("ai", 8007, PY, C.GPU, "AI/ML inference (GPU)", needs_gpu=True, needs_redis=True),
         _service(
             "analyze",
             8008,
@@ -308,8 +363,17 @@ CATALOGUE = Catalogue(
             secrets=("AUTH_SECRET",),
         ),
         _service("main", 8010, RS, C.ORCHESTRATOR, "fks_main – Rust orchestrator", unique=True),
-        _service("training", 8011, PY, C.GPU, "GPU batch training", needs_gpu=True),
-        _service("portfolio", 8012, PY, C.CPU_CORE, "BTC-centric portfolio optimization"),
+        _service(
+            "training", 8011, PY, C.GPU, "GPU batch training", needs_gpu=True, needs_postgres=True
+        ),
+        _service(
+            "portfolio",
+            8012,
+            PY,
+            C.CPU_CORE,
+            "BTC-centric portfolio optimization",
+            needs_postgres=True,
+        ),
         _service(
             "monitor",
             8013,
@@ -330,6 +394,8 @@ CATALOGUE = Catalogue(
             C.DATA_PROCESSING,
             "Data ingestion service (stock, futures, news)",
             unique=True,
+            needs_postgres=True,
+            needs_redis=True,
         ),
         _service(
             "feature_engineering",

@@ -4,7 +4,10 @@ Inbound is denied by default. Open are: loopback, replies, ICMP that IP needs, S
 anywhere (so a deploy can never lock its operator out), 80/443 on edge hosts, and each FKS
 service port only to the inventory hosts whose plan needs it: the edge (nginx) hosts, which
 proxy to every service, and the host running ``monitor``, which scrapes every service. The
-control machine is not among them. fks-infra owns one table (``inet fks_infra``) and never
+node exporter (9100) is open to the monitor host; PostgreSQL (5432) and Redis (6379) on the
+datastore host to the hosts whose services read them. Prometheus, Alertmanager and the
+blackbox exporter listen on localhost only and need no rule. The control machine is not
+among them. fks-infra owns one table (``inet fks_infra``) and never
 flushes the whole ruleset, so rules of other tools (tailscale, container runtimes) stay.
 No pyinfra import.
 """
@@ -15,6 +18,8 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
+from fks_infra.catalogue import Role
+from fks_infra.datastores import POSTGRES_PORT, REDIS_PORT
 from fks_infra.nginx import edge_hosts, serves_edge
 from fks_infra.plan import HostPlan, InventoryPlan
 from fks_infra.templates import render
@@ -25,6 +30,7 @@ TABLE = "fks_infra"
 WEB_PORTS = (80, 443)
 #: The service that scrapes every other service's metrics.
 MONITOR = "monitor"
+NODE_EXPORTER_PORT = 9100
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,44 @@ def peers_of(plan: HostPlan, inventory: InventoryPlan, service_name: str) -> dic
     return {address: ", ".join(reasons) for address, reasons in why.items()}
 
 
+def _rule(name: str, port: int, peers: dict[str, str]) -> ServiceRule:
+    addresses = sorted(peers, key=ipaddress.ip_address)
+    return ServiceRule(
+        name=name,
+        port=port,
+        ipv4=tuple(a for a in addresses if ipaddress.ip_address(a).version == 4),
+        ipv6=tuple(a for a in addresses if ipaddress.ip_address(a).version == 6),
+        reason="; ".join(sorted(set(peers.values()))),
+    )
+
+
+def support_peers(
+    plan: HostPlan, inventory: InventoryPlan
+) -> list[tuple[str, int, dict[str, str]]]:
+    """(name, port, {address: why}) of the supporting ports other hosts reach on ``plan``."""
+    found: list[tuple[str, int, dict[str, str]]] = []
+    monitors = {
+        m.address: f"prometheus on {m.name}"
+        for m in inventory.hosts_running(MONITOR)
+        if m.address != plan.address
+    }
+    found.append(("node-exporter", NODE_EXPORTER_PORT, monitors))
+    if Role.DATASTORE in plan.roles:
+        for name, port, wanted in (
+            ("postgresql", POSTGRES_PORT, "needs_postgres"),
+            ("redis", REDIS_PORT, "needs_redis"),
+        ):
+            readers: dict[str, list[str]] = {}
+            for other in inventory.hosts:
+                users = [s.name for s in other.services if getattr(s, wanted)]
+                if users and other.address != plan.address:
+                    readers.setdefault(other.address, []).append(
+                        f"{', '.join(users)} on {other.name}"
+                    )
+            found.append((name, port, {a: "; ".join(w) for a, w in readers.items()}))
+    return [(name, port, peers) for name, port, peers in found if peers]
+
+
 def firewall_context(
     plan: HostPlan, inventory: InventoryPlan, ssh_ports: Iterable[int]
 ) -> FirewallContext:
@@ -77,18 +121,9 @@ def firewall_context(
     rules = []
     for service in plan.services:
         peers = peers_of(plan, inventory, service.name)
-        if not peers:
-            continue
-        addresses = sorted(peers, key=ipaddress.ip_address)
-        rules.append(
-            ServiceRule(
-                name=service.name,
-                port=service.port,
-                ipv4=tuple(a for a in addresses if ipaddress.ip_address(a).version == 4),
-                ipv6=tuple(a for a in addresses if ipaddress.ip_address(a).version == 6),
-                reason="; ".join(sorted(set(peers.values()))),
-            )
-        )
+        if peers:
+            rules.append(_rule(service.name, service.port, peers))
+    rules += [_rule(name, port, peers) for name, port, peers in support_peers(plan, inventory)]
     return FirewallContext(
         enabled=settings.fks_firewall_enabled,
         table=TABLE,

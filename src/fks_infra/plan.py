@@ -32,6 +32,9 @@ ROLE_NAMES: tuple[str, ...] = tuple(role.value for role in Role)
 
 #: The secret ``tailscale up`` authenticates with; needed only where Tailscale is enabled.
 TAILSCALE_AUTHKEY = "TAILSCALE_AUTHKEY"
+#: Datastore passwords: needed by the datastore host and by hosts of services reading them.
+POSTGRES_PASSWORD = "POSTGRES_PASSWORD"
+REDIS_PASSWORD = "REDIS_PASSWORD"
 
 #: Resolves a secret for a host: (secret name, host settings) -> (value or None, problems).
 SecretLookup = Callable[[str, HostSettings], tuple[SecretStr | None, list[Problem]]]
@@ -87,6 +90,11 @@ class InventoryPlan:
     def hosts_running(self, service_name: str) -> tuple[HostPlan, ...]:
         return tuple(plan for plan in self.hosts if plan.runs(service_name))
 
+    @property
+    def datastore(self) -> HostPlan:
+        """The one host running PostgreSQL and Redis (validated to exist once)."""
+        return next(plan for plan in self.hosts if Role.DATASTORE in plan.roles)
+
 
 def plan_inventory(
     specs: Sequence[HostSpec],
@@ -102,24 +110,55 @@ def plan_inventory(
     problems: list[Problem] = []
     if not specs:
         problems.append(Problem("the inventory has no hosts"))
+    datastore, datastore_problem = _datastore_host(specs)
     plans: list[HostPlan] = []
     for spec in specs:
-        plan, host_problems = _plan_host(spec, catalogue, secrets)
+        plan, host_problems = _plan_host(spec, catalogue, secrets, spec.name == datastore)
         problems += [problem.located(host=spec.name) for problem in host_problems]
         if plan is not None:
             plans.append(plan)
+    if not problems and datastore_problem:
+        problems.append(datastore_problem)
     if not problems:
         problems += _inventory_problems(plans, catalogue)
+        problems += _datastore_secret_problems(plans)
     if problems:
         raise ProblemsError(problems)
     return InventoryPlan(catalogue=catalogue, hosts=tuple(plans))
 
 
+def _datastore_host(specs: Sequence[HostSpec]) -> tuple[str | None, Problem | None]:
+    """The host of PostgreSQL and Redis: the one in group datastore, else the one core host
+    (else the only host of a one-host inventory)."""
+    chosen = [spec.name for spec in specs if Role.DATASTORE.value in spec.groups]
+    if len(chosen) > 1:
+        return None, Problem(
+            f"the datastore group has {len(chosen)} hosts ({', '.join(chosen)}); "
+            "PostgreSQL and Redis run on exactly one"
+        )
+    if chosen:
+        return chosen[0], None
+    core = [spec.name for spec in specs if Role.CORE.value in spec.groups]
+    if len(core) == 1:
+        return core[0], None
+    if len(specs) == 1 and any(role.value in specs[0].groups for role in Role):
+        return specs[0].name, None  # a one-host inventory (a host in no role gets nothing)
+    if not specs:
+        return None, None
+    found = f"core hosts {', '.join(core)}" if core else "no core host"
+    return None, Problem(
+        f"no host runs PostgreSQL and Redis: no host is in the datastore group and there are "
+        f"{found}; put exactly one host in group datastore"
+    )
+
+
 def _plan_host(
-    spec: HostSpec, catalogue: Catalogue, secrets: SecretLookup
+    spec: HostSpec, catalogue: Catalogue, secrets: SecretLookup, datastore: bool = False
 ) -> tuple[HostPlan | None, list[Problem]]:
     settings, problems = parse_settings(spec.data, spec.source_of)
-    roles = tuple(role for role in Role if role.value in spec.groups)
+    roles = tuple(
+        role for role in Role if role.value in spec.groups or (role is Role.DATASTORE and datastore)
+    )
     if not roles:
         problems.append(_no_role_problem(spec))
     if settings is None or not roles:
@@ -152,7 +191,7 @@ def _plan_host(
     wanted |= set(settings.fks_services_extra)
     wanted -= set(settings.fks_services_skip)
     services = tuple(s for s in host_catalogue if s.name in wanted)
-    if not services:
+    if not services and Role.DATASTORE not in roles:
         problems.append(
             Problem(
                 f"places no service: roles {', '.join(roles)} minus fks_services_skip "
@@ -195,7 +234,7 @@ def _plan_host(
         )
 
     host_secrets: dict[str, SecretStr] = {}
-    for name, users in _secrets_needed(services, settings).items():
+    for name, users in _secrets_needed(services, settings, roles).items():
         value, lookup_problems = secrets(name, settings)
         problems += lookup_problems
         if value is None:
@@ -273,12 +312,41 @@ def _inventory_problems(plans: Iterable[HostPlan], catalogue: Catalogue) -> list
     return problems
 
 
-def _secrets_needed(services: Iterable[Service], settings: HostSettings) -> dict[str, list[str]]:
-    """Which secrets a host needs, and who needs each: its services, and Tailscale if enabled."""
+def _datastore_secret_problems(plans: Sequence[HostPlan]) -> list[Problem]:
+    """Hosts whose datastore password differs from the datastore host's (values never shown)."""
+    store = next((plan for plan in plans if Role.DATASTORE in plan.roles), None)
+    if store is None:
+        return []
+    problems = []
+    for name in (POSTGRES_PASSWORD, REDIS_PASSWORD):
+        wanted = store.secrets.get(name)
+        for plan in plans:
+            value = plan.secrets.get(name)
+            if wanted is not None and value is not None and value != wanted:
+                problems.append(
+                    Problem(
+                        f"secret {name} differs from the one of the datastore host {store.name} "
+                        f"(from {plan.settings.fks_secrets_file}): its services could not log in",
+                    ).located(host=plan.name)
+                )
+    return problems
+
+
+def _secrets_needed(
+    services: Iterable[Service], settings: HostSettings, roles: Iterable[Role] = ()
+) -> dict[str, list[str]]:
+    """Which secrets a host needs, and who needs each: its services, its datastores, Tailscale."""
     needed: dict[str, list[str]] = {}
     for service in services:
         for name in service.secrets:
             needed.setdefault(name, []).append(service.name)
+        if service.needs_postgres:
+            needed.setdefault(POSTGRES_PASSWORD, []).append(service.name)
+        if service.needs_redis:
+            needed.setdefault(REDIS_PASSWORD, []).append(service.name)
+    if Role.DATASTORE in roles:
+        needed.setdefault(POSTGRES_PASSWORD, []).append("postgresql (datastore)")
+        needed.setdefault(REDIS_PASSWORD, []).append("redis (datastore)")
     if settings.fks_tailscale_enabled:
         needed.setdefault(TAILSCALE_AUTHKEY, []).append("tailscale (fks_tailscale_enabled)")
     if settings.fks_windows_winrm_host is not None:

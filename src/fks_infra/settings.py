@@ -163,6 +163,18 @@ class HostSettings(BaseModel):
     fks_windows_winrm_user: str = Field("fks", pattern=r"^[^\s:/]+$")
     fks_windows_winrm_verify_tls: bool = True
 
+    # Datastores (fks_infra.datastores) and monitoring (fks_infra.monitoring).
+    fks_postgres_database: str = Field("fks", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    fks_postgres_user: str = Field("fks", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    fks_postgres_extensions: tuple[Literal["vector", "timescaledb"], ...] = ()
+    fks_redis_maxmemory: str = Field("512mb", pattern=r"^[1-9][0-9]*(kb|mb|gb)$")
+    fks_prometheus_retention: str = Field("15d", pattern=r"^[1-9][0-9]*[hdwy]$")
+    fks_prometheus_scrape_interval: int = Field(15, ge=1, le=300)
+    # Left to promtool, the program that reads it: a Prometheus duration such as 1m or 90s.
+    fks_alert_for: str = Field("1m", pattern=r"^[0-9][0-9a-z]*$")
+    fks_alert_disk_free_percent: int = Field(10, ge=1, le=99)
+    fks_alertmanager_webhook_url: str | None = Field(None, pattern=r"^https?://\S+$")
+
     @field_validator("fks_firewall_public_tcp_ports", "fks_firewall_public_udp_ports")
     @classmethod
     def _ports(cls, ports: tuple[int, ...]) -> tuple[int, ...]:

@@ -10,6 +10,8 @@ Access is derived from the catalogue and the placement, deny by default:
   ninja; core services on another core host);
 - the monitoring host (the one running ``monitor``, tagged ``tag:fks-monitor``) reaches every
   service port and node exporter (9100) on every other host;
+- hosts running services that read PostgreSQL or Redis reach 5432 or 6379 on the datastore
+  host (``tag:fks-datastore``);
 - admins reach SSH (22) and HTTPS (443) on every fks host.
 
 A service's destination tag is the tag of its own role when its host has that role, else the
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fks_infra.catalogue import Role, Service
+from fks_infra.datastores import POSTGRES_PORT, REDIS_PORT
 from fks_infra.errors import Problem, ProblemsError
 from fks_infra.plan import HostPlan, InventoryPlan
 
@@ -171,6 +174,18 @@ def build_policy(inventory: InventoryPlan) -> Policy:
                 "metrics scrape",
             )
 
+    store = inventory.datastore
+    datastore = role_tag(Role.DATASTORE)
+    for h in hosts:
+        if h.name == store.name or not store.settings.fks_tailscale_enabled:
+            continue
+        for port, what, wanted in (
+            (POSTGRES_PORT, "postgresql", "needs_postgres"),
+            (REDIS_PORT, "redis", "needs_redis"),
+        ):
+            if any(getattr(s, wanted) for s in h.services):
+                allow(tags_of[h.name][0], datastore, port, what, "datastore clients")
+
     ordered = sorted(grants.values(), key=lambda g: (_tag_order(g.src), _tag_order(g.dst)))
     # Every host has a role tag; the monitor tag adds no host, so it needs no admin grant.
     admin_grants = [
@@ -237,6 +252,8 @@ def _tests(
     test for the tag alone or for the devices that carry it (core-1 is also the monitor).
     """
     ports_behind: dict[str, set[int]] = {tag: {*ADMIN_PORTS, NODE_EXPORTER_PORT} for tag in tags}
+    if role_tag(Role.DATASTORE) in ports_behind:
+        ports_behind[role_tag(Role.DATASTORE)] |= {POSTGRES_PORT, REDIS_PORT}
     for endpoint in endpoints:
         ports_behind[endpoint.tag].add(endpoint.port)
     allowed = {(g.src, g.dst, port) for g in grants for port in g.ports}

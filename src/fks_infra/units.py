@@ -39,6 +39,7 @@ RESERVED_VARIABLES: tuple[str, ...] = (
 #: Keywords ``IPAddressAllow=`` understands besides addresses and networks.
 _IP_KEYWORDS = ("any", "localhost", "link-local", "multicast")
 _NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+_UNIT = re.compile(r"[A-Za-z0-9@:._-]+\.(service|target|socket)")
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MEMORY = re.compile(r"[1-9][0-9]*[KMGT]?|([1-9][0-9]?|100)%|infinity")
 # Words systemd takes literally in ExecStart= and Environment= (once % is doubled).
@@ -66,6 +67,7 @@ class UnitOptions:
     + start_limit_interval_sec: the window of ``start_limit_burst``, in seconds
     + timeout_stop_sec: seconds a stop may take before SIGKILL
     + environment: extra variables that are not secret, as (name, value) pairs
+    + after: units of the same host to start after (the datastores the service reads)
     """
 
     user: str = "fks"
@@ -81,6 +83,7 @@ class UnitOptions:
     start_limit_interval_sec: int = 60
     timeout_stop_sec: int = 30
     environment: tuple[tuple[str, str], ...] = ()
+    after: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         problems = [Problem(message) for message in _option_problems(self)]
@@ -113,6 +116,9 @@ class UnitContext:
     start_limit_burst: int
     start_limit_interval_sec: int
     timeout_stop_sec: int
+    after: tuple[str, ...]
+    #: for a companion unit: the service unit it belongs to (``PartOf=``); empty otherwise
+    part_of: str = ""
 
     def template_vars(self) -> dict[str, object]:
         """The context as the template's variables."""
@@ -120,7 +126,10 @@ class UnitContext:
 
 
 def unit_context(
-    service: Service, exec_start: Sequence[str], options: UnitOptions | None = None
+    service: Service,
+    exec_start: Sequence[str],
+    options: UnitOptions | None = None,
+    companion: str | None = None,
 ) -> UnitContext:
     """Build and check the render context of one service's unit.
 
@@ -132,6 +141,8 @@ def unit_context(
     + exec_start: the absolute argv the release builder decided, e.g.
       ``("/opt/fks/api/current/venv/bin/uvicorn", "fks_api.main:app", "--port", "8001")``
     + options: the host's options for this service
+    + companion: render the unit of this companion of the service (``worker``) instead:
+      same release, env file, user and hardening; stopped and restarted with the service
 
     ``unit_context(CATALOGUE["auth"], ["/opt/fks/auth/current/bin/fks_auth"])``
     """
@@ -146,12 +157,16 @@ def unit_context(
                 f"{name} is a secret of {service.name}: it belongs in {service.env_file}, "
                 "never in the unit"
             )
+    if companion is not None and companion not in service.companions:
+        problems.append(f"{service.name} has no companion {companion!r}")
     if problems:
         raise ProblemsError([Problem(message) for message in problems])
+    title = service.name if companion is None else f"{service.name} {companion}"
     return UnitContext(
-        unit=service.unit,
+        unit=service.unit if companion is None else service.companion_unit(companion),
+        part_of="" if companion is None else service.unit,
         service_name=service.name,
-        description=_no_specifiers(f"FKS {service.name}: {service.description}"),
+        description=_no_specifiers(f"FKS {title}: {service.description}"),
         needs_gpu=service.needs_gpu,
         install_dir=service.install_dir,
         env_file=service.env_file,
@@ -170,14 +185,19 @@ def unit_context(
         start_limit_burst=options.start_limit_burst,
         start_limit_interval_sec=options.start_limit_interval_sec,
         timeout_stop_sec=options.timeout_stop_sec,
+        after=options.after,
     )
 
 
 def render_unit(
-    service: Service, exec_start: Sequence[str], options: UnitOptions | None = None
+    service: Service,
+    exec_start: Sequence[str],
+    options: UnitOptions | None = None,
+    companion: str | None = None,
 ) -> str:
-    """The text of ``/etc/systemd/system/fks-<name>.service`` (see ``unit_context``)."""
-    return render(UNIT_TEMPLATE, unit_context(service, exec_start, options).template_vars())
+    """The text of ``/etc/systemd/system/fks-<name>[-<companion>].service`` (``unit_context``)."""
+    context = unit_context(service, exec_start, options, companion)
+    return render(UNIT_TEMPLATE, context.template_vars())
 
 
 def unit_path(service: Service) -> str:
@@ -228,6 +248,9 @@ def _option_problems(options: UnitOptions) -> list[str]:
             f"{options.restart_sec} s apart do not fit in start_limit_interval_sec="
             f"{options.start_limit_interval_sec}"
         )
+    for unit in options.after:
+        if not _UNIT.fullmatch(unit):
+            problems.append(f"after: {unit!r} is not a unit name")
     for name, value in options.environment:
         if not _VARIABLE.fullmatch(name):
             problems.append(f"environment variable name {name!r} is not valid")

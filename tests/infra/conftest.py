@@ -62,6 +62,13 @@ TARGETS = (
     "gpu_host",
     "gpu_service",
     "windows_endpoint",
+    "datastore",
+    "postgres_clients",
+    "redis_clients",
+    "datastore_strangers",
+    "monitoring",
+    "node_exporter",
+    "companions",
 )
 
 

@@ -49,6 +49,22 @@ class RouteTarget:
 
 
 @dataclass(frozen=True)
+class CompanionTarget:
+    """One companion unit of a placed service (``web`` ``worker``)."""
+
+    host: HostPlan
+    service: Service
+    companion: str
+
+    @property
+    def unit(self) -> str:
+        return self.service.companion_unit(self.companion)
+
+    def __str__(self) -> str:
+        return f"{self.host.name}/{self.service.name}-{self.companion}"
+
+
+@dataclass(frozen=True)
 class Fleet:
     plan: InventoryPlan
     ssh_config: Path
@@ -95,6 +111,46 @@ class Fleet:
             for h in self.hosts()
             for service, thing in (("ninja", "ninjatrader"), ("meta", "mt5"))
             if h.runs(service)
+        ]
+
+    def datastore(self) -> list[HostTarget]:
+        return [HostTarget(h, "datastore") for h in self.hosts() if h is self.plan.datastore]
+
+    def postgres_clients(self) -> list[Target]:
+        """Per host, the first service that reads PostgreSQL: its env file is the client's."""
+        return [
+            Target(h, s)
+            for h in self.hosts()
+            for s in [next((s for s in h.services if s.needs_postgres), None)]
+            if s is not None
+        ]
+
+    def redis_clients(self) -> list[Target]:
+        return [
+            Target(h, s)
+            for h in self.hosts()
+            for s in [next((s for s in h.services if s.needs_redis), None)]
+            if s is not None
+        ]
+
+    def datastore_strangers(self) -> list[HostTarget]:
+        """Hosts that neither run the datastores nor a service reading them."""
+        return [
+            HostTarget(h, "datastore-stranger")
+            for h in self.hosts()
+            if h is not self.plan.datastore
+            and not any(s.needs_postgres or s.needs_redis for s in h.services)
+        ]
+
+    def monitoring(self) -> list[HostTarget]:
+        return [HostTarget(h, "monitoring") for h in self.hosts() if h.runs("monitor")]
+
+    def node_exporter(self) -> list[HostTarget]:
+        return [HostTarget(h, "node-exporter") for h in self.hosts()]
+
+    def companions(self) -> list[CompanionTarget]:
+        return [
+            CompanionTarget(h, s, c) for h in self.hosts() for s in h.services for c in s.companions
         ]
 
 

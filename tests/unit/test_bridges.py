@@ -114,12 +114,13 @@ def test_endpoint_hosts_must_be_addresses_the_unit_can_allow() -> None:
 
 
 def test_env_files_carry_the_endpoints_beside_the_secrets() -> None:
-    bridge = plan(**ENDPOINTS).host("bridge-1")
-    assert env_file(CATALOGUE["ninja"], bridge).splitlines()[1:] == [
+    inventory = plan(**ENDPOINTS)
+    bridge = inventory.host("bridge-1")
+    assert env_file(CATALOGUE["ninja"], bridge, inventory).splitlines()[1:] == [
         'NINJATRADER_HOST="192.0.2.200"',
         'NINJATRADER_PORT="36973"',
     ]
-    assert env_file(CATALOGUE["meta"], bridge).splitlines()[1:] == [
+    assert env_file(CATALOGUE["meta"], bridge, inventory).splitlines()[1:] == [
         'MT5_BRIDGE_URL="http://192.0.2.200:18080/"',
         'MT5_LOGIN="value-of-MT5_LOGIN"',
         'MT5_PASSWORD="value-of-MT5_PASSWORD"',

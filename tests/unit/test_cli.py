@@ -12,12 +12,15 @@ from pathlib import Path
 import pytest
 
 from fks_infra.catalogue import CATALOGUE
-from fks_infra.plan import TAILSCALE_AUTHKEY
+from fks_infra.plan import POSTGRES_PASSWORD, REDIS_PASSWORD, TAILSCALE_AUTHKEY
 
 REPO = Path(__file__).resolve().parents[2]
 FKS_INFRA = Path(sys.executable).with_name("fks-infra")
-# Every secret a host may need: its services' and Tailscale's auth key (enabled by default).
-SECRETS = sorted({name for service in CATALOGUE for name in service.secrets} | {TAILSCALE_AUTHKEY})
+# Every secret a host may need: its services', the datastores' and Tailscale's auth key.
+SECRETS = sorted(
+    {name for service in CATALOGUE for name in service.secrets}
+    | {TAILSCALE_AUTHKEY, POSTGRES_PASSWORD, REDIS_PASSWORD}
+)
 GOOD = """
 core = [("core-1", {"ssh_hostname": "192.0.2.10"})]
 gpu = [("gpu-1", {"ssh_hostname": "192.0.2.20"})]
@@ -103,7 +106,8 @@ def test_plan_shows_host_role_service_port(project: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["Host", "Roles", "Service", "Port", "Language"]
-    assert "gpu-1     gpu     ai                   8007  python" in lines
+    assert "gpu-1     gpu             ai                   8007  python" in lines
+    assert "core-1    core+datastore  web                  8000  python" in lines
     assert len(lines) == 2 + 19
 
 
@@ -120,7 +124,7 @@ BAD_INPUTS = {
     "group mixture that places nothing": (
         'gpus = [("gpu-1", {})]',
         "host gpu-1: host is in no role group (its groups: gpus, site); roles are core, gpu, "
-        "bridge; did you mean gpu?",
+        "bridge, datastore; did you mean gpu?",
     ),
     "unknown fks key": (
         'gpu = [("gpu-1", {"fks_service_skip": ["ai"]})]',

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from fks_infra.catalogue import CATALOGUE
 from fks_infra.releases import (
     DEFAULT_DEMO_DIR,
     MANIFEST_NAME,
@@ -270,3 +271,30 @@ def test_missing_service_port_is_refused_clearly(
     output, _ = process.communicate(timeout=START_TIMEOUT)
     assert process.returncode != 0
     assert f"fks_{name}: SERVICE_PORT is not set; refusing to start" in output
+
+
+TASKS = sorted({(s.name, t) for s in CATALOGUE for t in (*s.companions, *s.pre_start)})
+
+
+@pytest.mark.parametrize(("name", "task"), TASKS, ids=[f"{n}-{t}" for n, t in TASKS])
+def test_release_ships_each_task_the_catalogue_declares(
+    release_cache: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    installed: dict[tuple[str, Behaviour | None], tuple[Release, Path]],
+    name: str,
+    task: str,
+) -> None:
+    """The installed venv has the task's console script; without its datastore it fails loudly."""
+    release, host_dir = _install(name, "python", None, release_cache, tmp_path_factory, installed)
+    program, *arguments = release.task_command(task)
+    assert (host_dir / program).is_file(), f"{program} missing from the {name} release"
+    env = {
+        k: v for k, v in _bare_host_env().items() if k not in ("DATABASE_URL", "STATE_DIRECTORY")
+    }
+    env.pop("CELERY_BROKER_URL", None)
+    done = subprocess.run(
+        [str(host_dir / program), *arguments],
+        cwd=host_dir, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert f"fks_{name} {task}: failed:" in done.stderr

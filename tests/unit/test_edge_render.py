@@ -69,7 +69,7 @@ def three() -> InventoryPlan:
 def nine() -> InventoryPlan:
     """Three of each role; unique services on the first core host, a fourth core host that
     runs no nginx, and one gpu host whose services every host may call."""
-    specs = [spec("core-1", ["core"], "10.0.1.1")]
+    specs = [spec("core-1", ["core", "datastore"], "10.0.1.1")]
     specs += [
         spec(f"core-{i}", ["core"], f"10.0.1.{i}", fks_services_skip=UNIQUE_CORE) for i in (2, 3)
     ]
@@ -310,14 +310,19 @@ def test_service_ports_only_from_the_hosts_that_call_them() -> None:
     gpu = rules(render_ruleset(inventory.host("gpu-1"), inventory))
     bridge = rules(render_ruleset(inventory.host("bridge-1"), inventory))
     core = rules(render_ruleset(inventory.host("core-1"), inventory, (2222,)))
-    # core-1 runs nginx and monitor: it reaches everything else; no other host reaches it.
+    # core-1 runs nginx and monitor: it reaches everything else; other hosts reach only
+    # its datastores, and only those whose services read them (ai: Redis, training: PostgreSQL).
     assert 'ip saddr { 10.0.0.10 } tcp dport 8007 accept comment "fks ai"' in gpu
     assert 'ip saddr { 10.0.0.10 } tcp dport 8011 accept comment "fks training"' in gpu
+    assert 'ip saddr { 10.0.0.10 } tcp dport 9100 accept comment "fks node-exporter"' in gpu
     assert 'ip saddr { 10.0.0.10 } tcp dport 8005 accept comment "fks meta"' in bridge
+    assert 'ip saddr { 10.0.0.10 } tcp dport 9100 accept comment "fks node-exporter"' in bridge
     assert core == [
         'ip6 saddr fe80::/10 udp dport 546 accept comment "DHCPv6 replies"',
         'tcp dport { 2222 } accept comment "ssh"',
         'tcp dport { 80, 443 } accept comment "nginx"',
+        'ip saddr { 10.0.0.20 } tcp dport 5432 accept comment "fks postgresql"',
+        'ip saddr { 10.0.0.20 } tcp dport 6379 accept comment "fks redis"',
     ]
     assert not any("80, 443" in line for line in gpu + bridge)
 

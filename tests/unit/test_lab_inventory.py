@@ -40,6 +40,7 @@ def test_hosts_sit_in_their_role_groups_and_in_lab() -> None:
     assert names == {
         "bridge": ["both-1"],
         "core": ["core-1"],
+        "datastore": [],
         "gpu": ["both-1"],
         "lab": ["core-1", "both-1"],
     }

@@ -55,7 +55,7 @@ def test_bad_specs_are_refused_with_the_reason(spec: str, message: str) -> None:
 
 
 def test_unknown_role_error_lists_the_known_roles() -> None:
-    with pytest.raises(LabError, match="known roles: bridge, core, gpu"):
+    with pytest.raises(LabError, match="known roles: bridge, core, datastore, gpu"):
         parse_hosts("x:web")
 
 

@@ -19,6 +19,7 @@ from pyinfra.api import FileUploadCommand, StringCommand
 from pyinfra.context import ctx_host
 
 from fks_infra.catalogue import CATALOGUE
+from fks_infra.datastores import scram_verifier
 from fks_infra.deploys import factcache, operations
 from fks_infra.deploys.facts import (
     TAILSCALE_AUTHKEY_FILE,
@@ -27,6 +28,7 @@ from fks_infra.deploys.facts import (
     DirectoryModes,
     FileDigest,
     FileDigests,
+    PostgresDatabase,
     Preflight,
     SshdPorts,
     TailscaleNode,
@@ -407,3 +409,69 @@ def test_preflight_fails_a_full_disk_or_a_skewed_clock_naming_both() -> None:
     assert command.endswith(">&2; exit 1")
     assert "only 200 MiB free on / (need 1024)" in command
     assert re.search(r"clock is 360\d s off", command)
+
+
+# -- postgres_database -----------------------------------------------------------------------
+
+PG_PASSWORD = SecretStr("pg-CANARY-0123456789")
+PG_VERIFIER = scram_verifier(PG_PASSWORD.get_secret_value())
+
+
+def database(facts: dict[str, object], extensions: tuple[str, ...] = ()) -> list[str]:
+    def fact(user: str, database: str) -> dict[str, object]:
+        assert (user, database) == ("fks", "fks")
+        return facts
+
+    return commands(
+        operations.postgres_database,
+        {PostgresDatabase: fact},
+        user="fks",
+        database="fks",
+        password=PG_PASSWORD,
+        extensions=extensions,
+    )
+
+
+def test_postgres_database_converged_yields_nothing() -> None:
+    state = {"verifier": PG_VERIFIER, "owner": "fks", "extensions": ["plpgsql", "vector"]}
+    assert database(state) == []
+    assert database(state, ("vector",)) == []
+
+
+def test_postgres_database_runs_the_setup_when_anything_differs() -> None:
+    converged = {"verifier": PG_VERIFIER, "owner": "fks", "extensions": ["plpgsql"]}
+    for different in (
+        {"verifier": None, "owner": None, "extensions": []},  # bare host, or PostgreSQL down
+        {**converged, "verifier": scram_verifier("rotated")},  # the secret changed
+        {**converged, "owner": "postgres"},
+    ):
+        out = database(different)
+        # Uploaded unseen into the staging directory, then moved to the root-only file.
+        assert out[0].startswith(f"upload {operations.STAGING_DIR}/")
+        assert out[-2] == f"mv -f {out[0].split()[1]} {operations.POSTGRES_SETUP_FILE}"
+        assert out[-1] == (
+            f"trap 'rm -f {operations.POSTGRES_SETUP_FILE}' EXIT; runuser -u postgres -- "
+            f"psql -XAtq -v ON_ERROR_STOP=1 -f - < {operations.POSTGRES_SETUP_FILE}"
+        )
+    assert database(converged, ("vector",))[-1].startswith("trap ")
+
+
+def test_postgres_database_never_puts_the_password_in_a_command() -> None:
+    out = database({"verifier": None, "owner": None, "extensions": []})
+    assert not any(PG_PASSWORD.get_secret_value() in line for line in out)
+
+
+def test_postgres_database_fact_parses_recorded_output() -> None:
+    fact = PostgresDatabase()
+    assert fact.process([f"verifier {PG_VERIFIER}", "owner fks", "extensions plpgsql,vector"]) == {
+        "verifier": PG_VERIFIER,
+        "owner": "fks",
+        "extensions": ["plpgsql", "vector"],
+    }
+    # psql missing or PostgreSQL down: every line empty, or none at all.
+    empty = {"verifier": None, "owner": None, "extensions": []}
+    assert fact.process(["verifier ", "owner ", "extensions "]) == empty
+    assert fact.process([]) == empty
+    assert "password" not in fact.command(user="fks", database="fks").lower().replace(
+        "rolpassword", ""
+    )

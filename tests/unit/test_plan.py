@@ -55,7 +55,8 @@ def test_each_role_gets_its_services_in_catalogue_order() -> None:
 def test_a_host_in_several_groups_gets_the_union() -> None:
     result = plan(host("aio-1", "bridge", "core", "gpu"))
     assert names(result, "aio-1") == list(CATALOGUE.names)
-    assert result.host("aio-1").roles == (Role.CORE, Role.GPU, Role.BRIDGE)
+    # The only core host also runs the datastores (no host is in group datastore).
+    assert result.host("aio-1").roles == (Role.CORE, Role.GPU, Role.BRIDGE, Role.DATASTORE)
 
 
 def test_extra_and_skip_move_a_service_between_hosts() -> None:
@@ -93,7 +94,7 @@ def test_a_service_placed_on_no_host_is_reported() -> None:
 def test_a_host_with_no_role_group_names_its_groups_and_a_hint() -> None:
     assert problems(host("core-1", "cores", "prod"), *THREE[1:]) == [
         "host core-1: host is in no role group (its groups: cores, prod); "
-        "roles are core, gpu, bridge; did you mean core?"
+        "roles are core, gpu, bridge, datastore; did you mean core?"
     ]
 
 
@@ -174,7 +175,12 @@ def test_a_host_gets_exactly_the_secrets_its_services_need() -> None:
         "MT5_SERVER",
         "TAILSCALE_AUTHKEY",
     ]
-    assert list(result.host("gpu-1").secrets) == ["TAILSCALE_AUTHKEY"]
+    # ai reads Redis, training reads PostgreSQL.
+    assert sorted(result.host("gpu-1").secrets) == [
+        "POSTGRES_PASSWORD",
+        "REDIS_PASSWORD",
+        "TAILSCALE_AUTHKEY",
+    ]
     assert "value-of" not in repr(result.host("bridge-1"))
 
 
@@ -185,7 +191,7 @@ def test_the_tailscale_auth_key_is_needed_only_where_tailscale_is_enabled() -> N
         host("bridge-1", "bridge"),
     )
     assert "TAILSCALE_AUTHKEY" in result.host("core-1").secrets
-    assert result.host("gpu-1").secrets == {}
+    assert "TAILSCALE_AUTHKEY" not in result.host("gpu-1").secrets
 
 
 def test_a_missing_tailscale_auth_key_is_a_problem_naming_it() -> None:

@@ -54,6 +54,7 @@ NINE = plan(
     host(
         "data-1",
         "core",
+        "datastore",
         fks_services_skip=[n for n in CORE_NAMES if not n.startswith(("data_", "feature"))],
     ),
     host("mon-1", "core", fks_services_skip=[n for n in CORE_NAMES if n != "monitor"]),
@@ -105,12 +106,18 @@ def checks_of(policy: dict[str, Any], src: str) -> dict[str, Any]:
 
 
 def test_tags_come_from_the_roles_and_the_monitor_service() -> None:
-    assert host_tags(THREE.host("core-1")) == ("tag:fks-core", "tag:fks-monitor")
+    # The one core host is also the datastore host (no host in group datastore).
+    assert host_tags(THREE.host("core-1")) == (
+        "tag:fks-core",
+        "tag:fks-datastore",
+        "tag:fks-monitor",
+    )
     assert host_tags(THREE.host("gpu-1")) == ("tag:fks-gpu",)
     assert host_tags(ALL_IN_ONE.host("aio-1")) == (
         "tag:fks-core",
         "tag:fks-gpu",
         "tag:fks-bridge",
+        "tag:fks-datastore",
         "tag:fks-monitor",
     )
 
@@ -130,7 +137,8 @@ def test_up_arguments_name_hostname_tags_and_login_server_but_never_the_key() ->
     assert arguments == (
         "--reset",
         "--hostname=gpu-one",
-        "--advertise-tags=tag:fks-gpu,tag:fks-monitor",
+        # The only host of the inventory runs the datastores too.
+        "--advertise-tags=tag:fks-gpu,tag:fks-datastore,tag:fks-monitor",
         "--login-server=https://headscale.example.net",
         "--accept-routes=false",
         "--timeout=120s",
@@ -170,7 +178,13 @@ def test_three_hosts_core_reaches_gpu_and_bridge_services_only() -> None:
     assert set(policy) == {"tagOwners", "grants", "tests"}
     assert policy["tagOwners"] == {
         tag: ["autogroup:admin"]
-        for tag in ("tag:fks-core", "tag:fks-gpu", "tag:fks-bridge", "tag:fks-monitor")
+        for tag in (
+            "tag:fks-core",
+            "tag:fks-gpu",
+            "tag:fks-bridge",
+            "tag:fks-datastore",
+            "tag:fks-monitor",
+        )
     }
     assert reachable(policy, "tag:fks-core", "tag:fks-gpu:8007")
     assert reachable(policy, "tag:fks-core", "tag:fks-gpu:8011")
@@ -186,6 +200,12 @@ def test_three_hosts_core_reaches_gpu_and_bridge_services_only() -> None:
     for tag in ("tag:fks-core", "tag:fks-gpu", "tag:fks-bridge"):
         for port in (22, 443):
             assert reachable(policy, "autogroup:admin", f"{tag}:{port}")
+    # ai (Redis) and training (PostgreSQL) on gpu-1 reach the datastores on core-1; the
+    # bridge host reads neither.
+    assert reachable(policy, "tag:fks-gpu", "tag:fks-datastore:6379")
+    assert reachable(policy, "tag:fks-gpu", "tag:fks-datastore:5432")
+    assert not reachable(policy, "tag:fks-bridge", "tag:fks-datastore:5432")
+    assert not reachable(policy, "tag:fks-bridge", "tag:fks-datastore:6379")
 
 
 def test_every_grant_is_a_tag_and_port_list_without_wildcards() -> None:

@@ -356,3 +356,61 @@ def test_security_scores_an_unhardened_unit_badly(analyze_root: Path) -> None:
     service = CATALOGUE["api"]
     text = "[Service]\nExecStart=/opt/fks/api/current/venv/bin/uvicorn\nUser=fks\n"
     assert exposure(analyze_root, install(analyze_root, service, text)) > 5
+
+
+# --- companions --------------------------------------------------------------------------
+
+COMPANIONS = [(s.name, c) for s in CATALOGUE for c in s.companions]
+
+
+def companion_for(service: Service, companion: str) -> str:
+    options = UnitOptions(
+        bind_address=BIND,
+        ip_allow=("10.0.0.0/24",),
+        after=("postgresql.service", "redis-server.service"),
+    )
+    argv = (f"{service.install_dir}/current/venv/bin/fks_{service.name}-{companion}",)
+    return render_unit(service, argv, options, companion=companion)
+
+
+def test_web_and_data_have_celery_companions() -> None:
+    assert COMPANIONS == [("web", "worker"), ("web", "beat"), ("data", "worker"), ("data", "beat")]
+
+
+@pytest.mark.parametrize(("name", "companion"), COMPANIONS)
+def test_companion_unit_lines(name: str, companion: str) -> None:
+    service = CATALOGUE[name]
+    text = companion_for(service, companion)
+    assert text.startswith(f"# fks-{name}-{companion}.service: managed by fks-infra")
+    assert values(text, "Unit", "PartOf") == [service.unit]
+    assert f"{service.unit}" in values(text, "Unit", "After")
+    assert values(text, "Service", "EnvironmentFile") == [service.env_file]
+    assert values(text, "Service", "StateDirectory") == [f"fks/{name}"]
+    assert values(text, "Service", "ExecStart")[0].endswith(f"fks_{name}-{companion}")
+
+
+@pytest.mark.parametrize(("name", "companion"), COMPANIONS)
+def test_companion_verify_and_exposure(analyze_root: Path, name: str, companion: str) -> None:
+    service = CATALOGUE[name]
+    text = companion_for(service, companion)
+    unit = analyze_root / "etc/systemd/system" / service.companion_unit(companion)
+    unit.parent.mkdir(parents=True, exist_ok=True)
+    unit.write_text(text, encoding="utf-8")
+    program = analyze_root / values(text, "Service", "ExecStart")[0].lstrip("/")
+    program.parent.mkdir(parents=True, exist_ok=True)
+    program.write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
+    program.chmod(0o755)
+    # PartOf= names the service's unit: it exists beside the companion, as on a host.
+    install(analyze_root, service, unit_for(service))
+    assert verify(analyze_root, unit) == ""
+    assert exposure(analyze_root, unit) <= MAX_EXPOSURE
+
+
+def test_a_service_has_only_its_declared_companions() -> None:
+    with pytest.raises(ProblemsError, match="api has no companion 'worker'"):
+        render_unit(CATALOGUE["api"], ["/bin/true"], companion="worker")
+
+
+def test_bad_after_unit_is_refused() -> None:
+    with pytest.raises(ProblemsError, match="is not a unit name"):
+        UnitOptions(after=("postgresql; rm -rf /",))

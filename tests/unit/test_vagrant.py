@@ -212,6 +212,7 @@ def test_groups_by_role_plus_vagrant_group() -> None:
         "core": ["core-1"],
         "gpu": ["gpu-1"],
         "bridge": ["bridge-1"],
+        "datastore": [],
         "vagrant": ["core-1", "gpu-1", "bridge-1"],
     }
     assert groups["core"][0][1]["ssh_port"] == 2222

@@ -30,9 +30,14 @@ APT_LOCK_WAIT = "/etc/apt/apt.conf.d/90fks-infra"
 JOURNALD_LIMITS = "/etc/systemd/journald.conf.d/fks-infra.conf"
 
 
+def host_file(target: str) -> str:
+    """The file shipped as-is to ``target``; ``files/`` mirrors the target paths."""
+    return str(FILES / target.lstrip("/"))
+
+
 def ship(target: str, mode: str, name: str) -> Any:
-    """Put the file ``files/<target>`` at ``target`` (``files/`` mirrors the target paths)."""
-    content = (FILES / target.lstrip("/")).read_bytes()
+    """Put the file ``files/<target>`` at ``target``."""
+    content = Path(host_file(target)).read_bytes()
     return private_file(name=name, content=content, dest=target, mode=mode)
 
 

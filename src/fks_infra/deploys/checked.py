@@ -47,6 +47,7 @@ def checked_files(
     check: str,
     activate: str,
     mode: str = "644",
+    group: str = "root",
 ) -> Generator[object, None, None]:
     """Put a set of config files live, only after a check of the candidate set passed.
 
@@ -56,6 +57,8 @@ def checked_files(
       candidate directory, e.g. ``nginx -t -c {candidate}/etc/nginx/nginx.conf``
     + activate: shell command run after the files went live (``systemctl reload nginx``)
     + mode: the files' mode
+    + group: the files' group (owner is root): a daemon's group where it must read a
+      root-only file (redis.conf holds the password)
 
     Nothing happens when every live file already has its content, owner and mode; a file
     with the right content and the wrong owner or mode is only fixed, not re-activated.
@@ -78,9 +81,9 @@ def checked_files(
             current[path] = digest
     if len(current) == len(files):
         for path, digest in current.items():
-            if (digest["mode"], digest["user"], digest["group"]) != (mode, "root", "root"):
+            if (digest["mode"], digest["user"], digest["group"]) != (mode, "root", group):
                 changing()
-                yield StringCommand("chown", "root:root", path)
+                yield StringCommand("chown", f"root:{group}", path)
                 yield StringCommand("chmod", mode, path)
         return
 
@@ -103,7 +106,8 @@ def checked_files(
         new = shlex.quote(f"{path}.fks-new")
         yield (
             f"test -e {marker} && mkdir -p {shlex.quote(posixpath.dirname(path))} "
-            f"&& install -m {mode} -o root -g root {shlex.quote(candidate_path(label, path))} "
+            f"&& install -m {mode} -o root -g {shlex.quote(group)} "
+            f"{shlex.quote(candidate_path(label, path))} "
             f"{new} && mv -f {new} {shlex.quote(path)}"
         )
     yield f"test -e {marker} && {activate}"

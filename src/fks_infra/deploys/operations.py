@@ -24,6 +24,7 @@ from pyinfra.context import host
 from pyinfra.facts.deb import DebPackages
 
 from fks_infra.catalogue import Service
+from fks_infra.datastores import scram_verifier, setup_sql, verifier_matches
 from fks_infra.deploys.factcache import changing, fact, file_digest
 from fks_infra.deploys.facts import (
     TAILSCALE_AUTHKEY_FILE,
@@ -31,6 +32,7 @@ from fks_infra.deploys.facts import (
     DeployedServices,
     DirectoryModes,
     NvidiaHost,
+    PostgresDatabase,
     Preflight,
     TailscaleNode,
     UnitStates,
@@ -41,6 +43,8 @@ ROLLOUT = "/usr/local/lib/fks-infra/fks-rollout"
 #: fks_infra/releases/manifest.py on the host; fks-rollout runs it on every new release.
 VERIFY_RELEASE = "/usr/local/lib/fks-infra/verify-release"
 STAGING_DIR = "/var/lib/fks-infra/staging"
+#: The setup script of the FKS role and database, for the length of one psql run (root-only).
+POSTGRES_SETUP_FILE = "/var/lib/fks-infra/postgres-setup.sql"
 
 
 @operation()
@@ -154,10 +158,13 @@ def remove_service(service: Service) -> Generator[object, None, None]:
         return
     changing()
     unit = service.unit
+    for companion in service.companion_units:
+        yield f"systemctl disable --now {companion} 2>/dev/null || true"
     yield f"systemctl disable --now {unit} 2>/dev/null || true"
     yield StringCommand(
         "rm",
         "-rf",
+        *(f"/etc/systemd/system/{companion}" for companion in service.companion_units),
         f"/etc/systemd/system/{unit}",
         service.env_file,
         service.install_dir,
@@ -286,3 +293,43 @@ def kernel_headers() -> Generator[object, None, None]:
     if package in host.get_fact(DebPackages):
         return
     yield f"{APT_INSTALL} {shlex.quote(package)}"
+
+
+@operation()
+def postgres_database(
+    user: str, database: str, password: SecretStr, extensions: Sequence[str] = ()
+) -> Generator[object, None, None]:
+    """Create the FKS role and database if missing, set the password, create extensions.
+
+    + user: login role of the services, owner of ``database``
+    + database: the database
+    + password: the role's password; only its SCRAM verifier reaches the host
+    + extensions: extensions to create in ``database`` (their packages installed already)
+
+    Nothing happens when the role's stored verifier is that of ``password``, the database
+    is owned by ``user`` and has every extension. Otherwise the setup script (safe to run
+    again) travels like a ``private_file`` into a root-only file, is fed to ``psql`` on
+    stdin by root's shell (never in argv; psql runs as postgres) and is removed whatever
+    psql returns.
+    """
+    state = host.get_fact(PostgresDatabase, user=user, database=database)
+    secret = password.get_secret_value()
+    verifier = state["verifier"]
+    present = state["extensions"]
+    assert isinstance(present, list)
+    if (
+        isinstance(verifier, str)
+        and verifier_matches(verifier, secret)
+        and state["owner"] == user
+        and all(name in present for name in extensions)
+    ):
+        return
+    script = setup_sql(user, database, scram_verifier(secret), tuple(extensions))
+    yield from _private_upload(script.encode(), POSTGRES_SETUP_FILE, "600", "root", "root")
+    yield StringCommand(
+        "trap",
+        shlex.quote(f"rm -f {POSTGRES_SETUP_FILE}"),
+        "EXIT;",
+        "runuser -u postgres -- psql -XAtq -v ON_ERROR_STOP=1 -f - <",
+        POSTGRES_SETUP_FILE,
+    )

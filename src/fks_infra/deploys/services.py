@@ -18,6 +18,7 @@ from pyinfra.operations.util import any_changed
 
 from fks_infra.bridges import endpoint_addresses, service_environment
 from fks_infra.catalogue import CATALOGUE, Service
+from fks_infra.datastores import datastore_env, datastore_units
 from fks_infra.deploys.operations import keep_running, private_file, remove_service, rollout
 from fks_infra.deploys.shipping import Shipment, shipment
 from fks_infra.envfile import render_env
@@ -40,7 +41,22 @@ def install_services(plan: HostPlan, inventory: InventoryPlan) -> None:
         )
         for service in plan.services
     }
-    envs = {service.name: env_file(service, plan) for service in plan.services}
+    envs = {service.name: env_file(service, plan, inventory) for service in plan.services}
+    # Companions: the same release's tasks, each in its own unit from the same template.
+    companions = {
+        service.name: {
+            companion: render_unit(
+                service,
+                _task_start(service, shipments[service.name], companion),
+                unit_options(service, plan, inventory),
+                companion=companion,
+            )
+            for companion in service.companions
+        }
+        for service in plan.services
+    }
+
+    host_units = tuple(u for s in plan.services for u in (s.unit, *s.companion_units))
     unit_ops = []
     for service in _each_service():
         if not plan.runs(service.name):
@@ -64,6 +80,16 @@ def install_services(plan: HostPlan, inventory: InventoryPlan) -> None:
                 mode="644",
             )
         )
+        for companion, text in companions[service.name].items():
+            unit = service.companion_unit(companion)
+            unit_ops.append(
+                private_file(
+                    name=f"Render /etc/systemd/system/{unit}",
+                    content=text.encode(),
+                    dest=f"/etc/systemd/system/{unit}",
+                    mode="644",
+                )
+            )
     systemd.daemon_reload(name="Reload systemd units", _if=any_changed(*unit_ops))
 
     for service in _each_service():
@@ -71,18 +97,21 @@ def install_services(plan: HostPlan, inventory: InventoryPlan) -> None:
             remove_service(name=f"Remove {service.name} (not placed here)", service=service)
             continue
         shipped = shipments[service.name]
-        deploy_id = _digest(shipped.sha256, units[service.name], envs[service.name])
+        deploy_id = _digest(
+            shipped.sha256,
+            units[service.name],
+            envs[service.name],
+            *companions[service.name].values(),
+        )
         rollout(
             name=f"Roll out {service.name} release {shipped.release.release_id}",
             service=service,
             deploy_id=deploy_id,
             arguments=_rollout_arguments(plan, service, shipped, deploy_id),
         )
-        keep_running(
-            name=f"Keep {service.unit} enabled and running",
-            unit=service.unit,
-            units=tuple(s.unit for s in plan.services),
-        )
+        # Companions are restarted by the rollout with their service (PartOf=).
+        for unit in (service.unit, *service.companion_units):
+            keep_running(name=f"Keep {unit} enabled and running", unit=unit, units=host_units)
 
 
 def _each_service() -> Iterator[Service]:
@@ -94,11 +123,11 @@ def _each_service() -> Iterator[Service]:
     yield from host.loop(CATALOGUE)  # type: ignore[no-untyped-call]
 
 
-def env_file(service: Service, plan: HostPlan) -> str:
-    """The text of a service's env file: its secrets and its settings (bridges' endpoints)."""
+def env_file(service: Service, plan: HostPlan, inventory: InventoryPlan) -> str:
+    """A service's env file: its secrets, its settings (bridges' endpoints), its datastores."""
     return render_env(
         {name: plan.secrets[name].get_secret_value() for name in service.secrets},
-        service_environment(service, plan.settings),
+        {**service_environment(service, plan.settings), **datastore_env(service, plan, inventory)},
     )
 
 
@@ -120,12 +149,19 @@ def unit_options(service: Service, plan: HostPlan, inventory: InventoryPlan) -> 
         memory_max=plan.settings.fks_memory_max,
         tasks_max=plan.settings.fks_tasks_max,
         memory_deny_write_execute=service.name not in plan.settings.fks_write_execute_services,
+        after=datastore_units(plan, inventory, service),
     )
 
 
 def _exec_start(service: Service, plan: HostPlan, shipped: Shipment) -> tuple[str, ...]:
     """The release's command, made absolute under the ``current`` link."""
     program, *arguments = shipped.release.command_for(plan.bind_address, service.port)
+    return (f"{service.install_dir}/current/{program}", *arguments)
+
+
+def _task_start(service: Service, shipped: Shipment, task: str) -> tuple[str, ...]:
+    """A release task's command, made absolute under the ``current`` link."""
+    program, *arguments = shipped.release.task_command(task)
     return (f"{service.install_dir}/current/{program}", *arguments)
 
 
@@ -171,6 +207,13 @@ def _rollout_arguments(
         str(plan.settings.fks_health_timeout),
         "--keep",
         str(plan.settings.fks_releases_keep),
+        "--user",
+        plan.settings.fks_service_user,
+        "--env-file",
+        service.env_file,
+        # Run in the new release's directory before it goes live, as the service would.
+        "--pre-start",
+        json.dumps([list(release.task_command(task)) for task in service.pre_start]),
     ]
 
 

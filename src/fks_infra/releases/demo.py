@@ -23,6 +23,7 @@ _TEMPLATES = {
     "__init__.py.in": "{module}/__init__.py",
     "main.py.in": "{module}/main.py",
     "_behaviour.py.in": "{module}/_behaviour.py",
+    "tasks.py.in": "{module}/tasks.py",
 }
 _SERVICE_NAME = re.compile(r"[a-z][a-z0-9_]*")
 

@@ -23,6 +23,8 @@ class Behaviour(enum.StrEnum):
 
     HEALTH_FAIL = "health=fail"
     CRASH = "crash"
+    #: Python only: the ``migrate`` pre-start task fails (a real error from PostgreSQL).
+    MIGRATE_FAIL = "migrate=fail"
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,17 @@ class Release:
     manifest_sha256: str
     command: tuple[str, ...]
     install: tuple[tuple[str, ...], ...]
+
+    def task_command(self, task: str) -> tuple[str, ...]:
+        """argv (relative to the release directory) of a release task: a companion such as
+        ``worker`` or a pre-start step such as ``migrate``.
+
+        The contract with a service's code: a Python release ships a console script
+        ``fks_<name>-<task>`` (``[project.scripts]``), a Rust release a binary
+        ``bin/fks_<name>-<task>``.
+        """
+        program = f"fks_{self.name}-{task}"
+        return (f"venv/bin/{program}",) if self.language == "python" else (f"bin/{program}",)
 
     def command_for(self, host: str, port: int) -> tuple[str, ...]:
         """The start command with the bind address filled in, for a direct start."""

@@ -25,7 +25,9 @@ Send = Callable[[Message], Awaitable[None]]
 # Behaviours a builder can bake into a release, to exercise health checks and rollback.
 HEALTH_FAIL = "health=fail"
 CRASH = "crash"
-BEHAVIOURS = (HEALTH_FAIL, CRASH)
+# Only the migrate task behaves differently (fks_demo.tasks); the app itself is healthy.
+MIGRATE_FAIL = "migrate=fail"
+BEHAVIOURS = (HEALTH_FAIL, CRASH, MIGRATE_FAIL)
 
 # Paths outside this set are counted as "other": a scanner hitting random URLs
 # must not create unbounded metric series.

@@ -1,0 +1,98 @@
+"""PostgreSQL and Redis on the datastore host, from the distribution.
+
+Their config files go live through ``checked_files``: each candidate is checked by the
+server that reads it (a throwaway PostgreSQL cluster must start with the candidate settings
+and ``pg_hba.conf``; ``redis-server`` must start on the candidate redis.conf), and only then
+moved live and applied. The FKS role and database are made by ``postgres_database``.
+"""
+
+from __future__ import annotations
+
+from pyinfra.api.deploy import deploy
+from pyinfra.operations import apt, systemd
+
+from fks_infra.datastores import (
+    EXTENSION_PACKAGES,
+    POSTGRES_CLUSTER_UNIT,
+    POSTGRES_CONF,
+    POSTGRES_HBA,
+    POSTGRES_UNIT,
+    POSTGRES_VERSION,
+    REDIS_CONF,
+    REDIS_UNIT,
+    render_postgres,
+    render_redis,
+)
+from fks_infra.deploys.base import ship
+from fks_infra.deploys.checked import checked_files
+from fks_infra.deploys.operations import postgres_database
+from fks_infra.plan import POSTGRES_PASSWORD, HostPlan, InventoryPlan
+
+CHECK_POSTGRES = "/usr/local/lib/fks-infra/check-postgres-config"
+CHECK_REDIS = "/usr/local/lib/fks-infra/check-redis-config"
+
+
+@deploy("PostgreSQL")
+def install_postgres(plan: HostPlan, inventory: InventoryPlan) -> None:
+    """PostgreSQL 15 on localhost and the private address; the FKS role and database."""
+    extensions = plan.settings.fks_postgres_extensions
+    apt.packages(
+        name="Install PostgreSQL",
+        packages=[
+            f"postgresql-{POSTGRES_VERSION}",
+            "postgresql-client",
+            *(EXTENSION_PACKAGES[name] for name in extensions),
+        ],
+    )
+    ship(CHECK_POSTGRES, "755", f"Install {CHECK_POSTGRES}")
+    rendered = render_postgres(plan, inventory)
+    # Server settings first (checked against the live pg_hba.conf): listen_addresses and
+    # shared_preload_libraries need a restart. Then pg_hba.conf (checked against the now live
+    # settings), which a reload applies without dropping connections.
+    checked_files(
+        name=f"Render {POSTGRES_CONF}",
+        label="postgresql-settings",
+        files={POSTGRES_CONF: rendered[POSTGRES_CONF]},
+        check=f"{CHECK_POSTGRES} {{candidate}}{POSTGRES_CONF} {POSTGRES_HBA}",
+        activate=f"systemctl restart {POSTGRES_CLUSTER_UNIT}",
+    )
+    checked_files(
+        name=f"Render {POSTGRES_HBA}",
+        label="postgresql-hba",
+        files={POSTGRES_HBA: rendered[POSTGRES_HBA]},
+        check=f"{CHECK_POSTGRES} {POSTGRES_CONF} {{candidate}}{POSTGRES_HBA}",
+        activate=f"systemctl reload-or-restart {POSTGRES_CLUSTER_UNIT}",
+    )
+    systemd.service(
+        name=f"Enable {POSTGRES_UNIT}", service=POSTGRES_UNIT, running=True, enabled=True
+    )
+    systemd.service(
+        name=f"Start {POSTGRES_CLUSTER_UNIT}",
+        service=POSTGRES_CLUSTER_UNIT,
+        running=True,
+    )
+    postgres_database(
+        name="FKS role and database in PostgreSQL",
+        user=plan.settings.fks_postgres_user,
+        database=plan.settings.fks_postgres_database,
+        password=plan.secrets[POSTGRES_PASSWORD],
+        extensions=extensions,
+    )
+
+
+@deploy("Redis")
+def install_redis(plan: HostPlan) -> None:
+    """Redis on localhost and the private address, with a password and append-only persistence."""
+    apt.packages(name="Install Redis", packages=["redis-server"])
+    ship(CHECK_REDIS, "755", f"Install {CHECK_REDIS}")
+    checked_files(
+        name=f"Render {REDIS_CONF}",
+        label="redis",
+        files={REDIS_CONF: render_redis(plan)},
+        check=f"{CHECK_REDIS} {{candidate}}{REDIS_CONF}",
+        activate=f"systemctl restart {REDIS_UNIT}",
+        # The password is in it: readable by root and the redis group only.
+        mode="640",
+        group="redis",
+    )
+    systemd.service(name=f"Enable {REDIS_UNIT}", service=REDIS_UNIT, running=True, enabled=True)

@@ -1,0 +1,110 @@
+"""Monitoring: the node exporter on every host; Prometheus, Alertmanager and the blackbox
+exporter on the host running ``monitor``; Grafana provisioning files for an operator.
+
+Every config goes live through ``checked_files``, checked by the program that reads it
+(``promtool check config`` and ``check rules``, ``amtool check-config``, the blackbox
+exporter's ``--config.check``); a refused candidate fails the run and the running daemon
+keeps its config. The daemons listen on localhost (the node exporter on the private
+address, opened to the monitor host by the firewall).
+"""
+
+from __future__ import annotations
+
+from pyinfra.api.deploy import deploy
+from pyinfra.operations import apt, systemd
+
+from fks_infra.deploys.checked import checked_files
+from fks_infra.deploys.operations import private_file
+from fks_infra.monitoring import (
+    ALERTMANAGER_CONFIG,
+    BLACKBOX_CONFIG,
+    DEFAULTS_FILES,
+    NODE_EXPORTER_DEFAULTS,
+    NODE_EXPORTER_UNIT,
+    PROMETHEUS_CONFIG,
+    RULES_FILE,
+    render_alertmanager,
+    render_blackbox,
+    render_defaults,
+    render_grafana,
+    render_node_exporter_defaults,
+    render_prometheus,
+)
+from fks_infra.plan import HostPlan, InventoryPlan
+
+
+@deploy("Node exporter")
+def install_node_exporter(plan: HostPlan) -> None:
+    """prometheus-node-exporter from the distribution, on the private address."""
+    # Without recommends: the textfile collectors' timers (smartmon, ipmitool, nvme) would
+    # fail on hosts without that hardware and are not scraped anyway.
+    apt.packages(
+        name="Install the node exporter",
+        packages=["prometheus-node-exporter"],
+        no_recommends=True,
+    )
+    defaults = private_file(
+        name=f"Render {NODE_EXPORTER_DEFAULTS}",
+        content=render_node_exporter_defaults(plan).encode(),
+        dest=NODE_EXPORTER_DEFAULTS,
+        mode="644",
+    )
+    systemd.service(
+        name=f"Restart {NODE_EXPORTER_UNIT} for its new arguments",
+        service=NODE_EXPORTER_UNIT,
+        restarted=True,
+        _if=defaults.did_change,
+    )
+    systemd.service(
+        name=f"Enable {NODE_EXPORTER_UNIT}", service=NODE_EXPORTER_UNIT, running=True, enabled=True
+    )
+
+
+@deploy("Monitoring")
+def install_monitoring(plan: HostPlan, inventory: InventoryPlan) -> None:
+    """Prometheus, Alertmanager, blackbox exporter; configs from the whole inventory's plan."""
+    apt.packages(
+        name="Install Prometheus, Alertmanager and the blackbox exporter",
+        packages=["prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter"],
+        no_recommends=True,
+    )
+    checked_files(
+        name=f"Render {PROMETHEUS_CONFIG} and {RULES_FILE}",
+        label="prometheus",
+        files=render_prometheus(plan, inventory),
+        check=(
+            "promtool check config --lint=none {candidate}" + PROMETHEUS_CONFIG + " && "
+            "promtool check rules --lint=none {candidate}" + RULES_FILE
+        ),
+        # SIGHUP: Prometheus loads the new config and keeps its data and its running state.
+        activate="systemctl reload-or-restart prometheus.service",
+    )
+    checked_files(
+        name=f"Render {ALERTMANAGER_CONFIG}",
+        label="alertmanager",
+        files={ALERTMANAGER_CONFIG: render_alertmanager(plan, inventory)},
+        check="amtool check-config {candidate}" + ALERTMANAGER_CONFIG,
+        activate="systemctl reload-or-restart prometheus-alertmanager.service",
+    )
+    checked_files(
+        name=f"Render {BLACKBOX_CONFIG}",
+        label="blackbox",
+        files={BLACKBOX_CONFIG: render_blackbox()},
+        check="prometheus-blackbox-exporter --config.check --config.file={candidate}"
+        + BLACKBOX_CONFIG,
+        activate="systemctl reload-or-restart prometheus-blackbox-exporter.service",
+    )
+    defaults = render_defaults(plan)
+    for unit, path in DEFAULTS_FILES.items():
+        changed = private_file(
+            name=f"Render {path}", content=defaults[path].encode(), dest=path, mode="644"
+        )
+        systemd.service(
+            name=f"Restart {unit} for its new arguments",
+            service=unit,
+            restarted=True,
+            _if=changed.did_change,
+        )
+        systemd.service(name=f"Enable {unit}", service=unit, running=True, enabled=True)
+    for path, text in render_grafana(plan, inventory).items():
+        private_file(name=f"Render {path}", content=text.encode(), dest=path, mode="644")

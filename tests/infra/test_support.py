@@ -148,7 +148,9 @@ def test_datastores_closed_to_hosts_that_do_not_use_them(datastore_strangers: Ho
             "try: socket.create_connection((sys.argv[1], int(sys.argv[2])), 3); print(1)\n"
             "except OSError: print(0)"
         )
-        out = connect(datastore_strangers.host.name).run("python3 -c %s %s %s", code, store, port)
+        out = connect(datastore_strangers.host.name).run(
+            "python3 -c %s %s %s", code, store, str(port)
+        )
         assert out.stdout.strip() == "0", f"{store}:{port} answers {datastore_strangers.host.name}"
 
 

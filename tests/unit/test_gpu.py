@@ -115,11 +115,17 @@ def test_kernel_headers_installed_only_when_missing() -> None:
 
 def test_nvidia_host_fact_parses_recorded_output() -> None:
     fact = NvidiaHost()
-    assert fact.process(["kernel 6.1.0-28-amd64", "/dev/nvidiactl", "/dev/nvidia0"]) == {
+    assert fact.process(["kernel 6.1.0-28-amd64", "module", "/dev/nvidiactl", "/dev/nvidia0"]) == {
         "kernel": "6.1.0-28-amd64",
+        "module": True,
         "devices": ["/dev/nvidia0", "/dev/nvidiactl"],
     }
-    assert fact.process(["kernel 6.18.44"]) == {"kernel": "6.18.44", "devices": []}
+    # nvidia-modprobe leaves /dev/nvidiactl behind on a host without the driver
+    assert fact.process(["kernel 6.18.44", "/dev/nvidiactl"]) == {
+        "kernel": "6.18.44",
+        "module": False,
+        "devices": ["/dev/nvidiactl"],
+    }
 
 
 # --- the deploy as data: which operations, gated on what ---------------------------------
@@ -157,6 +163,8 @@ class FakeHost:
 def deploy_calls(
     monkeypatch: pytest.MonkeyPatch, devices: list[str], **settings: Any
 ) -> list[tuple[str, dict[str, Any]]]:
+    """The deploy's calls on a host with these NVIDIA device nodes (the module is loaded
+    where /dev/nvidia0 exists)."""
     calls: list[tuple[str, dict[str, Any]]] = []
     for module in ("apt", "files", "server", "systemd"):
         monkeypatch.setattr(gpu_deploy, module, Recorder(calls, f"{module}."))
@@ -164,8 +172,8 @@ def deploy_calls(
     for op in ("private_file", "pinned_packages", "kernel_headers"):
         monkeypatch.setattr(gpu_deploy, op, getattr(ops, op))
     monkeypatch.setattr(gpu_deploy, "any_changed", lambda *ops: [o.name for o in ops])
-    host = FakeHost({DebPackages: {}, NvidiaHost: {"kernel": "6.1.0-28-amd64",
-                                                   "devices": devices}})  # fmt: skip
+    nvidia = {"kernel": "6.1.0-28-amd64", "module": "/dev/nvidia0" in devices, "devices": devices}
+    host = FakeHost({DebPackages: {}, NvidiaHost: nvidia})
     monkeypatch.setattr(gpu_deploy, "host", host)
     gpu_deploy.install_gpu_driver._inner(plan(**settings).host("gpu-1"))  # type: ignore[attr-defined]
     return calls
@@ -219,10 +227,10 @@ def test_userland_mode_installs_no_module_headers_or_initramfs(
     assert named(calls, "files.download") == [], "no cuda-keyring from the debian source"
 
 
-def test_persistenced_is_started_only_where_the_device_exists(
+def test_persistenced_is_started_only_where_the_driver_is_loaded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    (without,) = named(deploy_calls(monkeypatch, []), "systemd.service")
+    (without,) = named(deploy_calls(monkeypatch, ["/dev/nvidiactl"]), "systemd.service")
     (with_gpu,) = named(deploy_calls(monkeypatch, ["/dev/nvidia0", "/dev/nvidiactl"]),
                         "systemd.service")  # fmt: skip
     assert (without["enabled"], without["running"]) == (True, None)

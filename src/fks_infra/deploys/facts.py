@@ -191,19 +191,22 @@ class Preflight(FactBase[dict[str, int]]):
 
 
 class NvidiaHost(FactBase[dict[str, object]]):
-    """The running kernel and the NVIDIA device nodes of a host.
+    """The running kernel, whether the NVIDIA module is loaded, and its device nodes.
 
     .. code:: python
 
-        {"kernel": "6.1.0-28-amd64", "devices": ["/dev/nvidia0", "/dev/nvidiactl"]}
+        {"kernel": "6.1.0-28-amd64", "module": True,
+         "devices": ["/dev/nvidia0", "/dev/nvidiactl"]}
 
-    ``kernel`` names the headers DKMS needs (``linux-headers-<kernel>``); ``devices`` is
-    empty where the driver is not loaded or there is no GPU (a container, a VM).
+    ``kernel`` names the headers DKMS needs (``linux-headers-<kernel>``). ``module`` is the
+    loaded driver's /proc entry; device nodes alone prove nothing (nvidia-smi's setuid
+    nvidia-modprobe creates /dev/nvidiactl even where no driver is loaded).
     """
 
     def command(self) -> str:
         return (
             'echo "kernel $(uname -r)"; '
+            "[ -e /proc/driver/nvidia/version ] && echo module; "
             'for d in /dev/nvidia*; do [ -e "$d" ] && echo "$d"; done; true'
         )
 
@@ -215,7 +218,7 @@ class NvidiaHost(FactBase[dict[str, object]]):
                 kernel = line.split(" ", 1)[1].strip()
             elif line.startswith("/dev/nvidia"):
                 devices.append(line.strip())
-        return {"kernel": kernel, "devices": sorted(devices)}
+        return {"kernel": kernel, "module": "module" in output, "devices": sorted(devices)}
 
 
 class PostgresDatabase(FactBase[dict[str, object]]):

@@ -89,15 +89,14 @@ def install_gpu_driver(plan: HostPlan) -> None:
             version_prefix=settings.fks_gpu_cuda_version,
         )
 
-    devices = host.get_fact(NvidiaHost)["devices"]
-    assert isinstance(devices, list)
+    module_loaded = host.get_fact(NvidiaHost)["module"]
     systemd.service(
         name=f"Enable {PERSISTENCED}",
         service=PERSISTENCED,
         enabled=True,
-        # Only where the driver's control device exists; elsewhere the drop-in's condition
-        # skips it at boot, and asking for "running" would report a change on every run.
-        running=True if "/dev/nvidiactl" in devices else None,
+        # Only where the driver is loaded; elsewhere the drop-in's condition skips it at
+        # boot, and asking for "running" would report a change on every run.
+        running=True if module_loaded else None,
     )
 
     if settings.fks_gpu_kernel_module and settings.fks_gpu_reboot:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from checkers import run, tool
 from pydantic import SecretStr
 from windows_side import ENDPOINTS
 
@@ -110,20 +111,6 @@ def every_edge_host() -> list[tuple[str, str]]:
 
 
 # --- tools -------------------------------------------------------------------------------
-
-
-def tool(name: str) -> str:
-    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
-    if found:
-        return found
-    reason = f"{name} not found: the rendered configs cannot be checked"
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60, **kwargs)
 
 
 def isolated(argv: list[str], *, mounts: bool = False) -> list[str]:

@@ -475,3 +475,14 @@ def test_postgres_database_fact_parses_recorded_output() -> None:
     assert "password" not in fact.command(user="fks", database="fks").lower().replace(
         "rolpassword", ""
     )
+
+
+def test_facts_of_a_bare_host_are_empty_not_none() -> None:
+    # pyinfra returns a fact's default() when its command prints nothing: a bare host.
+    for fact_class in (FileDigests, DeployedServices, UnitStates, DirectoryModes):
+        assert fact_class.default() == {}
+    layout = (("/opt/fks", "755", "root"),)
+    facts = {DirectoryModes: DirectoryModes.default()}
+    assert commands(operations.directories, facts, layout=layout) == [
+        "install -d -m 755 -o root /opt/fks"
+    ]

@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import checkers
 import pytest
+from checkers import tool
 from pydantic import SecretStr
 
 from fks_infra.catalogue import CATALOGUE
@@ -112,18 +114,9 @@ def dedicated() -> InventoryPlan:
 # --- tools -------------------------------------------------------------------------------
 
 
-def tool(name: str, path: str = "") -> str:
-    found = shutil.which(name, path=path or None) or shutil.which(name, path="/usr/sbin:/sbin")
-    if found:
-        return found
-    reason = f"{name} not found: the rendered configs cannot be checked"
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
 def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=90, **kwargs)
+    """A checker run; PostgreSQL and Redis start real servers, so they get 90 s."""
+    return checkers.run(argv, timeout=90, **kwargs)
 
 
 PG_BIN = "/usr/lib/postgresql/15/bin"

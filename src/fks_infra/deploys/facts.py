@@ -40,6 +40,11 @@ class FileDigests(FactBase[dict[str, dict[str, str]]]):
         {"/etc/fks/api.env": {"sha256": "9f86d0...", "mode": "600", "user": "root", ...}}
     """
 
+    @staticmethod
+    def default() -> dict[str, dict[str, str]]:
+        """Nothing found (pyinfra gives a fact with no output its default)."""
+        return {}
+
     def command(self, patterns: tuple[str, ...]) -> str:
         globs = " ".join(patterns)
         return (
@@ -61,6 +66,11 @@ class DeployedServices(FactBase[dict[str, str]]):
     A service counts as installed when its unit file, env file or install directory
     exists; the deployment id is what fks-rollout recorded after a healthy start.
     """
+
+    @staticmethod
+    def default() -> dict[str, str]:
+        """Nothing found (pyinfra gives a fact with no output its default)."""
+        return {}
 
     def command(self) -> str:
         return (
@@ -148,6 +158,11 @@ class UnitStates(FactBase[dict[str, dict[str, str]]]):
         {"fks-api.service": {"SubState": "running", "UnitFileState": "enabled"}}
     """
 
+    @staticmethod
+    def default() -> dict[str, dict[str, str]]:
+        """Nothing found (pyinfra gives a fact with no output its default)."""
+        return {}
+
     def command(self, units: tuple[str, ...]) -> str:
         names = " ".join(shlex.quote(unit) for unit in units)
         return f"systemctl show --property=Id,SubState,UnitFileState {names}"
@@ -167,6 +182,11 @@ class UnitStates(FactBase[dict[str, dict[str, str]]]):
 
 class DirectoryModes(FactBase[dict[str, tuple[str, str]]]):
     """Mode and owner of those of some paths that are directories: {path: (mode, owner)}."""
+
+    @staticmethod
+    def default() -> dict[str, tuple[str, str]]:
+        """Nothing found (pyinfra gives a fact with no output its default)."""
+        return {}
 
     def command(self, paths: tuple[str, ...]) -> str:
         names = " ".join(shlex.quote(path) for path in paths)

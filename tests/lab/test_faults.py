@@ -110,7 +110,8 @@ def test_an_artifact_whose_checksum_does_not_match_is_refused(lab: Lab, deployed
         "/usr/local/lib/fks-infra/fks-rollout --service app --unit fks-app.service "
         "--home /opt/fks/app --release-id tampered0000000 --tarball /tmp/tampered.tar "
         "--tar-sha256 $(sha256sum $tar | cut -d' ' -f1) --manifest-sha256 0 --deploy-id x "
-        "--url http://127.0.0.1:1/ --install '[]' --timeout 5 --keep 3",
+        "--url http://127.0.0.1:1/ --install '[]' --user fks --env-file /etc/fks/app.env "
+        "--pre-start '[]' --timeout 5 --keep 3",
     )
     assert done.returncode == 1
     assert "app: release tampered0000000 refused: artifact /tmp/tampered.tar has SHA-256" in (

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,3 +32,29 @@ def run(argv: list[str], timeout: float = 60, **kwargs: Any) -> subprocess.Compl
     return subprocess.run(
         argv, capture_output=True, text=True, check=False, timeout=timeout, **kwargs
     )
+
+
+def apt_policy(
+    root: Path, package: str, sources: Mapping[str, str], preferences: Mapping[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """``apt-cache policy PACKAGE`` on a private apt configuration under ``root``.
+
+    + sources: file name in sources.list.d -> text (``.list`` or deb822 ``.sources``)
+    + preferences: file name in preferences.d -> text
+
+    It reads only these files (never this machine's sources) and fetches nothing.
+    """
+    for folder, files in (("sources.list.d", sources), ("preferences.d", preferences)):
+        (root / folder).mkdir()
+        for name, text in files.items():
+            (root / folder / name).write_text(text)
+    (root / "lists").mkdir()
+    options = {
+        "Dir::Etc::SourceList": root / "none.list",
+        "Dir::Etc::SourceParts": root / "sources.list.d",
+        "Dir::Etc::Preferences": root / "none",
+        "Dir::Etc::PreferencesParts": root / "preferences.d",
+        "Dir::State::Lists": root / "lists",
+        "Dir::Cache": root,
+    }
+    return run([tool("apt-cache"), *(f"-o{k}={v}" for k, v in options.items()), "policy", package])

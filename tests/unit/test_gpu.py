@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from checkers import apt_policy
 from pydantic import SecretStr
 from pyinfra.facts.deb import DebPackages
 from test_operations import commands
@@ -249,27 +249,6 @@ def test_cuda_source_installs_the_keyring_and_removes_its_own_list(
 # --- rendered apt files, read by apt itself ----------------------------------------------
 
 
-def apt_policy(tmp_path: Path, sources: str, preferences: str) -> subprocess.CompletedProcess[str]:
-    """``apt-cache policy`` on a private apt configuration (never this machine's sources)."""
-    (tmp_path / "sources.list.d").mkdir()
-    (tmp_path / "sources.list.d/fks-nvidia.sources").write_text(sources)
-    (tmp_path / "preferences.d").mkdir()
-    (tmp_path / "preferences.d/fks-nvidia").write_text(preferences)
-    (tmp_path / "lists").mkdir()
-    options = {
-        "Dir::Etc::SourceList": tmp_path / "none.list",
-        "Dir::Etc::SourceParts": tmp_path / "sources.list.d",
-        "Dir::Etc::Preferences": tmp_path / "none",
-        "Dir::Etc::PreferencesParts": tmp_path / "preferences.d",
-        "Dir::State::Lists": tmp_path / "lists",
-        "Dir::Cache": tmp_path,
-    }
-    return subprocess.run(
-        [str(APT_CACHE), *(f"-o{k}={v}" for k, v in options.items()), "policy", "nvidia-driver"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-
-
 @pytest.mark.skipif(APT_CACHE is None, reason="apt-cache is not installed")
 @pytest.mark.parametrize("source", ["cuda", "debian"])
 def test_apt_reads_the_rendered_sources_and_pin(tmp_path: Path, source: str) -> None:
@@ -277,7 +256,12 @@ def test_apt_reads_the_rendered_sources_and_pin(tmp_path: Path, source: str) -> 
                             fks_gpu_cuda_version="11.8")  # fmt: skip
     preferences = gpu.render_preferences(settings)
     assert "Pin: version 535.*\nPin-Priority: 1001\n" in preferences
-    result = apt_policy(tmp_path, gpu.render_sources(settings), preferences)
+    result = apt_policy(
+        tmp_path,
+        "nvidia-driver",
+        {"fks-nvidia.sources": gpu.render_sources(settings)},
+        {"fks-nvidia": preferences},
+    )
     assert result.returncode == 0, result.stderr
     assert "E:" not in result.stderr and "W:" not in result.stderr, result.stderr
 
@@ -285,7 +269,15 @@ def test_apt_reads_the_rendered_sources_and_pin(tmp_path: Path, source: str) -> 
 @pytest.mark.skipif(APT_CACHE is None, reason="apt-cache is not installed")
 def test_apt_check_catches_broken_files(tmp_path: Path) -> None:
     broken = gpu.render_sources(HostSettings()).replace("Suites: /", "Suites: /\nTypes")
-    assert apt_policy(tmp_path, broken, "Pin: version 535.*\n").returncode != 0
+    assert (
+        apt_policy(
+            tmp_path,
+            "nvidia-driver",
+            {"fks-nvidia.sources": broken},
+            {"fks-nvidia": "Pin: version 535.*\n"},
+        ).returncode
+        != 0
+    )
 
 
 def test_debian_sources_enable_the_components_beside_main_only() -> None:

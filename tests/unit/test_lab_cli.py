@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from lab_samples import two_host_state
 
 from fks_infra.lab.cli import lab
-from fks_infra.lab.state import HostState, LabState, NetworkState
 from fks_infra.lab.table import host_table
 
 
@@ -32,28 +32,8 @@ def test_commands_needing_a_lab_say_how_to_start_one(runner: CliRunner, command:
     assert "no lab is up" in result.output and "fks-infra lab up" in result.output
 
 
-def _state() -> LabState:
-    hosts = (
-        HostState(name="core-1", roles=("core",), address="10.213.0.10",
-                  netns="fkslab-core-1", veth="fl-core-1"),
-        HostState(name="both-1", roles=("gpu", "bridge"), address="10.213.0.11",
-                  netns="fkslab-both-1", veth="fl-both-1"),
-    )  # fmt: skip
-    network = NetworkState(
-        subnet="10.213.0.0/24", gateway="10.213.0.1", bridge="fkslab0", ip_forward_before="1"
-    )
-    return LabState(
-        spec="core-1:core,both-1:gpu+bridge",
-        release="debian:bookworm",
-        rootfs="/cache/rootfs",
-        key="/repo/.lab/id_ed25519",
-        network=network,
-        hosts=hosts,
-    )
-
-
-def test_table_aligns_name_roles_address_state() -> None:
-    table = host_table(_state(), {"core-1": "running"})
+def test_table_aligns_name_roles_addresstwo_host_state() -> None:
+    table = host_table(two_host_state(), {"core-1": "running"})
     assert table.splitlines() == [
         "NAME    ROLES       ADDRESS      STATE",
         "core-1  core        10.213.0.10  running",

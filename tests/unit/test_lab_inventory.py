@@ -8,34 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from lab_samples import two_host_state
 
 from fks_infra.lab.errors import LabError
 from fks_infra.lab.inventory import groups_for, lab_groups
 from fks_infra.lab.paths import LabPaths, repo_root
-from fks_infra.lab.state import HostState, LabState, NetworkState
-
-
-def _state() -> LabState:
-    hosts = (
-        HostState(name="core-1", roles=("core",), address="10.213.0.10",
-                  netns="fkslab-core-1", veth="fl-core-1"),
-        HostState(name="both-1", roles=("gpu", "bridge"), address="10.213.0.11",
-                  netns="fkslab-both-1", veth="fl-both-1"),
-    )  # fmt: skip
-    return LabState(
-        spec="core-1:core,both-1:gpu+bridge",
-        release="debian:bookworm",
-        rootfs="/cache/rootfs",
-        key="/repo/.lab/id_ed25519",
-        network=NetworkState(
-            subnet="10.213.0.0/24", gateway="10.213.0.1", bridge="fkslab0", ip_forward_before="1"
-        ),
-        hosts=hosts,
-    )
 
 
 def test_hosts_sit_in_their_role_groups_and_in_lab() -> None:
-    groups = groups_for(_state())
+    groups = groups_for(two_host_state())
     names = {group: [name for name, _ in hosts] for group, hosts in groups.items()}
     assert names == {
         "bridge": ["both-1"],
@@ -47,7 +28,7 @@ def test_hosts_sit_in_their_role_groups_and_in_lab() -> None:
 
 
 def test_connection_data_uses_the_lab_key_and_ignores_host_keys() -> None:
-    data = dict(groups_for(_state())["core"])["core-1"]
+    data = dict(groups_for(two_host_state())["core"])["core-1"]
     assert data == {
         "ssh_hostname": "10.213.0.10",
         "ssh_user": "root",

@@ -7,35 +7,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from checkers import apt_policy
 
 from fks_infra.deploys.tailscale import KEYRING
 from fks_infra.templates import render
 
 APT_CACHE = shutil.which("apt-cache")
-
-
-def apt_policy(tmp_path: Path, sources: str, preferences: str) -> subprocess.CompletedProcess[str]:
-    """``apt-cache policy`` on a private apt configuration: parses, fetches nothing."""
-    (tmp_path / "preferences.d").mkdir()
-    (tmp_path / "preferences.d/tailscale").write_text(preferences)
-    (tmp_path / "tailscale.list").write_text(sources)
-    (tmp_path / "lists").mkdir()
-    options = {
-        "Dir::Etc::SourceList": tmp_path / "tailscale.list",
-        "Dir::Etc::SourceParts": tmp_path / "none",
-        "Dir::Etc::Preferences": tmp_path / "none",
-        "Dir::Etc::PreferencesParts": tmp_path / "preferences.d",
-        "Dir::State::Lists": tmp_path / "lists",
-        "Dir::Cache": tmp_path,
-    }
-    arguments = [f"-o{key}={value}" for key, value in options.items()]
-    return subprocess.run(
-        [str(APT_CACHE), *arguments, "policy", "tailscale"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def sources() -> str:
@@ -61,7 +38,7 @@ def test_sources_line_is_signed_by_the_keyring() -> None:
 def test_apt_reads_the_rendered_sources_and_pin(tmp_path: Path) -> None:
     pin = render("etc/apt/preferences.d/tailscale.j2", {"version": "1.76.6"})
     assert "Pin: version 1.76.6\nPin-Priority: 1001\n" in pin
-    result = apt_policy(tmp_path, sources(), pin)
+    result = apt_policy(tmp_path, "tailscale", {"tailscale.list": sources()}, {"tailscale": pin})
     assert result.returncode == 0, result.stderr
     assert "E:" not in result.stderr
 
@@ -69,7 +46,12 @@ def test_apt_reads_the_rendered_sources_and_pin(tmp_path: Path) -> None:
 @pytest.mark.skipif(APT_CACHE is None, reason="apt-cache is not installed")
 def test_apt_check_catches_a_broken_pin(tmp_path: Path) -> None:
     # The check above can fail: apt rejects a preferences record without Package.
-    result = apt_policy(tmp_path, sources(), "Pin: version 1.76.6\nPin-Priority: 1001\n")
+    result = apt_policy(
+        tmp_path,
+        "tailscale",
+        {"tailscale.list": sources()},
+        {"tailscale": "Pin: version 1.76.6\nPin-Priority: 1001\n"},
+    )
     assert result.returncode != 0 and "preferences" in result.stderr
 
 

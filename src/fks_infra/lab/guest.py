@@ -33,6 +33,11 @@ DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 USER_MANAGER_DROPIN = (
     "# fks-infra lab only: see fks_infra/lab/guest.py\n[Service]\nTimeoutStopSec=5s\n"
 )
+#: root's user manager lingers: it starts once at boot instead of with every SSH login
+#: and stopping ten seconds after it. Inside nspawn, that per-login teardown races with
+#: the next login's slice (``user-runtime-dir@0.service`` fails at step CGROUP), which
+#: leaves the host "degraded" between logins for reasons no deploy caused.
+ROOT_LINGERS = "/var/lib/systemd/linger/root"
 
 
 @dataclass(frozen=True)
@@ -138,3 +143,4 @@ def prepare_guest(root: Path, identity: GuestIdentity, mirrors: Mirrors, suite: 
         _write(root, str(LOCAL_CA_DIR / "fks-lab-control" / relative), ca.read_text("utf-8"))
     _write(root, "/etc/pip.conf", f"[global]\ncert = {CA_BUNDLE}\n")
     _write(root, "/etc/systemd/system/user@.service.d/fks-lab.conf", USER_MANAGER_DROPIN)
+    _write(root, ROOT_LINGERS, "")

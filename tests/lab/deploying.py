@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,17 +38,47 @@ class Run:
 
 
 def deploy(
-    *args: str, inventory: str = INVENTORY, env: dict[str, str] | None = None, as_json: bool = True
+    *args: str,
+    inventory: str = INVENTORY,
+    env: dict[str, str] | None = None,
+    as_json: bool = True,
+    deploy_file: str = "deploy/all.py",
 ) -> Run:
     """The real pyinfra CLI, as an operator runs it (with machine-readable results)."""
     started = time.monotonic()
     done = subprocess.run(
         [str(BIN / "pyinfra"), "-y", *(["--json"] if as_json else []), *args, inventory,
-         "deploy/all.py"],
+         deploy_file],
         cwd=REPO, capture_output=True, text=True, timeout=1200, check=False,
         env={**os.environ, **(env or {})},
     )  # fmt: skip
     return Run(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+
+
+BROKEN = """\
+# deploy/all.py with {module}.{function}'s output broken, as a bad template edit breaks it.
+import importlib
+from pyinfra import local
+module = importlib.import_module({module!r})
+real = getattr(module, "_unbroken_{function}", getattr(module, {function!r}))
+module._unbroken_{function} = real
+setattr(module, {function!r}, lambda *args, **kwargs: real(*args, **kwargs) + {suffix!r})
+local.include({deploy!r})
+"""
+
+
+def deploy_broken(module: str, function: str, suffix: str, *args: str) -> Run:
+    """deploy/all.py on the lab, with every text ``module.function`` renders ending in ``suffix``.
+
+    Used to run the whole deploy with one config renderer broken; nothing else is changed.
+    """
+    with tempfile.TemporaryDirectory(prefix="fks-broken-") as folder:
+        broken = Path(folder) / "broken.py"
+        broken.write_text(
+            BROKEN.format(module=module, function=function, suffix=suffix,
+                          deploy=str(REPO / "deploy/all.py"))
+        )  # fmt: skip
+        return deploy(*args, deploy_file=str(broken))
 
 
 def fks_infra(*args: str) -> subprocess.CompletedProcess[str]:

@@ -165,7 +165,7 @@ CANARY = 'canary-7f3a "quoted" $HOME and spaces\nsecond line'
 MARK = "canary-7f3a"
 
 
-def test_secrets_never_leak_and_arrive_byte_exact(lab: Lab, deployed: Run) -> None:
+def test_secrets_never_leak_and_arrive_byte_exact(lab: Lab, deployed: Run, tmp_path: Path) -> None:
     host = host_of("auth")
     try:
         run = deploy("-vvv", "--diff", env={"FKS_SECRET_AUTH_SECRET": CANARY}, as_json=False)
@@ -185,6 +185,11 @@ def test_secrets_never_leak_and_arrive_byte_exact(lab: Lab, deployed: Run) -> No
         ).stdout
         variables = base64.b64decode(environ).split(b"\0")
         assert b"AUTH_SECRET=" + CANARY.encode() in variables
+        # Verifying the hosts that hold it: not in its output, not in the JUnit report.
+        report = tmp_path / "verify.xml"
+        verify = fks_infra("verify", INVENTORY, "--junitxml", str(report))
+        assert verify.returncode == 0, verify.stdout[-3000:]
+        assert MARK not in verify.stdout + verify.stderr + report.read_text()
     finally:
         restored = deploy()
     assert restored.returncode == 0, restored.stderr[-3000:]

@@ -13,7 +13,7 @@ import subprocess
 import time
 
 import pytest
-from deploying import BIN, INVENTORY, REPO, Run, deploy
+from deploying import BIN, INVENTORY, REPO, Run, deploy, deploy_broken
 
 from fks_infra.lab.testing import Lab
 
@@ -146,3 +146,81 @@ def test_apt_waits_for_the_dpkg_lock_instead_of_failing(lab: Lab, deployed: Run)
     waited = time.monotonic() - started
     assert done.returncode == 0, done.stdout + done.stderr
     assert waited >= 5, f"apt did not wait for the lock ({waited:.1f} s)"
+
+
+def test_a_pinned_version_that_does_not_exist_fails_its_host_and_restarts_nothing(
+    lab: Lab, deployed: Run
+) -> None:
+    running = (
+        "systemctl show -P MainPID fks-ai.service fks-training.service; readlink /opt/fks/*/current"
+    )
+    before = lab.ssh("gpu-1", running).stdout
+    driver = "dpkg-query -W -f '${Version} ' nvidia-smi libnvidia-ml1 nvidia-persistenced"
+    installed = lab.ssh("gpu-1", driver).stdout
+    run = deploy("--data", 'fks_gpu_driver_branch="999"')  # no such branch in the sources
+    assert run.returncode != 0
+    assert run.results["failed_hosts"] == ["gpu-1"]
+    assert "[gpu-1]    E: Version '999.*' for 'nvidia-smi' was not found" in run.stderr
+    # The host stopped at the driver, before its services: the same processes still serve.
+    assert lab.ssh("gpu-1", running).stdout == before
+    assert lab.ssh("gpu-1", driver).stdout == installed
+    assert all_healthy(lab)
+    restored = deploy()
+    assert restored.returncode == 0, restored.stderr[-3000:]
+    assert deploy().changed() == []
+
+
+def test_a_skewed_clock_stops_its_host_before_any_change(lab: Lab, deployed: Run) -> None:
+    # Lab guests share this machine's kernel clock and may not set it (no CAP_SYS_TIME), so
+    # bridge-1's `date` is made to read an hour ahead: what the pre-flight fact asks.
+    ahead = '#!/bin/sh\nexec /bin/date -d @$(( $(/bin/date +%s) + 3600 )) "$@"\n'
+    shim = "/usr/local/bin/date"
+    put = lab.ssh("bridge-1", f"printf %s {shlex.quote(ahead)} > {shim} && chmod 755 {shim}")
+    assert put.returncode == 0, put.stderr
+    try:
+        run = deploy()
+    finally:
+        lab.ssh("bridge-1", f"rm -f {shim}")
+    assert run.returncode != 0
+    assert run.results["failed_hosts"] == ["bridge-1"]
+    assert re.search(
+        r"\[bridge-1\]\s+pre-flight check failed: clock is 36\d\d s off this machine's", run.stderr
+    ), run.stderr[-3000:]
+    assert run.changed() == []  # the others were converged already: nothing to do there
+    assert deploy().changed() == []
+    assert all_healthy(lab)
+
+
+def failed_everywhere(run: Run, hosts: list[str], message: str) -> None:
+    """Every host stopped at the same check, each naming what its program said."""
+    assert run.returncode != 0
+    assert "No hosts remaining" in run.stderr
+    for host in hosts:
+        assert re.search(rf"\[{host}\]\s+.*{message}", run.stderr), (host, run.stderr[-3000:])
+
+
+def test_a_broken_sshd_rendering_never_goes_live_and_logins_still_work(
+    lab: Lab, deployed: Run
+) -> None:
+    live = "sha256sum /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*"
+    before = {host.name: lab.ssh(host.name, live).stdout for host in lab.hosts}
+    run = deploy_broken("fks_infra.sshd", "render_sshd", "MaxAuthTries many\n")
+    failed_everywhere(
+        run, list(before), "00-fks-infra.conf line \\d+: MaxAuthTries integer value invalid"
+    )
+    for host in lab.hosts:  # byte-identical, still serving, and a fresh login gets in
+        assert lab.ssh(host.name, live).stdout == before[host.name]
+        assert lab.ssh(host.name, "systemctl is-active ssh").stdout.strip() == "active"
+    assert deploy().changed() == []
+    assert all_healthy(lab)
+
+
+def test_a_broken_nftables_rendering_never_goes_live(lab: Lab, deployed: Run) -> None:
+    live = "nft list ruleset; sha256sum /etc/nftables.conf"
+    before = {host.name: lab.ssh(host.name, live).stdout for host in lab.hosts}
+    run = deploy_broken("fks_infra.deploys.edge", "render_ruleset", "add rule inet fks nowhere\n")
+    failed_everywhere(run, list(before), r"nftables.conf:\d+:\d+-\d+: Error: syntax error")
+    for host in lab.hosts:
+        assert lab.ssh(host.name, live).stdout == before[host.name]
+    assert deploy().changed() == []
+    assert all_healthy(lab)

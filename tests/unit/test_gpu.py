@@ -97,7 +97,7 @@ def test_pinned_packages_installs_when_missing_or_on_another_branch() -> None:
     for installed in ({}, {"nvidia-driver": ["550.54.15-1"], "nvidia-smi": ["535.309.01-1"]}):
         assert commands(operations.pinned_packages, {DebPackages: installed},
                         packages=DRIVER, version_prefix="535") == [
-            f"{operations.APT_INSTALL} --allow-downgrades nvidia-driver nvidia-smi"
+            f"{operations.APT_INSTALL} --allow-downgrades 'nvidia-driver=535.*' 'nvidia-smi=535.*'"
         ]  # fmt: skip
     # 5350.x is not the 535 branch.
     assert commands(operations.pinned_packages, {DebPackages: {"nvidia-driver": ["5350.1"],

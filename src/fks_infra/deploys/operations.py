@@ -269,8 +269,11 @@ def pinned_packages(packages: Sequence[str], version_prefix: str) -> Generator[o
     + packages: Debian package names
     + version_prefix: e.g. ``535`` for the driver branch (matches ``535.309.01-0+deb12u1``)
 
-    Installs when any package is missing or at another version; the apt preferences written
-    before decide which version apt takes (``--allow-downgrades`` lets it go back to the pin).
+    Installs when any package is missing or at another version, asking apt for
+    ``name=<prefix>.*`` (the apt preferences written before choose among those;
+    ``--allow-downgrades`` lets it go back to the pin). A branch the sources do not have
+    fails right here, naming the version apt could not find, instead of apt quietly
+    keeping the installed one.
     """
     installed = host.get_fact(DebPackages)
     wrong = [
@@ -280,7 +283,8 @@ def pinned_packages(packages: Sequence[str], version_prefix: str) -> Generator[o
     ]
     if not wrong:
         return
-    yield f"{APT_INSTALL} --allow-downgrades {' '.join(shlex.quote(p) for p in packages)}"
+    wanted = " ".join(shlex.quote(f"{name}={version_prefix}.*") for name in packages)
+    yield f"{APT_INSTALL} --allow-downgrades {wanted}"
 
 
 @operation()

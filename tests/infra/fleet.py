@@ -13,6 +13,7 @@ from fks_infra.catalogue import Service
 from fks_infra.gpu import needs_driver
 from fks_infra.nginx import serves_edge
 from fks_infra.plan import HostPlan, InventoryPlan
+from fks_infra.transport import set_nodelay
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,8 @@ def connect(host_name: str) -> Any:
     """The testinfra host for an inventory host (one connection per host per session)."""
     assert current is not None, "no --fks-inventory given"
     if host_name not in _connections:
-        _connections[host_name] = testinfra.get_host(
-            f"paramiko://{host_name}", ssh_config=str(current.ssh_config)
-        )
+        host = testinfra.get_host(f"paramiko://{host_name}", ssh_config=str(current.ssh_config))
+        # testinfra has no transport_factory: the live socket gets it (fks_infra/transport.py).
+        set_nodelay(host.backend.client.get_transport().sock)
+        _connections[host_name] = host
     return _connections[host_name]

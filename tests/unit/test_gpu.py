@@ -169,12 +169,12 @@ def deploy_calls(
     for module in ("apt", "files", "server", "systemd"):
         monkeypatch.setattr(gpu_deploy, module, Recorder(calls, f"{module}."))
     ops = Recorder(calls)
-    for op in ("private_file", "pinned_packages", "kernel_headers"):
+    for op in ("private_file", "pinned_packages", "kernel_headers", "service_state"):
         monkeypatch.setattr(gpu_deploy, op, getattr(ops, op))
     monkeypatch.setattr(gpu_deploy, "any_changed", lambda *ops: [o.name for o in ops])
     nvidia = {"kernel": "6.1.0-28-amd64", "module": "/dev/nvidia0" in devices, "devices": devices}
     host = FakeHost({DebPackages: {}, NvidiaHost: nvidia})
-    monkeypatch.setattr(gpu_deploy, "host", host)
+    monkeypatch.setattr(gpu_deploy, "fact", host.get_fact)
     gpu_deploy.install_gpu_driver._inner(plan(**settings).host("gpu-1"))  # type: ignore[attr-defined]
     return calls
 
@@ -230,11 +230,11 @@ def test_userland_mode_installs_no_module_headers_or_initramfs(
 def test_persistenced_is_started_only_where_the_driver_is_loaded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    (without,) = named(deploy_calls(monkeypatch, ["/dev/nvidiactl"]), "systemd.service")
+    (without,) = named(deploy_calls(monkeypatch, ["/dev/nvidiactl"]), "service_state")
     (with_gpu,) = named(deploy_calls(monkeypatch, ["/dev/nvidia0", "/dev/nvidiactl"]),
-                        "systemd.service")  # fmt: skip
-    assert (without["enabled"], without["running"]) == (True, None)
-    assert (with_gpu["enabled"], with_gpu["running"]) == (True, True)
+                        "service_state")  # fmt: skip
+    assert (without["unit"], without["running"]) == ("nvidia-persistenced.service", None)
+    assert with_gpu["running"] is True  # enabled in both: service_state's default
 
 
 def test_cuda_source_installs_the_keyring_and_removes_its_own_list(

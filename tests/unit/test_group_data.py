@@ -6,6 +6,7 @@ import ast
 from pathlib import Path
 
 from fks_infra.settings import HostSettings
+from fks_infra.transport import nodelay_transport
 
 ALL = Path(__file__).resolve().parents[2] / "group_data" / "all.py"
 
@@ -21,8 +22,18 @@ def assignments() -> dict[str, ast.stmt]:
     return found
 
 
+#: pyinfra's own host data that every host gets from all.py (not fks-infra settings).
+PYINFRA_KEYS = {"ssh_paramiko_connect_kwargs"}
+
+
 def test_all_py_sets_every_setting_and_nothing_else() -> None:
-    assert sorted(assignments()) == sorted(HostSettings.model_fields)
+    assert sorted(set(assignments()) - PYINFRA_KEYS) == sorted(HostSettings.model_fields)
+
+
+def test_connections_run_without_nagle() -> None:
+    namespace: dict[str, object] = {}
+    exec(compile(ALL.read_text(encoding="utf-8"), str(ALL), "exec"), namespace)
+    assert namespace["ssh_paramiko_connect_kwargs"] == {"transport_factory": nodelay_transport}
 
 
 def test_all_py_values_are_the_model_defaults() -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import SecretStr
 from pyinfra.api import FileUploadCommand, StringCommand
 from pyinfra.context import ctx_host
+from pyinfra.facts.deb import DebPackages
 
 from fks_infra.catalogue import CATALOGUE
 from fks_infra.datastores import scram_verifier
@@ -24,6 +25,7 @@ from fks_infra.deploys import factcache, operations
 from fks_infra.deploys.facts import (
     TAILSCALE_AUTHKEY_FILE,
     TAILSCALE_UP_HASH,
+    Account,
     DeployedServices,
     DirectoryModes,
     FileDigest,
@@ -332,25 +334,79 @@ def test_managed_files_are_digested_in_one_batched_fact() -> None:
         assert host.asked[-1] is FileDigest
 
 
-UNITS = ("fks-api.service", "fks-web.service")
+def test_service_state_is_silent_for_an_enabled_active_unit() -> None:
+    states = {"fks-api.service": {"active": "active", "enabled": "enabled"}}
+    assert commands(operations.service_state, {UnitStates: states}, unit="fks-api.service") == []
 
 
-def test_keep_running_is_silent_for_an_enabled_running_unit() -> None:
-    states = {"fks-api.service": {"SubState": "running", "UnitFileState": "enabled"}}
-    assert (
-        commands(operations.keep_running, {UnitStates: states}, unit="fks-api.service", units=UNITS)
-        == []
-    )
-
-
-def test_keep_running_enables_and_starts_what_is_not() -> None:
-    states = {"fks-web.service": {"SubState": "dead", "UnitFileState": "disabled"}}
-    assert commands(
-        operations.keep_running, {UnitStates: states}, unit="fks-web.service", units=UNITS
-    ) == [
+def test_service_state_enables_and_starts_what_is_not() -> None:
+    states = {"fks-web.service": {"active": "inactive", "enabled": "disabled"}}
+    assert commands(operations.service_state, {UnitStates: states}, unit="fks-web.service") == [
         "systemctl enable fks-web.service",
         "systemctl start fks-web.service",
     ]
+    # A unit systemd has never heard of (installed by this run) is enabled and started.
+    assert len(commands(operations.service_state, {UnitStates: {}}, unit="new.service")) == 2
+
+
+def test_service_state_leaves_alone_what_it_is_not_asked_about() -> None:
+    oneshot = {"nftables.service": {"active": "inactive", "enabled": "enabled"}}
+    assert commands(operations.service_state, {UnitStates: oneshot},
+                    unit="nftables.service", running=None) == []  # fmt: skip
+    instance = {"postgresql@15-main.service": {"active": "active"}}  # no unit file of its own
+    assert commands(operations.service_state, {UnitStates: instance},
+                    unit="postgresql@15-main.service", enabled=None) == []  # fmt: skip
+
+
+def test_packages_installs_only_the_missing_ones_after_fresh_lists() -> None:
+    installed = {"python3": ["3.11.2-1+b1"], "ca-certificates": ["20230311"]}
+    assert commands(operations.packages, {DebPackages: installed},
+                    names=["python3", "ca-certificates"]) == []  # fmt: skip
+    done = commands(
+        operations.packages, {DebPackages: installed}, names=["python3", "python3-venv", "jq"]
+    )
+    assert done == [
+        f"find {operations.APT_UPDATE_STAMP} -mmin -1440 2>/dev/null | grep -q . "
+        "|| DEBIAN_FRONTEND=noninteractive apt-get update -q",
+        f"{operations.APT_GET_INSTALL} python3-venv jq",
+    ]
+    without = commands(operations.packages, {DebPackages: {}}, names=["nginx"], recommends=False)
+    assert without[-1] == f"{operations.APT_INSTALL} nginx"
+    assert "--no-install-recommends" in operations.APT_INSTALL
+
+
+def test_system_account_creates_fixes_or_leaves_the_user_and_group() -> None:
+    right = {
+        "group": ["fks", "x", "998", ""],
+        "passwd": ["fks", "x", "998", "998", "", "/nonexistent", "/usr/sbin/nologin"],
+    }
+    assert commands(operations.system_account, {Account: right}, user="fks") == []
+    assert commands(operations.system_account, {Account: {}}, user="fks") == [
+        "groupadd --system fks",
+        "useradd --system --gid fks --shell /usr/sbin/nologin --home-dir /nonexistent "
+        "--no-create-home fks",
+    ]
+    wrong_shell = {**right, "passwd": [*right["passwd"][:6], "/bin/bash"]}
+    assert commands(operations.system_account, {Account: wrong_shell}, user="fks") == [
+        "usermod --gid fks --shell /usr/sbin/nologin --home /nonexistent fks"
+    ]
+
+
+def test_absent_removes_only_what_is_there() -> None:
+    path = "/etc/systemd/system/chrony.service.d/fks-infra.conf"
+    assert commands(operations.absent, {FileDigests: {}}, path=path) == []
+    assert commands(operations.absent, {FileDigests: {path: digest()}}, path=path) == [
+        f"rm -f {path}"
+    ]
+
+
+def test_managed_patterns_match_as_the_shell_expands_them() -> None:
+    # fnmatch alone lets * cross "/": a nested file would look managed, be missing from
+    # the batched fact's shell expansion, and be rewritten on every run.
+    assert factcache.matches("/var/lib/fks-infra/staging", "/var/lib/fks-infra/*")
+    assert not factcache.matches("/var/lib/fks-infra/deployed/api", "/var/lib/fks-infra/*")
+    grafana = "/etc/fks-infra/grafana/provisioning/datasources/fks.yaml"
+    assert any(factcache.matches(grafana, pattern) for pattern in factcache.MANAGED_FILES)
 
 
 LAYOUT = (("/opt/fks", "755", "root"), ("/etc/fks", "700", "root"))
@@ -378,17 +434,21 @@ def test_batched_facts_parse_recorded_output() -> None:
     }
     assert UnitStates().process(
         [
-            "Id=fks-api.service",
-            "SubState=running",
-            "UnitFileState=enabled",
-            "",
-            "Id=fks-web.service",
-            "SubState=dead",
-            "UnitFileState=disabled",
+            "fks-api.service   loaded    active   running FKS api",
+            "auditd.service    not-found inactive dead    auditd.service",
+            "--",
+            "fks-api.service   enabled   enabled",
+            "nftables.service  enabled   enabled",
         ]
     ) == {
-        "fks-api.service": {"SubState": "running", "UnitFileState": "enabled"},
-        "fks-web.service": {"SubState": "dead", "UnitFileState": "disabled"},
+        "fks-api.service": {"active": "active", "enabled": "enabled"},
+        "auditd.service": {"active": "inactive"},
+        "nftables.service": {"enabled": "enabled"},
+    }
+    entries = ["group:fks:x:998:", "passwd:fks:x:998:998::/nonexistent:/bin/false"]
+    assert Account().process(entries) == {
+        "group": ["fks", "x", "998", ""],
+        "passwd": ["fks", "x", "998", "998", "", "/nonexistent", "/bin/false"],
     }
     assert DirectoryModes().process(["/etc/fks 700 root"]) == {"/etc/fks": ("700", "root")}
 
@@ -479,7 +539,7 @@ def test_postgres_database_fact_parses_recorded_output() -> None:
 
 def test_facts_of_a_bare_host_are_empty_not_none() -> None:
     # pyinfra returns a fact's default() when its command prints nothing: a bare host.
-    for fact_class in (FileDigests, DeployedServices, UnitStates, DirectoryModes):
+    for fact_class in (FileDigests, DeployedServices, UnitStates, DirectoryModes, Account):
         assert fact_class.default() == {}
     layout = (("/opt/fks", "755", "root"),)
     facts = {DirectoryModes: DirectoryModes.default()}

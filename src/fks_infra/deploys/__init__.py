@@ -1,1 +1,5 @@
 """Packaged pyinfra deploys: each turns a ``HostPlan`` into operations."""
+
+from fks_infra.deploys import stackorder
+
+stackorder.install()

@@ -7,15 +7,17 @@ from typing import Any
 
 from pyinfra.api.deploy import deploy
 from pyinfra.context import host
-from pyinfra.operations import apt, server, systemd
+from pyinfra.operations import systemd
 
 from fks_infra.deploys.operations import (
     ROLLOUT,
     STAGING_DIR,
     VERIFY_RELEASE,
     directories,
+    packages,
     preflight,
     private_file,
+    system_account,
 )
 from fks_infra.plan import HostPlan
 from fks_infra.releases import VERIFY_SCRIPT
@@ -63,19 +65,10 @@ def prepare_host(plan: HostPlan) -> None:
         ),
     )
     ship(APT_LOCK_WAIT, "644", "Make apt wait for the dpkg lock")
-    apt.packages(name="Install base packages", packages=PACKAGES, update=True, cache_time=86400)
+    packages(name="Install base packages", names=PACKAGES)
 
     user = plan.settings.fks_service_user
-    server.group(name=f"Create group {user}", group=user, system=True)
-    server.user(
-        name=f"Create system user {user}",
-        user=user,
-        group=user,
-        system=True,
-        shell="/usr/sbin/nologin",
-        home="/nonexistent",
-        create_home=False,
-    )
+    system_account(name=f"Create system user and group {user}", user=user)
 
     ship(ROLLOUT, "755", f"Install {ROLLOUT}")
     private_file(

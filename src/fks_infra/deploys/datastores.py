@@ -9,7 +9,6 @@ moved live and applied. The FKS role and database are made by ``postgres_databas
 from __future__ import annotations
 
 from pyinfra.api.deploy import deploy
-from pyinfra.operations import apt, systemd
 
 from fks_infra.datastores import (
     EXTENSION_PACKAGES,
@@ -25,7 +24,7 @@ from fks_infra.datastores import (
 )
 from fks_infra.deploys.base import ship
 from fks_infra.deploys.checked import checked_files
-from fks_infra.deploys.operations import postgres_database
+from fks_infra.deploys.operations import packages, postgres_database, service_state
 from fks_infra.plan import POSTGRES_PASSWORD, HostPlan, InventoryPlan
 
 CHECK_POSTGRES = "/usr/local/lib/fks-infra/check-postgres-config"
@@ -36,9 +35,9 @@ CHECK_REDIS = "/usr/local/lib/fks-infra/check-redis-config"
 def install_postgres(plan: HostPlan, inventory: InventoryPlan) -> None:
     """PostgreSQL 15 on localhost and the private address; the FKS role and database."""
     extensions = plan.settings.fks_postgres_extensions
-    apt.packages(
+    packages(
         name="Install PostgreSQL",
-        packages=[
+        names=[
             f"postgresql-{POSTGRES_VERSION}",
             "postgresql-client",
             *(EXTENSION_PACKAGES[name] for name in extensions),
@@ -63,14 +62,8 @@ def install_postgres(plan: HostPlan, inventory: InventoryPlan) -> None:
         check=f"{CHECK_POSTGRES} {POSTGRES_CONF} {{candidate}}{POSTGRES_HBA}",
         activate=f"systemctl reload-or-restart {POSTGRES_CLUSTER_UNIT}",
     )
-    systemd.service(
-        name=f"Enable {POSTGRES_UNIT}", service=POSTGRES_UNIT, running=True, enabled=True
-    )
-    systemd.service(
-        name=f"Start {POSTGRES_CLUSTER_UNIT}",
-        service=POSTGRES_CLUSTER_UNIT,
-        running=True,
-    )
+    service_state(name=f"Enable {POSTGRES_UNIT}", unit=POSTGRES_UNIT)
+    service_state(name=f"Start {POSTGRES_CLUSTER_UNIT}", unit=POSTGRES_CLUSTER_UNIT, enabled=None)
     postgres_database(
         name="FKS role and database in PostgreSQL",
         user=plan.settings.fks_postgres_user,
@@ -83,7 +76,7 @@ def install_postgres(plan: HostPlan, inventory: InventoryPlan) -> None:
 @deploy("Redis")
 def install_redis(plan: HostPlan) -> None:
     """Redis on localhost and the private address, with a password and append-only persistence."""
-    apt.packages(name="Install Redis", packages=["redis-server"])
+    packages(name="Install Redis", names=["redis-server"])
     ship(CHECK_REDIS, "755", f"Install {CHECK_REDIS}")
     checked_files(
         name=f"Render {REDIS_CONF}",
@@ -95,4 +88,4 @@ def install_redis(plan: HostPlan) -> None:
         mode="640",
         group="redis",
     )
-    systemd.service(name=f"Enable {REDIS_UNIT}", service=REDIS_UNIT, running=True, enabled=True)
+    service_state(name=f"Enable {REDIS_UNIT}", unit=REDIS_UNIT)

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 from pyinfra.api.deploy import deploy
 from pyinfra.context import host
-from pyinfra.operations import apt, files, systemd
+from pyinfra.operations import systemd
 
 from fks_infra import chrony, sshd
 from fks_infra.deploys.checked import checked_files
 from fks_infra.deploys.facts import SshdPorts
-from fks_infra.deploys.operations import private_file, self_signed_certificate
+from fks_infra.deploys.operations import (
+    absent,
+    directories,
+    packages,
+    private_file,
+    self_signed_certificate,
+    service_state,
+)
 from fks_infra.firewall import RULESET_PATH, render_ruleset
 from fks_infra.nginx import MAIN_CONFIG, render_nginx
 from fks_infra.plan import HostPlan, InventoryPlan
@@ -36,9 +43,9 @@ def harden_sshd(plan: HostPlan) -> None:
 @deploy("Time")
 def configure_time(plan: HostPlan) -> None:
     """chrony, from the configured NTP sources; measuring only where it may not set the clock."""
-    apt.packages(name="Install chrony", packages=["chrony"])
+    packages(name="Install chrony", names=["chrony"])
     if plan.settings.fks_time_adjust_clock:
-        drop_in = files.file(name=f"Remove {chrony.DROP_IN}", path=chrony.DROP_IN, present=False)
+        drop_in = absent(name=f"Remove {chrony.DROP_IN}", path=chrony.DROP_IN)
     else:
         drop_in = private_file(
             name=f"Render {chrony.DROP_IN}",
@@ -60,16 +67,14 @@ def configure_time(plan: HostPlan) -> None:
         check="chronyd -p -f {candidate}" + chrony.CONFIG + " > /dev/null",
         activate="systemctl restart chrony.service",
     )
-    systemd.service(
-        name="Enable chrony.service", service="chrony.service", running=True, enabled=True
-    )
+    service_state(name="Enable chrony.service", unit="chrony.service")
 
 
 @deploy("nginx")
 def configure_nginx(plan: HostPlan, inventory: InventoryPlan) -> None:
     """nginx from the distribution, serving the whole inventory's services over HTTPS."""
-    apt.packages(name="Install nginx", packages=["nginx", "openssl"])
-    files.directory(name=f"Directory {TLS_DIR}", path=TLS_DIR, user="root", mode="700")
+    packages(name="Install nginx", names=["nginx", "openssl"])
+    directories(name=f"Directory {TLS_DIR}", layout=((TLS_DIR, "700", "root"),))
     tls = _install_tls(plan)
     checked_files(
         name="Render nginx config",
@@ -79,9 +84,7 @@ def configure_nginx(plan: HostPlan, inventory: InventoryPlan) -> None:
         # Reload: running connections finish on the old workers. Start if it is not running.
         activate="systemctl reload-or-restart nginx.service",
     )
-    systemd.service(
-        name="Enable nginx.service", service="nginx.service", running=True, enabled=True
-    )
+    service_state(name="Enable nginx.service", unit="nginx.service")
 
 
 def _install_tls(plan: HostPlan) -> TlsFiles:
@@ -112,7 +115,7 @@ def configure_firewall(plan: HostPlan, inventory: InventoryPlan) -> None:
     SSH stays open on the port pyinfra connects to and every port sshd listens on, so a
     forwarded port (Vagrant's 2222 -> 22) cannot lock the operator out.
     """
-    apt.packages(name="Install nftables", packages=["nftables"])
+    packages(name="Install nftables", names=["nftables"])
     ssh_ports = {int(host.data.get("ssh_port") or 22), *host.get_fact(SshdPorts)}
     checked_files(
         name=f"Render {RULESET_PATH}",
@@ -122,4 +125,4 @@ def configure_firewall(plan: HostPlan, inventory: InventoryPlan) -> None:
         activate=f"nft -f {RULESET_PATH}",
     )
     # nftables.service loads /etc/nftables.conf at boot (before the network is up).
-    systemd.service(name="Enable nftables.service", service="nftables.service", enabled=True)
+    service_state(name="Enable nftables.service", unit="nftables.service", running=None)

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from pyinfra.api.facts import FactBase
 from pyinfra.context import host, state
 
-from fks_infra.deploys.facts import FileDigest, FileDigests
+from fks_infra.deploys.facts import FileDigest, FileDigests, UnitStates
 
 T = TypeVar("T")
 
@@ -34,6 +34,32 @@ MANAGED_FILES: tuple[str, ...] = (
     "/etc/systemd/system/*.d/fks-*",
     "/etc/apt/apt.conf.d/90fks-infra",
     "/etc/systemd/journald.conf.d/fks-infra.conf",
+    "/etc/nginx/tls/*",
+    "/etc/postgresql/*/main/conf.d/fks-infra.conf",
+    "/etc/postgresql/*/main/pg_hba.conf",
+    "/etc/redis/redis.conf",
+    "/etc/default/prometheus*",
+    "/etc/default/tailscaled",
+    "/etc/prometheus/*.yml",
+    "/etc/prometheus/rules/*",
+    "/etc/fks-infra/grafana/*/*",
+    "/etc/fks-infra/grafana/*/*/*",
+    "/etc/apt/sources.list.d/fks-*",
+    "/etc/apt/preferences.d/fks-*",
+    "/etc/modprobe.d/fks-*",
+)
+
+#: Every service unit fks-infra starts or enables, read in one command per host.
+MANAGED_UNITS: tuple[str, ...] = (
+    "fks-*",
+    "chrony.service",
+    "nginx.service",
+    "nftables.service",
+    "postgresql*",
+    "redis-server.service",
+    "prometheus*",
+    "tailscaled.service",
+    "nvidia-persistenced.service",
 )
 
 _cache: dict[tuple[int, str], dict[tuple[Any, ...], Any]] = {}
@@ -58,8 +84,23 @@ def changing() -> None:
     _host_cache().clear()
 
 
+def matches(path: str, pattern: str) -> bool:
+    """Whether the shell expands ``pattern`` to ``path``: a ``*`` never crosses a ``/``."""
+    parts, wanted = path.split("/"), pattern.split("/")
+    return len(parts) == len(wanted) and all(
+        fnmatch.fnmatchcase(part, glob) for part, glob in zip(parts, wanted, strict=True)
+    )
+
+
 def file_digest(path: str) -> dict[str, str] | None:
     """Digest, mode and owner of a file; managed files come from one batched fact."""
-    if any(fnmatch.fnmatchcase(path, pattern) for pattern in MANAGED_FILES):
+    if any(matches(path, pattern) for pattern in MANAGED_FILES):
         return fact(FileDigests, patterns=MANAGED_FILES).get(path)
     return fact(FileDigest, path=path)
+
+
+def unit_state(unit: str) -> dict[str, str]:
+    """``active`` and ``enabled`` of a service unit; managed units come from one batched fact."""
+    if any(fnmatch.fnmatchcase(unit, pattern) for pattern in MANAGED_UNITS):
+        return fact(UnitStates, patterns=MANAGED_UNITS).get(unit, {})
+    return fact(UnitStates, patterns=(unit,)).get(unit, {})

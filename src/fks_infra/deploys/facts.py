@@ -151,11 +151,15 @@ class SshdPorts(FactBase[list[int]]):
 
 
 class UnitStates(FactBase[dict[str, dict[str, str]]]):
-    """``SubState`` and ``UnitFileState`` of some systemd units, in one ``systemctl show``.
+    """The service units matching some patterns, loaded or only installed, in one read.
+
+    ``active`` is systemd's ActiveState (from ``list-units``), ``enabled`` the unit file's
+    state (from ``list-unit-files``); a unit missing from one listing has no such key.
 
     .. code:: python
 
-        {"fks-api.service": {"SubState": "running", "UnitFileState": "enabled"}}
+        {"fks-api.service": {"active": "active", "enabled": "enabled"},
+         "nftables.service": {"active": "active", "enabled": "enabled"}}
     """
 
     @staticmethod
@@ -163,21 +167,47 @@ class UnitStates(FactBase[dict[str, dict[str, str]]]):
         """Nothing found (pyinfra gives a fact with no output its default)."""
         return {}
 
-    def command(self, units: tuple[str, ...]) -> str:
-        names = " ".join(shlex.quote(unit) for unit in units)
-        return f"systemctl show --property=Id,SubState,UnitFileState {names}"
+    def command(self, patterns: tuple[str, ...]) -> str:
+        # Patterns keep it fast: list-unit-files of every unit takes ~0.5 s, of ours ~0.03 s.
+        named = " ".join(shlex.quote(pattern) for pattern in patterns)
+        listing = f"--all --plain --no-legend --full --type=service {named}"
+        return f"systemctl list-units {listing}; echo --; systemctl list-unit-files {listing}"
 
     def process(self, output: list[str]) -> dict[str, dict[str, str]]:
         states: dict[str, dict[str, str]] = {}
-        current: dict[str, str] = {}
-        for line in [*output, ""]:
-            if "=" in line:
-                key, value = line.split("=", 1)
-                current[key] = value
-            elif current:
-                states[current.pop("Id", "")] = current
-                current = {}
+        unit_files = False
+        for line in output:
+            fields = line.split()
+            if fields == ["--"]:
+                unit_files = True
+            elif unit_files and len(fields) >= 2:
+                states.setdefault(fields[0], {})["enabled"] = fields[1]
+            elif len(fields) >= 4:  # UNIT LOAD ACTIVE SUB DESCRIPTION...
+                states.setdefault(fields[0], {})["active"] = fields[2]
         return states
+
+
+class Account(FactBase[dict[str, list[str]]]):
+    """The ``getent`` entries of one group and one user: {"group": [...], "passwd": [...]}."""
+
+    @staticmethod
+    def default() -> dict[str, list[str]]:
+        """Nothing found (pyinfra gives a fact with no output its default)."""
+        return {}
+
+    def command(self, account: str) -> str:
+        quoted = shlex.quote(account)
+        return (
+            f"getent group {quoted} | sed 's/^/group:/'; "
+            f"getent passwd {quoted} | sed 's/^/passwd:/'; true"
+        )
+
+    def process(self, output: list[str]) -> dict[str, list[str]]:
+        found = {}
+        for line in output:
+            database, _, entry = line.partition(":")
+            found[database] = entry.split(":")
+        return found
 
 
 class DirectoryModes(FactBase[dict[str, tuple[str, str]]]):

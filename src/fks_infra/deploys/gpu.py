@@ -13,14 +13,19 @@ from pathlib import Path
 
 from pyinfra.api.deploy import deploy
 from pyinfra.api.operation import OperationMeta
-from pyinfra.context import host
 from pyinfra.facts.deb import DebPackages
 from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
 
 from fks_infra import gpu
+from fks_infra.deploys.factcache import fact
 from fks_infra.deploys.facts import NvidiaHost
-from fks_infra.deploys.operations import kernel_headers, pinned_packages, private_file
+from fks_infra.deploys.operations import (
+    kernel_headers,
+    pinned_packages,
+    private_file,
+    service_state,
+)
 from fks_infra.plan import HostPlan
 
 PERSISTENCED = "nvidia-persistenced.service"
@@ -33,7 +38,7 @@ def install_gpu_driver(plan: HostPlan) -> None:
         return
     settings = plan.settings
     packages = gpu.driver_packages(settings)
-    installed = host.get_fact(DebPackages)
+    installed = fact(DebPackages)
 
     repository = _cuda_keyring(plan) if settings.fks_gpu_driver_source == "cuda" else []
     sources = private_file(
@@ -89,11 +94,10 @@ def install_gpu_driver(plan: HostPlan) -> None:
             version_prefix=settings.fks_gpu_cuda_version,
         )
 
-    module_loaded = host.get_fact(NvidiaHost)["module"]
-    systemd.service(
+    module_loaded = fact(NvidiaHost)["module"]
+    service_state(
         name=f"Enable {PERSISTENCED}",
-        service=PERSISTENCED,
-        enabled=True,
+        unit=PERSISTENCED,
         # Only where the driver is loaded; elsewhere the drop-in's condition skips it at
         # boot, and asking for "running" would report a change on every run.
         running=True if module_loaded else None,
@@ -127,7 +131,7 @@ def _cuda_keyring(plan: HostPlan) -> list[OperationMeta]:
             mode="644",
             sha256sum=settings.fks_gpu_cuda_keyring_sha256,
         )
-    keyring_missing = "cuda-keyring" not in host.get_fact(DebPackages)
+    keyring_missing = "cuda-keyring" not in fact(DebPackages)
     keyring = server.shell(
         name=f"Install the cuda-keyring package ({gpu.CUDA_KEYRING})",
         commands=[f"dpkg -i {gpu.CUDA_KEYRING_DEB}"],

@@ -11,10 +11,10 @@ address, opened to the monitor host by the firewall).
 from __future__ import annotations
 
 from pyinfra.api.deploy import deploy
-from pyinfra.operations import apt, systemd
+from pyinfra.operations import systemd
 
 from fks_infra.deploys.checked import checked_files
-from fks_infra.deploys.operations import private_file
+from fks_infra.deploys.operations import packages, private_file, service_state
 from fks_infra.monitoring import (
     ALERTMANAGER_CONFIG,
     BLACKBOX_CONFIG,
@@ -38,11 +38,7 @@ def install_node_exporter(plan: HostPlan) -> None:
     """prometheus-node-exporter from the distribution, on the private address."""
     # Without recommends: the textfile collectors' timers (smartmon, ipmitool, nvme) would
     # fail on hosts without that hardware and are not scraped anyway.
-    apt.packages(
-        name="Install the node exporter",
-        packages=["prometheus-node-exporter"],
-        no_recommends=True,
-    )
+    packages(name="Install the node exporter", names=["prometheus-node-exporter"], recommends=False)
     defaults = private_file(
         name=f"Render {NODE_EXPORTER_DEFAULTS}",
         content=render_node_exporter_defaults(plan).encode(),
@@ -55,18 +51,16 @@ def install_node_exporter(plan: HostPlan) -> None:
         restarted=True,
         _if=defaults.did_change,
     )
-    systemd.service(
-        name=f"Enable {NODE_EXPORTER_UNIT}", service=NODE_EXPORTER_UNIT, running=True, enabled=True
-    )
+    service_state(name=f"Enable {NODE_EXPORTER_UNIT}", unit=NODE_EXPORTER_UNIT)
 
 
 @deploy("Monitoring")
 def install_monitoring(plan: HostPlan, inventory: InventoryPlan) -> None:
     """Prometheus, Alertmanager, blackbox exporter; configs from the whole inventory's plan."""
-    apt.packages(
+    packages(
         name="Install Prometheus, Alertmanager and the blackbox exporter",
-        packages=["prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter"],
-        no_recommends=True,
+        names=["prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter"],
+        recommends=False,
     )
     checked_files(
         name=f"Render {PROMETHEUS_CONFIG} and {RULES_FILE}",
@@ -105,6 +99,6 @@ def install_monitoring(plan: HostPlan, inventory: InventoryPlan) -> None:
             restarted=True,
             _if=changed.did_change,
         )
-        systemd.service(name=f"Enable {unit}", service=unit, running=True, enabled=True)
+        service_state(name=f"Enable {unit}", unit=unit)
     for path, text in render_grafana(plan, inventory).items():
         private_file(name=f"Render {path}", content=text.encode(), dest=path, mode="644")

@@ -25,17 +25,17 @@ from pyinfra.facts.deb import DebPackages
 
 from fks_infra.catalogue import Service
 from fks_infra.datastores import scram_verifier, setup_sql, verifier_matches
-from fks_infra.deploys.factcache import changing, fact, file_digest
+from fks_infra.deploys.factcache import changing, fact, file_digest, unit_state
 from fks_infra.deploys.facts import (
     TAILSCALE_AUTHKEY_FILE,
     TAILSCALE_UP_HASH,
+    Account,
     DeployedServices,
     DirectoryModes,
     NvidiaHost,
     PostgresDatabase,
     Preflight,
     TailscaleNode,
-    UnitStates,
 )
 from fks_infra.tailnet import arguments_hash
 
@@ -205,19 +205,101 @@ def self_signed_certificate(
 
 
 @operation()
-def keep_running(unit: str, units: tuple[str, ...]) -> Generator[object, None, None]:
-    """Enable and start a unit unless it is enabled and running already.
+def service_state(
+    unit: str, running: bool | None = True, enabled: bool | None = True
+) -> Generator[object, None, None]:
+    """Start and enable a systemd service unless it is so already.
 
-    + unit: the unit to keep running
-    + units: every unit the deploy keeps running on this host, read in one fact
+    + unit: the service unit
+    + running: start it unless it is active; ``None`` leaves it as it is
+    + enabled: enable it unless its unit file is enabled; ``None`` leaves it as it is
+
+    The states of the units fks-infra manages come from one read per host, shared by every
+    ``service_state`` of the run; pyinfra's ``systemd.service`` reads two facts per unit.
     """
-    state = fact(UnitStates, units=units).get(unit, {})
-    if state.get("UnitFileState") != "enabled":
+    state = unit_state(unit)
+    if enabled and state.get("enabled") != "enabled":
         changing()
         yield StringCommand("systemctl", "enable", unit)
-    if state.get("SubState") != "running":
+    if running and state.get("active") not in ("active", "reloading"):
         changing()
         yield StringCommand("systemctl", "start", unit)
+
+
+#: apt-get as the deploy runs it: no questions, and a changed conffile keeps the host's copy.
+APT_GET_INSTALL = (
+    "DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
+    "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
+)
+#: The same without recommends, for the NVIDIA driver (a server needs none of its X tools).
+APT_INSTALL = f"{APT_GET_INSTALL} --no-install-recommends"
+
+#: apt's stamp of its last successful ``apt-get update``.
+APT_UPDATE_STAMP = "/var/lib/apt/periodic/update-success-stamp"
+
+
+@operation()
+def packages(
+    names: Sequence[str], recommends: bool = True, lists_max_age_s: int = 86400
+) -> Generator[object, None, None]:
+    """Install the Debian packages of ``names`` that are not installed.
+
+    + names: package names, any version
+    + recommends: install what they recommend too, as apt does by default
+    + lists_max_age_s: before installing, refresh the apt lists when older than this
+
+    Installed packages come from one ``dpkg`` read shared by every package operation of the
+    run (until fks-infra changes the host); a converged host costs no command here.
+    """
+    installed = fact(DebPackages)
+    missing = [name for name in names if name not in installed]
+    if not missing:
+        return
+    changing()
+    minutes = max(1, lists_max_age_s // 60)
+    yield (
+        f"find {APT_UPDATE_STAMP} -mmin -{minutes} 2>/dev/null | grep -q . "
+        "|| DEBIAN_FRONTEND=noninteractive apt-get update -q"
+    )
+    install = APT_GET_INSTALL if recommends else APT_INSTALL
+    yield f"{install} {' '.join(shlex.quote(name) for name in missing)}"
+
+
+@operation()
+def system_account(
+    user: str, shell: str = "/usr/sbin/nologin", home: str = "/nonexistent"
+) -> Generator[object, None, None]:
+    """A system group and a system user of the same name, in that group, with no home.
+
+    + user: the user's and the group's name
+    + shell, home: what the user's passwd entry must say (the home is never created)
+    """
+    found = fact(Account, account=user)
+    group, entry = found.get("group"), found.get("passwd")
+    if group is None:
+        changing()
+        yield StringCommand("groupadd", "--system", user)
+    if entry is None:
+        changing()
+        yield StringCommand(
+            "useradd", "--system", "--gid", user, "--shell", shell, "--home-dir", home,
+            "--no-create-home", user,
+        )  # fmt: skip
+    elif group is None or (entry[3], entry[5], entry[6]) != (group[2], home, shell):
+        changing()
+        yield StringCommand("usermod", "--gid", user, "--shell", shell, "--home", home, user)
+
+
+@operation()
+def absent(path: str) -> Generator[object, None, None]:
+    """Remove a file fks-infra once wrote, when it is there.
+
+    + path: absolute path on the host
+    """
+    if file_digest(path) is None:
+        return
+    changing()
+    yield StringCommand("rm", "-f", path)
 
 
 @operation()
@@ -255,13 +337,6 @@ def preflight(min_free_mib: int, max_clock_skew_s: int) -> Generator[object, Non
         yield f"echo {shlex.quote(message)} >&2; exit 1"
 
 
-#: apt-get as the deploy runs it: no questions, no recommends (a server needs no X tools).
-APT_INSTALL = (
-    "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "
-    "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
-)
-
-
 @operation()
 def pinned_packages(packages: Sequence[str], version_prefix: str) -> Generator[object, None, None]:
     """Install packages at a version that starts with ``version_prefix`` (apt pins hold it).
@@ -275,7 +350,7 @@ def pinned_packages(packages: Sequence[str], version_prefix: str) -> Generator[o
     fails right here, naming the version apt could not find, instead of apt quietly
     keeping the installed one.
     """
-    installed = host.get_fact(DebPackages)
+    installed = fact(DebPackages)
     wrong = [
         name
         for name in packages
@@ -283,6 +358,7 @@ def pinned_packages(packages: Sequence[str], version_prefix: str) -> Generator[o
     ]
     if not wrong:
         return
+    changing()
     wanted = " ".join(shlex.quote(f"{name}={version_prefix}.*") for name in packages)
     yield f"{APT_INSTALL} --allow-downgrades {wanted}"
 
@@ -290,12 +366,13 @@ def pinned_packages(packages: Sequence[str], version_prefix: str) -> Generator[o
 @operation()
 def kernel_headers() -> Generator[object, None, None]:
     """Install the headers of the running kernel, so DKMS can build the NVIDIA module for it."""
-    kernel = host.get_fact(NvidiaHost)["kernel"]
+    kernel = fact(NvidiaHost)["kernel"]
     if not kernel:
         raise OperationError("cannot tell the running kernel (uname -r said nothing)")
     package = f"linux-headers-{kernel}"
-    if package in host.get_fact(DebPackages):
+    if package in fact(DebPackages):
         return
+    changing()
     yield f"{APT_INSTALL} {shlex.quote(package)}"
 
 

@@ -19,7 +19,7 @@ from pyinfra.operations.util import any_changed
 from fks_infra.bridges import endpoint_addresses, service_environment
 from fks_infra.catalogue import CATALOGUE, Service
 from fks_infra.datastores import datastore_env, datastore_units
-from fks_infra.deploys.operations import keep_running, private_file, remove_service, rollout
+from fks_infra.deploys.operations import private_file, remove_service, rollout, service_state
 from fks_infra.deploys.shipping import Shipment, shipment
 from fks_infra.envfile import render_env
 from fks_infra.gpu import gpu_indices
@@ -56,7 +56,6 @@ def install_services(plan: HostPlan, inventory: InventoryPlan) -> None:
         for service in plan.services
     }
 
-    host_units = tuple(u for s in plan.services for u in (s.unit, *s.companion_units))
     unit_ops = []
     for service in _each_service():
         if not plan.runs(service.name):
@@ -111,7 +110,7 @@ def install_services(plan: HostPlan, inventory: InventoryPlan) -> None:
         )
         # Companions are restarted by the rollout with their service (PartOf=).
         for unit in (service.unit, *service.companion_units):
-            keep_running(name=f"Keep {unit} enabled and running", unit=unit, units=host_units)
+            service_state(name=f"Keep {unit} enabled and running", unit=unit)
 
 
 def _each_service() -> Iterator[Service]:

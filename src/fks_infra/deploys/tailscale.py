@@ -17,7 +17,7 @@ from pyinfra.facts.deb import DebPackages
 from pyinfra.operations import apt, files, systemd
 from pyinfra.operations.util import any_changed
 
-from fks_infra.deploys.operations import private_file, tailscale_up
+from fks_infra.deploys.operations import private_file, service_state, tailscale_up
 from fks_infra.plan import TAILSCALE_AUTHKEY, HostPlan
 from fks_infra.tailnet import host_tags, tailscale_hostname, up_arguments
 from fks_infra.templates import render
@@ -103,12 +103,7 @@ def join_tailnet(plan: HostPlan) -> None:
         restarted=True,
         _if=defaults.did_change,
     )
-    systemd.service(
-        name="Enable tailscaled.service",
-        service="tailscaled.service",
-        enabled=True,
-        running=True,
-    )
+    service_state(name="Enable tailscaled.service", unit="tailscaled.service")
     tailscale_up(
         # Names no argument: the auth key must not leak into a generated name.
         name=f"Join the tailnet as {tailscale_hostname(plan)} ({','.join(host_tags(plan))})",

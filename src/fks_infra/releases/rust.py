@@ -6,6 +6,7 @@ older) for Debian 12 hosts; the compiler's identity is part of the release id.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -32,7 +33,14 @@ def find_cargo() -> Path:
 
 def toolchain_identity(cargo: Path) -> str:
     """``rustc -vV`` of the compiler cargo will use: a new compiler is a new release."""
-    return _run([str(_rustc(cargo)), "-vV"], env=None)
+    return _rustc_version(str(_rustc(cargo)))
+
+
+@functools.cache
+def _rustc_version(rustc: str) -> str:
+    # Asked once per process: a deploy plans the Rust release once per host, and each
+    # ``rustc -vV`` costs about half a second of a no-op deploy's few seconds.
+    return _run([rustc, "-vV"], env=None)
 
 
 def build_binary(

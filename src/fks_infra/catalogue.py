@@ -157,6 +157,11 @@ class Service(BaseModel):
     def companion_units(self) -> tuple[str, ...]:
         return tuple(self.companion_unit(c) for c in self.companions)
 
+    @property
+    def units(self) -> tuple[str, ...]:
+        """The service's unit and its companions' units."""
+        return (self.unit, *self.companion_units)
+
 
 class Catalogue:
     """An ordered, validated, immutable collection of services.

@@ -174,18 +174,41 @@ def test_rollout_runs_when_the_recorded_deployment_differs_or_is_missing() -> No
         assert out == [f"{operations.ROLLOUT} --service api --url 'http://x/ y'"]
 
 
-def test_remove_service_does_nothing_when_nothing_is_left() -> None:
-    assert commands(operations.remove_service, {DeployedServices: {"web": "x"}}, service=API) == []
+def test_remove_services_does_nothing_when_nothing_is_left() -> None:
+    assert commands(operations.remove_services, {DeployedServices: {"web": "x"}},
+                    services=[API]) == []  # fmt: skip
 
 
-def test_remove_service_stops_disables_and_deletes_everything() -> None:
-    out = commands(operations.remove_service, {DeployedServices: {"api": ""}}, service=API)
+def test_remove_services_stops_disables_and_deletes_everything() -> None:
+    web = CATALOGUE["web"]
+    out = commands(operations.remove_services, {DeployedServices: {"api": "", "web": ""}},
+                   services=[API, web])  # fmt: skip
     assert out[0] == "systemctl disable --now fks-api.service 2>/dev/null || true"
-    assert out[1] == (
+    assert "systemctl disable --now fks-web-worker.service 2>/dev/null || true" in out
+    assert (
         "rm -rf /etc/systemd/system/fks-api.service /etc/fks/api.env /opt/fks/api "
         "/var/lib/fks-infra/deployed/api"
-    )
-    assert "systemctl daemon-reload" in out
+    ) in out
+    assert out[-5:] == [
+        "systemctl daemon-reload",
+        *(f"systemctl reset-failed {unit} 2>/dev/null || true"
+          for unit in ("fks-api.service", *web.companion_units, web.unit)),
+    ]  # fmt: skip
+
+
+def test_keep_running_enables_and_starts_only_what_is_not() -> None:
+    states = {
+        "fks-api.service": {"active": "active", "enabled": "enabled"},
+        "fks-web.service": {"active": "failed", "enabled": "enabled"},
+        "fks-web-worker.service": {"active": "inactive", "enabled": "disabled"},
+    }
+    units = list(states)
+    assert commands(operations.keep_running, {UnitStates: states}, units=units) == [
+        "systemctl enable fks-web-worker.service",
+        "systemctl start fks-web.service fks-web-worker.service",
+    ]
+    converged = {unit: {"active": "active", "enabled": "enabled"} for unit in units}
+    assert commands(operations.keep_running, {UnitStates: converged}, units=units) == []
 
 
 def test_facts_parse_recorded_output() -> None:

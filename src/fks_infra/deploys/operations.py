@@ -149,29 +149,34 @@ def rollout(
 
 
 @operation()
-def remove_service(service: Service) -> Generator[object, None, None]:
-    """Stop, disable and delete a service the plan no longer places on this host.
+def remove_services(services: Sequence[Service]) -> Generator[object, None, None]:
+    """Stop, disable and delete the services the plan no longer places on this host.
 
-    + service: the catalogue entry; nothing happens when the host has none of it
+    + services: catalogue entries; those the host has nothing of are skipped, so a host
+      that never had any of them costs no command
     """
-    if service.name not in fact(DeployedServices):
+    present = [service for service in services if service.name in fact(DeployedServices)]
+    if not present:
         return
     changing()
-    unit = service.unit
-    for companion in service.companion_units:
-        yield f"systemctl disable --now {companion} 2>/dev/null || true"
-    yield f"systemctl disable --now {unit} 2>/dev/null || true"
-    yield StringCommand(
-        "rm",
-        "-rf",
-        *(f"/etc/systemd/system/{companion}" for companion in service.companion_units),
-        f"/etc/systemd/system/{unit}",
-        service.env_file,
-        service.install_dir,
-        f"/var/lib/fks-infra/deployed/{service.name}",
-    )
+    units = [unit for service in present for unit in (*service.companion_units, service.unit)]
+    for unit in units:
+        yield f"systemctl disable --now {unit} 2>/dev/null || true"
+    for service in present:
+        yield StringCommand(
+            "rm",
+            "-rf",
+            *(f"/etc/systemd/system/{companion}" for companion in service.companion_units),
+            f"/etc/systemd/system/{service.unit}",
+            service.env_file,
+            service.install_dir,
+            f"/var/lib/fks-infra/deployed/{service.name}",
+        )
     yield "systemctl daemon-reload"
-    yield StringCommand("systemctl", "reset-failed", unit, "||", "true")
+    # A unit that failed while stopping would keep the host "degraded" after its file is
+    # gone. One at a time: systemctl stops at the first unit that is not loaded.
+    for unit in units:
+        yield StringCommand("systemctl", "reset-failed", unit, "2>/dev/null", "||", "true")
 
 
 @operation()
@@ -224,6 +229,24 @@ def service_state(
     if running and state.get("active") not in ("active", "reloading"):
         changing()
         yield StringCommand("systemctl", "start", unit)
+
+
+@operation()
+def keep_running(units: Sequence[str]) -> Generator[object, None, None]:
+    """Enable and start those of ``units`` that are not enabled and running already.
+
+    + units: service units (one operation for all of a host's services, their states read
+      in one command)
+    """
+    states = {unit: unit_state(unit) for unit in units}
+    disabled = [unit for unit, state in states.items() if state.get("enabled") != "enabled"]
+    stopped = [unit for unit, state in states.items() if state.get("active") != "active"]
+    if disabled:
+        changing()
+        yield StringCommand("systemctl", "enable", *disabled)
+    if stopped:
+        changing()
+        yield StringCommand("systemctl", "start", *stopped)
 
 
 #: apt-get as the deploy runs it: no questions, and a changed conffile keeps the host's copy.

@@ -19,7 +19,7 @@ from pyinfra.operations.util import any_changed
 from fks_infra.bridges import endpoint_addresses, service_environment
 from fks_infra.catalogue import CATALOGUE, Service
 from fks_infra.datastores import datastore_env, datastore_units
-from fks_infra.deploys.operations import private_file, remove_service, rollout, service_state
+from fks_infra.deploys.operations import keep_running, private_file, remove_services, rollout
 from fks_infra.deploys.shipping import Shipment, shipment
 from fks_infra.envfile import render_env
 from fks_infra.gpu import gpu_indices
@@ -91,9 +91,13 @@ def install_services(plan: HostPlan, inventory: InventoryPlan) -> None:
             )
     systemd.daemon_reload(name="Reload systemd units", _if=any_changed(*unit_ops))
 
+    unplaced = [service for service in CATALOGUE if not plan.runs(service.name)]
+    remove_services(
+        name="Remove the services not placed here",
+        services=unplaced,
+    )
     for service in _each_service():
         if not plan.runs(service.name):
-            remove_service(name=f"Remove {service.name} (not placed here)", service=service)
             continue
         shipped = shipments[service.name]
         deploy_id = _digest(
@@ -108,9 +112,11 @@ def install_services(plan: HostPlan, inventory: InventoryPlan) -> None:
             deploy_id=deploy_id,
             arguments=_rollout_arguments(plan, service, shipped, deploy_id),
         )
-        # Companions are restarted by the rollout with their service (PartOf=).
-        for unit in (service.unit, *service.companion_units):
-            service_state(name=f"Keep {unit} enabled and running", unit=unit)
+    # Companions are restarted by the rollouts with their service (PartOf=).
+    keep_running(
+        name="Keep the services enabled and running",
+        units=[unit for service in plan.services for unit in service.units],
+    )
 
 
 def _each_service() -> Iterator[Service]:

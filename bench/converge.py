@@ -128,7 +128,11 @@ def main() -> None:
         print(f"  {name:<16} {target['value']!s:>7}   target {target['target']}")
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
+            "python": platform.python_version(),
+        },
         "repeat": args.repeat,
         "figures": figures,
         "targets": targets,

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import fleet
 import pytest
@@ -179,30 +180,52 @@ def planned_targets(monitor: HostTarget) -> set[tuple[str, str]]:
     )
 
 
+T = TypeVar("T")
+
+
+def settled(read: Callable[[], T], done: Callable[[T], bool], seconds: float = 120) -> T:
+    """``read()`` every 5 s until ``done`` says so or ``seconds`` have passed; the last read.
+
+    Prometheus follows a deploy with a delay: it scrapes a new target within a scrape
+    interval (15 s), and a removed target's series answer queries until Prometheus marks
+    them stale, after the scrapes that would have come next (seen in CI: a verify run
+    right after moving a service found the old place's probe still there).
+    """
+    deadline = time.monotonic() + seconds
+    value = read()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(5)
+        value = read()
+    return value
+
+
 def test_prometheus_scrapes_every_planned_target_and_each_is_up(monitoring: HostTarget) -> None:
     wanted = planned_targets(monitoring)
-    deadline = time.monotonic() + 120  # a fresh Prometheus scrapes each target within 15 s
-    while True:
+
+    def targets() -> dict[tuple[str, str], str]:
         active = api(monitoring.host.name, "/api/v1/targets?state=active")["data"]
-        found = {
+        return {
             (t["labels"]["job"], t["discoveredLabels"]["__address__"]): t["health"]
             for t in active["activeTargets"]
         }
-        down = {key: health for key, health in found.items() if health != "up"}
-        if (set(found) == wanted and not down) or time.monotonic() > deadline:
-            break
-        time.sleep(5)
+
+    found = settled(targets, lambda found: set(found) == wanted and set(found.values()) == {"up"})
     assert set(found) == wanted, {"missing": wanted - set(found), "extra": set(found) - wanted}
-    assert down == {}
+    assert {key: health for key, health in found.items() if health != "up"} == {}
 
 
 def test_every_health_probe_succeeds(monitoring: HostTarget) -> None:
-    query = "/api/v1/query?query=probe_success%7Bjob%3D%22fks_health%22%7D"
-    results = api(monitoring.host.name, query)["data"]["result"]
-    values = {(r["metric"]["host"], r["metric"]["service"]): r["value"][1] for r in results}
     assert fleet.current is not None
     planned = {(h.name, s.name) for h in fleet.current.plan.hosts for s in h.services}
-    assert set(values) == planned
+    query = "/api/v1/query?query=probe_success%7Bjob%3D%22fks_health%22%7D"
+
+    def probes() -> dict[tuple[str, str], str]:
+        results = api(monitoring.host.name, query)["data"]["result"]
+        return {(r["metric"]["host"], r["metric"]["service"]): r["value"][1] for r in results}
+
+    values = settled(probes, lambda found: set(found) == planned and set(found.values()) == {"1"})
+    found = set(values)
+    assert found == planned, {"missing": planned - found, "extra": found - planned}
     assert {key: value for key, value in values.items() if value != "1"} == {}
 
 

@@ -38,8 +38,8 @@ def toolchain_identity(cargo: Path) -> str:
 
 @functools.cache
 def _rustc_version(rustc: str) -> str:
-    # Asked once per process: a deploy plans the Rust release once per host, and each
-    # ``rustc -vV`` costs about half a second of a no-op deploy's few seconds.
+    # Asked once per process: a deploy plans the Rust release once per host, and the
+    # compiler does not change in the middle of a run.
     return _run([rustc, "-vV"], env=None)
 
 

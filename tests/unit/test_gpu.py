@@ -233,7 +233,7 @@ def test_persistenced_is_started_only_where_the_driver_is_loaded(
     (without,) = named(deploy_calls(monkeypatch, ["/dev/nvidiactl"]), "service_state")
     (with_gpu,) = named(deploy_calls(monkeypatch, ["/dev/nvidia0", "/dev/nvidiactl"]),
                         "service_state")  # fmt: skip
-    assert (without["unit"], without["running"]) == ("nvidia-persistenced.service", None)
+    assert (without["units"], without["running"]) == (["nvidia-persistenced.service"], None)
     assert with_gpu["running"] is True  # enabled in both: service_state's default
 
 

@@ -196,19 +196,19 @@ def test_remove_services_stops_disables_and_deletes_everything() -> None:
     ]  # fmt: skip
 
 
-def test_keep_running_enables_and_starts_only_what_is_not() -> None:
+def test_service_state_enables_and_starts_only_those_that_are_not() -> None:
     states = {
         "fks-api.service": {"active": "active", "enabled": "enabled"},
         "fks-web.service": {"active": "failed", "enabled": "enabled"},
         "fks-web-worker.service": {"active": "inactive", "enabled": "disabled"},
     }
     units = list(states)
-    assert commands(operations.keep_running, {UnitStates: states}, units=units) == [
+    assert commands(operations.service_state, {UnitStates: states}, units=units) == [
         "systemctl enable fks-web-worker.service",
         "systemctl start fks-web.service fks-web-worker.service",
     ]
     converged = {unit: {"active": "active", "enabled": "enabled"} for unit in units}
-    assert commands(operations.keep_running, {UnitStates: converged}, units=units) == []
+    assert commands(operations.service_state, {UnitStates: converged}, units=units) == []
 
 
 def test_facts_parse_recorded_output() -> None:
@@ -359,26 +359,26 @@ def test_managed_files_are_digested_in_one_batched_fact() -> None:
 
 def test_service_state_is_silent_for_an_enabled_active_unit() -> None:
     states = {"fks-api.service": {"active": "active", "enabled": "enabled"}}
-    assert commands(operations.service_state, {UnitStates: states}, unit="fks-api.service") == []
+    assert commands(operations.service_state, {UnitStates: states}, units=["fks-api.service"]) == []
 
 
 def test_service_state_enables_and_starts_what_is_not() -> None:
     states = {"fks-web.service": {"active": "inactive", "enabled": "disabled"}}
-    assert commands(operations.service_state, {UnitStates: states}, unit="fks-web.service") == [
+    assert commands(operations.service_state, {UnitStates: states}, units=["fks-web.service"]) == [
         "systemctl enable fks-web.service",
         "systemctl start fks-web.service",
     ]
     # A unit systemd has never heard of (installed by this run) is enabled and started.
-    assert len(commands(operations.service_state, {UnitStates: {}}, unit="new.service")) == 2
+    assert len(commands(operations.service_state, {UnitStates: {}}, units=["new.service"])) == 2
 
 
 def test_service_state_leaves_alone_what_it_is_not_asked_about() -> None:
     oneshot = {"nftables.service": {"active": "inactive", "enabled": "enabled"}}
     assert commands(operations.service_state, {UnitStates: oneshot},
-                    unit="nftables.service", running=None) == []  # fmt: skip
+                    units=["nftables.service"], running=None) == []  # fmt: skip
     instance = {"postgresql@15-main.service": {"active": "active"}}  # no unit file of its own
     assert commands(operations.service_state, {UnitStates: instance},
-                    unit="postgresql@15-main.service", enabled=None) == []  # fmt: skip
+                    units=["postgresql@15-main.service"], enabled=None) == []  # fmt: skip
 
 
 def test_packages_installs_only_the_missing_ones_after_fresh_lists() -> None:

@@ -62,8 +62,10 @@ def install_postgres(plan: HostPlan, inventory: InventoryPlan) -> None:
         check=f"{CHECK_POSTGRES} {POSTGRES_CONF} {{candidate}}{POSTGRES_HBA}",
         activate=f"systemctl reload-or-restart {POSTGRES_CLUSTER_UNIT}",
     )
-    service_state(name=f"Enable {POSTGRES_UNIT}", unit=POSTGRES_UNIT)
-    service_state(name=f"Start {POSTGRES_CLUSTER_UNIT}", unit=POSTGRES_CLUSTER_UNIT, enabled=None)
+    service_state(name=f"Enable {POSTGRES_UNIT}", units=[POSTGRES_UNIT])
+    service_state(
+        name=f"Start {POSTGRES_CLUSTER_UNIT}", units=[POSTGRES_CLUSTER_UNIT], enabled=None
+    )
     postgres_database(
         name="FKS role and database in PostgreSQL",
         user=plan.settings.fks_postgres_user,
@@ -88,4 +90,4 @@ def install_redis(plan: HostPlan) -> None:
         mode="640",
         group="redis",
     )
-    service_state(name=f"Enable {REDIS_UNIT}", unit=REDIS_UNIT)
+    service_state(name=f"Enable {REDIS_UNIT}", units=[REDIS_UNIT])

@@ -67,7 +67,7 @@ def configure_time(plan: HostPlan) -> None:
         check="chronyd -p -f {candidate}" + chrony.CONFIG + " > /dev/null",
         activate="systemctl restart chrony.service",
     )
-    service_state(name="Enable chrony.service", unit="chrony.service")
+    service_state(name="Enable chrony.service", units=["chrony.service"])
 
 
 @deploy("nginx")
@@ -84,7 +84,7 @@ def configure_nginx(plan: HostPlan, inventory: InventoryPlan) -> None:
         # Reload: running connections finish on the old workers. Start if it is not running.
         activate="systemctl reload-or-restart nginx.service",
     )
-    service_state(name="Enable nginx.service", unit="nginx.service")
+    service_state(name="Enable nginx.service", units=["nginx.service"])
 
 
 def _install_tls(plan: HostPlan) -> TlsFiles:
@@ -125,4 +125,4 @@ def configure_firewall(plan: HostPlan, inventory: InventoryPlan) -> None:
         activate=f"nft -f {RULESET_PATH}",
     )
     # nftables.service loads /etc/nftables.conf at boot (before the network is up).
-    service_state(name="Enable nftables.service", unit="nftables.service", running=None)
+    service_state(name="Enable nftables.service", units=["nftables.service"], running=None)

@@ -97,7 +97,7 @@ def install_gpu_driver(plan: HostPlan) -> None:
     module_loaded = fact(NvidiaHost)["module"]
     service_state(
         name=f"Enable {PERSISTENCED}",
-        unit=PERSISTENCED,
+        units=[PERSISTENCED],
         # Only where the driver is loaded; elsewhere the drop-in's condition skips it at
         # boot, and asking for "running" would report a change on every run.
         running=True if module_loaded else None,

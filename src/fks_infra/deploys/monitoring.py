@@ -51,7 +51,7 @@ def install_node_exporter(plan: HostPlan) -> None:
         restarted=True,
         _if=defaults.did_change,
     )
-    service_state(name=f"Enable {NODE_EXPORTER_UNIT}", unit=NODE_EXPORTER_UNIT)
+    service_state(name=f"Enable {NODE_EXPORTER_UNIT}", units=[NODE_EXPORTER_UNIT])
 
 
 @deploy("Monitoring")
@@ -99,6 +99,6 @@ def install_monitoring(plan: HostPlan, inventory: InventoryPlan) -> None:
             restarted=True,
             _if=changed.did_change,
         )
-        service_state(name=f"Enable {unit}", unit=unit)
+        service_state(name=f"Enable {unit}", units=[unit])
     for path, text in render_grafana(plan, inventory).items():
         private_file(name=f"Render {path}", content=text.encode(), dest=path, mode="644")

@@ -155,7 +155,8 @@ def remove_services(services: Sequence[Service]) -> Generator[object, None, None
     + services: catalogue entries; those the host has nothing of are skipped, so a host
       that never had any of them costs no command
     """
-    present = [service for service in services if service.name in fact(DeployedServices)]
+    deployed = fact(DeployedServices)
+    present = [service for service in services if service.name in deployed]
     if not present:
         return
     changing()
@@ -211,40 +212,27 @@ def self_signed_certificate(
 
 @operation()
 def service_state(
-    unit: str, running: bool | None = True, enabled: bool | None = True
+    units: Sequence[str], running: bool | None = True, enabled: bool | None = True
 ) -> Generator[object, None, None]:
-    """Start and enable a systemd service unless it is so already.
+    """Start and enable those of some systemd services that are not so already.
 
-    + unit: the service unit
-    + running: start it unless it is active; ``None`` leaves it as it is
-    + enabled: enable it unless its unit file is enabled; ``None`` leaves it as it is
+    + units: service units; one ``systemctl enable`` and one ``systemctl start`` for all
+      that need it
+    + running: start each unless it is active; ``None`` leaves them as they are
+    + enabled: enable each unless its unit file is enabled; ``None`` leaves them as they are
 
     The states of the units fks-infra manages come from one read per host, shared by every
     ``service_state`` of the run; pyinfra's ``systemd.service`` reads two facts per unit.
     """
-    state = unit_state(unit)
-    if enabled and state.get("enabled") != "enabled":
-        changing()
-        yield StringCommand("systemctl", "enable", unit)
-    if running and state.get("active") not in ("active", "reloading"):
-        changing()
-        yield StringCommand("systemctl", "start", unit)
-
-
-@operation()
-def keep_running(units: Sequence[str]) -> Generator[object, None, None]:
-    """Enable and start those of ``units`` that are not enabled and running already.
-
-    + units: service units (one operation for all of a host's services, their states read
-      in one command)
-    """
     states = {unit: unit_state(unit) for unit in units}
     disabled = [unit for unit, state in states.items() if state.get("enabled") != "enabled"]
-    stopped = [unit for unit, state in states.items() if state.get("active") != "active"]
-    if disabled:
+    stopped = [
+        unit for unit, state in states.items() if state.get("active") not in ("active", "reloading")
+    ]
+    if enabled and disabled:
         changing()
         yield StringCommand("systemctl", "enable", *disabled)
-    if stopped:
+    if running and stopped:
         changing()
         yield StringCommand("systemctl", "start", *stopped)
 

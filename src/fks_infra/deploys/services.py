@@ -19,7 +19,7 @@ from pyinfra.operations.util import any_changed
 from fks_infra.bridges import endpoint_addresses, service_environment
 from fks_infra.catalogue import CATALOGUE, Service
 from fks_infra.datastores import datastore_env, datastore_units
-from fks_infra.deploys.operations import keep_running, private_file, remove_services, rollout
+from fks_infra.deploys.operations import private_file, remove_services, rollout, service_state
 from fks_infra.deploys.shipping import Shipment, shipment
 from fks_infra.envfile import render_env
 from fks_infra.gpu import gpu_indices
@@ -113,7 +113,7 @@ def install_services(plan: HostPlan, inventory: InventoryPlan) -> None:
             arguments=_rollout_arguments(plan, service, shipped, deploy_id),
         )
     # Companions are restarted by the rollouts with their service (PartOf=).
-    keep_running(
+    service_state(
         name="Keep the services enabled and running",
         units=[unit for service in plan.services for unit in service.units],
     )

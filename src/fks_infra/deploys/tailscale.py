@@ -103,7 +103,7 @@ def join_tailnet(plan: HostPlan) -> None:
         restarted=True,
         _if=defaults.did_change,
     )
-    service_state(name="Enable tailscaled.service", unit="tailscaled.service")
+    service_state(name="Enable tailscaled.service", units=["tailscaled.service"])
     tailscale_up(
         # Names no argument: the auth key must not leak into a generated name.
         name=f"Join the tailnet as {tailscale_hostname(plan)} ({','.join(host_tags(plan))})",

@@ -17,6 +17,7 @@ from fks_infra.deploys.operations import (
     packages,
     preflight,
     private_file,
+    service_state,
     system_account,
 )
 from fks_infra.plan import HostPlan
@@ -41,6 +42,19 @@ def ship(target: str, mode: str, name: str) -> Any:
     """Put the file ``files/<target>`` at ``target``."""
     content = Path(host_file(target)).read_bytes()
     return private_file(name=name, content=content, dest=target, mode=mode)
+
+
+def daemon_defaults(unit: str, path: str, content: str) -> None:
+    """A distribution daemon's ``/etc/default`` file: written, the daemon restarted when the
+    file changed (it reads its arguments at start), and kept enabled and running."""
+    changed = private_file(name=f"Render {path}", content=content.encode(), dest=path, mode="644")
+    systemd.service(
+        name=f"Restart {unit} for its new arguments",
+        service=unit,
+        restarted=True,
+        _if=changed.did_change,
+    )
+    service_state(name=f"Enable {unit}", units=[unit])
 
 
 @deploy("Prepare host")

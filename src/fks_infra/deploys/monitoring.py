@@ -11,10 +11,10 @@ address, opened to the monitor host by the firewall).
 from __future__ import annotations
 
 from pyinfra.api.deploy import deploy
-from pyinfra.operations import systemd
 
+from fks_infra.deploys.base import daemon_defaults
 from fks_infra.deploys.checked import checked_files
-from fks_infra.deploys.operations import packages, private_file, service_state
+from fks_infra.deploys.operations import packages, private_file
 from fks_infra.monitoring import (
     ALERTMANAGER_CONFIG,
     BLACKBOX_CONFIG,
@@ -39,19 +39,7 @@ def install_node_exporter(plan: HostPlan) -> None:
     # Without recommends: the textfile collectors' timers (smartmon, ipmitool, nvme) would
     # fail on hosts without that hardware and are not scraped anyway.
     packages(name="Install the node exporter", names=["prometheus-node-exporter"], recommends=False)
-    defaults = private_file(
-        name=f"Render {NODE_EXPORTER_DEFAULTS}",
-        content=render_node_exporter_defaults(plan).encode(),
-        dest=NODE_EXPORTER_DEFAULTS,
-        mode="644",
-    )
-    systemd.service(
-        name=f"Restart {NODE_EXPORTER_UNIT} for its new arguments",
-        service=NODE_EXPORTER_UNIT,
-        restarted=True,
-        _if=defaults.did_change,
-    )
-    service_state(name=f"Enable {NODE_EXPORTER_UNIT}", units=[NODE_EXPORTER_UNIT])
+    daemon_defaults(NODE_EXPORTER_UNIT, NODE_EXPORTER_DEFAULTS, render_node_exporter_defaults(plan))
 
 
 @deploy("Monitoring")
@@ -90,15 +78,6 @@ def install_monitoring(plan: HostPlan, inventory: InventoryPlan) -> None:
     )
     defaults = render_defaults(plan)
     for unit, path in DEFAULTS_FILES.items():
-        changed = private_file(
-            name=f"Render {path}", content=defaults[path].encode(), dest=path, mode="644"
-        )
-        systemd.service(
-            name=f"Restart {unit} for its new arguments",
-            service=unit,
-            restarted=True,
-            _if=changed.did_change,
-        )
-        service_state(name=f"Enable {unit}", units=[unit])
+        daemon_defaults(unit, path, defaults[path])
     for path, text in render_grafana(plan, inventory).items():
         private_file(name=f"Render {path}", content=text.encode(), dest=path, mode="644")

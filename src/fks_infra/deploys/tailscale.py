@@ -14,10 +14,11 @@ from pathlib import Path
 from pyinfra.api.deploy import deploy
 from pyinfra.context import host
 from pyinfra.facts.deb import DebPackages
-from pyinfra.operations import apt, files, systemd
+from pyinfra.operations import apt, files
 from pyinfra.operations.util import any_changed
 
-from fks_infra.deploys.operations import private_file, service_state, tailscale_up
+from fks_infra.deploys.base import daemon_defaults
+from fks_infra.deploys.operations import private_file, tailscale_up
 from fks_infra.plan import TAILSCALE_AUTHKEY, HostPlan
 from fks_infra.tailnet import host_tags, tailscale_hostname, up_arguments
 from fks_infra.templates import render
@@ -91,19 +92,11 @@ def join_tailnet(plan: HostPlan) -> None:
         allow_downgrades=bool(version),
     )
 
-    defaults = private_file(
-        name=f"Render {DEFAULTS}",
-        content=render("etc/default/tailscaled.j2", {"port": settings.fks_tailscale_port}).encode(),
-        dest=DEFAULTS,
-        mode="644",
+    daemon_defaults(
+        "tailscaled.service",
+        DEFAULTS,
+        render("etc/default/tailscaled.j2", {"port": settings.fks_tailscale_port}),
     )
-    systemd.service(
-        name="Restart tailscaled for its new defaults",
-        service="tailscaled.service",
-        restarted=True,
-        _if=defaults.did_change,
-    )
-    service_state(name="Enable tailscaled.service", units=["tailscaled.service"])
     tailscale_up(
         # Names no argument: the auth key must not leak into a generated name.
         name=f"Join the tailnet as {tailscale_hostname(plan)} ({','.join(host_tags(plan))})",

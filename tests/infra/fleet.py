@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,22 +117,21 @@ class Fleet:
     def datastore(self) -> list[HostTarget]:
         return [HostTarget(h, "datastore") for h in self.hosts() if h is self.plan.datastore]
 
-    def postgres_clients(self) -> list[Target]:
-        """Per host, the first service that reads PostgreSQL: its env file is the client's."""
+    def _first_per_host(self, wanted: Callable[[Service], bool]) -> list[Target]:
         return [
             Target(h, s)
             for h in self.hosts()
-            for s in [next((s for s in h.services if s.needs_postgres), None)]
+            for s in [next((s for s in h.services if wanted(s)), None)]
             if s is not None
         ]
 
+    def postgres_clients(self) -> list[Target]:
+        """Per host, the first service that reads PostgreSQL: its env file is the client's."""
+        return self._first_per_host(lambda s: s.needs_postgres)
+
     def redis_clients(self) -> list[Target]:
-        return [
-            Target(h, s)
-            for h in self.hosts()
-            for s in [next((s for s in h.services if s.needs_redis), None)]
-            if s is not None
-        ]
+        """Per host, the first service that reads Redis."""
+        return self._first_per_host(lambda s: s.needs_redis)
 
     def datastore_strangers(self) -> list[HostTarget]:
         """Hosts that neither run the datastores nor a service reading them."""

@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
@@ -452,9 +454,9 @@ def test_directories_fixes_only_what_differs() -> None:
 
 
 def test_batched_facts_parse_recorded_output() -> None:
-    assert FileDigests().process([f"600 root root {SHA}  /etc/fks/api.env"]) == {
-        "/etc/fks/api.env": digest()
-    }
+    assert FileDigests().process(
+        ["600 root root /etc/fks/api.env", "--", f"{SHA}  /etc/fks/api.env"]
+    ) == {"/etc/fks/api.env": digest()}
     assert UnitStates().process(
         [
             "fks-api.service   loaded    active   running FKS api",
@@ -558,6 +560,33 @@ def test_postgres_database_fact_parses_recorded_output() -> None:
     assert "password" not in fact.command(user="fks", database="fks").lower().replace(
         "rolpassword", ""
     )
+
+
+def _shell_fact(fact: Any, **kwargs: Any) -> Any:
+    """A fact's command run by this machine's /bin/sh, its stdout given to ``process``."""
+    done = subprocess.run(
+        ["/bin/sh", "-c", fact.command(**kwargs)], capture_output=True, text=True, check=True
+    )
+    return fact.process(done.stdout.splitlines())
+
+
+def test_batched_digests_agree_with_one_file_digests_on_real_files(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "api.env").write_bytes(b"SECRET=1\n")
+    (tmp_path / "etc" / "with space.conf").write_bytes(b"")
+    (tmp_path / "etc" / "web.env").write_bytes(b"x" * 100_000)
+    (tmp_path / "etc" / "web.env").chmod(0o640)
+    (tmp_path / "etc" / "subdir").mkdir()  # a directory is not a file
+    patterns = (f"{tmp_path}/etc/*", f"{tmp_path}/none/*", f"{tmp_path}/missing.conf")
+
+    batched = _shell_fact(FileDigests(), patterns=patterns)
+
+    files = sorted(str(path) for path in (tmp_path / "etc").iterdir() if path.is_file())
+    assert sorted(batched) == files
+    for path in files:
+        assert batched[path] == _shell_fact(FileDigest(), path=path)
+    assert batched[f"{tmp_path}/etc/web.env"]["mode"] == "640"
+    assert _shell_fact(FileDigests(), patterns=(f"{tmp_path}/none/*",)) == {}
 
 
 def test_facts_of_a_bare_host_are_empty_not_none() -> None:

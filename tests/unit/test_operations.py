@@ -150,30 +150,83 @@ def test_private_file_commands_never_carry_the_content() -> None:
 API = CATALOGUE["api"]
 
 
-def test_rollout_skipped_when_the_host_recorded_this_deployment() -> None:
-    facts = {DeployedServices: {"api": "abc123"}}
-    assert (
-        commands(
-            operations.rollout,
-            facts,
-            service=API,
-            deploy_id="abc123",
-            arguments=["--service", "api"],
-        )
-        == []
+UNIT = f"{operations.UNIT_DIR}/fks-api.service"
+UNIT_TEXT = b"[Service]\n"
+
+
+def release_files(unit: bytes = UNIT_TEXT) -> tuple[tuple[str, bytes, str], ...]:
+    return (("/etc/fks/api.env", CONTENT, "600"), (UNIT, unit, "644"))
+
+
+def on_host(unit: bytes = UNIT_TEXT) -> Any:
+    """FileDigest answers: the env file and a unit file with ``unit`` as content."""
+    files = {
+        "/etc/fks/api.env": digest(),
+        UNIT: digest(sha256=hashlib.sha256(unit).hexdigest(), mode="644"),
+    }
+    return lambda path: files.get(path)
+
+
+def test_service_release_of_a_converged_service_yields_nothing() -> None:
+    facts = {DeployedServices: {"api": "abc123"}, FileDigest: on_host()}
+    out = commands(
+        operations.service_release,
+        facts,
+        service=API,
+        files=release_files(),
+        deploy_id="abc123",
+        arguments=["--service", "api"],
     )
+    assert out == []
 
 
-def test_rollout_runs_when_the_recorded_deployment_differs_or_is_missing() -> None:
+def test_service_release_rolls_out_when_the_recorded_deployment_differs_or_is_missing() -> None:
     for recorded_state in ({"api": "old"}, {"api": ""}, {}):
         out = commands(
-            operations.rollout,
-            {DeployedServices: recorded_state},
+            operations.service_release,
+            {DeployedServices: recorded_state, FileDigest: on_host()},
             service=API,
+            files=release_files(),
             deploy_id="abc123",
             arguments=["--service", "api", "--url", "http://x/ y"],
         )
         assert out == [f"{operations.ROLLOUT} --service api --url 'http://x/ y'"]
+
+
+def test_service_release_reloads_systemd_only_for_a_changed_unit_file() -> None:
+    staged = f"{operations.STAGING_DIR}/{hashlib.sha256(b'new').hexdigest()[:16]}"
+    changed_unit = commands(
+        operations.service_release,
+        {DeployedServices: {"api": "old"}, FileDigest: on_host()},
+        service=API,
+        files=release_files(unit=b"new"),
+        deploy_id="new",
+        arguments=["--service", "api"],
+    )
+    assert changed_unit == [
+        f"upload {staged} via {staged}.part",
+        f"mkdir -p {operations.UNIT_DIR}",
+        f"chown root:root {staged}",
+        f"chmod 644 {staged}",
+        f"mv -f {staged} {UNIT}",
+        "systemctl daemon-reload",
+        f"{operations.ROLLOUT} --service api",
+    ]
+    other_env = b"OTHER=1\n"
+    changed_env = commands(
+        operations.service_release,
+        {DeployedServices: {"api": "old"}, FileDigest: on_host()},
+        service=API,
+        files=(("/etc/fks/api.env", other_env, "600"), (UNIT, UNIT_TEXT, "644")),
+        deploy_id="new",
+        arguments=["--service", "api"],
+    )
+    staged = f"{operations.STAGING_DIR}/{hashlib.sha256(other_env).hexdigest()[:16]}"
+    assert changed_env[-2:] == [
+        f"mv -f {staged} /etc/fks/api.env",
+        f"{operations.ROLLOUT} --service api",
+    ]
+    assert "systemctl daemon-reload" not in changed_env
 
 
 def test_remove_services_does_nothing_when_nothing_is_left() -> None:
@@ -334,18 +387,22 @@ def test_sshd_ports_fact() -> None:
 
 
 def test_facts_are_read_once_until_an_operation_changes_the_host() -> None:
-    facts = {DeployedServices: {"api": "abc123", "web": "old"}}
+    facts = {DeployedServices: {"api": "abc123", "web": "old"}, FileDigests: {}}
+
+    def release(service: str, deploy_id: str) -> None:
+        list(
+            operations.service_release._inner(
+                service=CATALOGUE[service], files=(), deploy_id=deploy_id, arguments=[]
+            )
+        )
+
     with recorded(facts) as host:
         for service in ("api", "api", "api"):
-            list(
-                operations.rollout._inner(
-                    service=CATALOGUE[service], deploy_id="abc123", arguments=[]
-                )
-            )
+            release(service, "abc123")
         assert host.asked == [DeployedServices]
         # web's rollout yields a command: the cache is dropped, the next op reads afresh.
-        list(operations.rollout._inner(service=CATALOGUE["web"], deploy_id="new", arguments=[]))
-        list(operations.rollout._inner(service=CATALOGUE["api"], deploy_id="abc123", arguments=[]))
+        release("web", "new")
+        release("api", "abc123")
         assert host.asked == [DeployedServices, DeployedServices]
 
 

@@ -7,17 +7,16 @@ from typing import Any
 
 from pyinfra.api.deploy import deploy
 from pyinfra.context import host
-from pyinfra.operations import systemd
 
 from fks_infra.deploys.operations import (
     ROLLOUT,
     STAGING_DIR,
     VERIFY_RELEASE,
+    daemon_files,
     directories,
     packages,
     preflight,
     private_file,
-    service_state,
     system_account,
 )
 from fks_infra.plan import HostPlan
@@ -47,14 +46,11 @@ def ship(target: str, mode: str, name: str) -> Any:
 def daemon_defaults(unit: str, path: str, content: str) -> None:
     """A distribution daemon's ``/etc/default`` file: written, the daemon restarted when the
     file changed (it reads its arguments at start), and kept enabled and running."""
-    changed = private_file(name=f"Render {path}", content=content.encode(), dest=path, mode="644")
-    systemd.service(
-        name=f"Restart {unit} for its new arguments",
-        service=unit,
-        restarted=True,
-        _if=changed.did_change,
+    daemon_files(
+        name=f"Render {path} (restart {unit} when it changed)",
+        unit=unit,
+        files=[(path, content.encode(), "644")],
     )
-    service_state(name=f"Enable {unit}", units=[unit])
 
 
 @deploy("Prepare host")
@@ -91,10 +87,10 @@ def prepare_host(plan: HostPlan) -> None:
         dest=VERIFY_RELEASE,
         mode="755",
     )
-    journald = ship(JOURNALD_LIMITS, "644", "Bound the journal")
-    systemd.service(
-        name="Restart journald for its new limits",
-        service="systemd-journald.service",
-        restarted=True,
-        _if=journald.did_change,
+    daemon_files(
+        name="Bound the journal (restart journald when the limits changed)",
+        unit="systemd-journald.service",
+        files=[(JOURNALD_LIMITS, Path(host_file(JOURNALD_LIMITS)).read_bytes(), "644")],
+        running=None,
+        enabled=None,
     )

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from pyinfra.api.deploy import deploy
 from pyinfra.context import host
-from pyinfra.operations import systemd
 
 from fks_infra import chrony, sshd
 from fks_infra.deploys.checked import checked_files
 from fks_infra.deploys.facts import SshdPorts
 from fks_infra.deploys.operations import (
-    absent,
+    daemon_files,
     directories,
     packages,
     private_file,
@@ -44,21 +43,12 @@ def harden_sshd(plan: HostPlan) -> None:
 def configure_time(plan: HostPlan) -> None:
     """chrony, from the configured NTP sources; measuring only where it may not set the clock."""
     packages(name="Install chrony", names=["chrony"])
-    if plan.settings.fks_time_adjust_clock:
-        drop_in = absent(name=f"Remove {chrony.DROP_IN}", path=chrony.DROP_IN)
-    else:
-        drop_in = private_file(
-            name=f"Render {chrony.DROP_IN}",
-            content=chrony.render_drop_in().encode(),
-            dest=chrony.DROP_IN,
-            mode="644",
-        )
-    systemd.service(
-        name="Restart chrony for its changed unit",
-        service="chrony.service",
-        restarted=True,
-        daemon_reload=True,
-        _if=drop_in.did_change,
+    # Where it may not set the clock (no CAP_SYS_TIME) a drop-in runs chronyd measuring only.
+    drop_in = None if plan.settings.fks_time_adjust_clock else chrony.render_drop_in().encode()
+    daemon_files(
+        name=f"Render {chrony.DROP_IN} (restart chrony when it changed)",
+        unit="chrony.service",
+        files=[(chrony.DROP_IN, drop_in, "644")],
     )
     checked_files(
         name=f"Render {chrony.CONFIG}",
@@ -67,7 +57,6 @@ def configure_time(plan: HostPlan) -> None:
         check="chronyd -p -f {candidate}" + chrony.CONFIG + " > /dev/null",
         activate="systemctl restart chrony.service",
     )
-    service_state(name="Enable chrony.service", units=["chrony.service"])
 
 
 @deploy("nginx")

@@ -14,13 +14,14 @@ from pathlib import Path
 from pyinfra.api.deploy import deploy
 from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.deb import DebPackages
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import apt, files, server
 from pyinfra.operations.util import any_changed
 
 from fks_infra import gpu
 from fks_infra.deploys.factcache import fact
 from fks_infra.deploys.facts import NvidiaHost
 from fks_infra.deploys.operations import (
+    daemon_files,
     kernel_headers,
     pinned_packages,
     private_file,
@@ -73,13 +74,15 @@ def install_gpu_driver(plan: HostPlan) -> None:
         )
         kernel_headers(name="Install the running kernel's headers (for DKMS)")
 
-    drop_in = private_file(
+    # Its unit comes with the driver below; running and enabled are decided after that.
+    daemon_files(
         name=f"Render {gpu.PERSISTENCED_DROP_IN}",
-        content=gpu.render_persistenced_drop_in().encode(),
-        dest=gpu.PERSISTENCED_DROP_IN,
-        mode="644",
+        unit=PERSISTENCED,
+        files=[(gpu.PERSISTENCED_DROP_IN, gpu.render_persistenced_drop_in().encode(), "644")],
+        restart=False,
+        running=None,
+        enabled=None,
     )
-    systemd.daemon_reload(name="Reload systemd for nvidia-persistenced", _if=drop_in.did_change)
 
     driver = pinned_packages(
         name=f"Install the NVIDIA driver {settings.fks_gpu_driver_branch}.* "

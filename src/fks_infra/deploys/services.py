@@ -13,13 +13,16 @@ from collections.abc import Iterator
 
 from pyinfra.api.deploy import deploy
 from pyinfra.context import host
-from pyinfra.operations import systemd
-from pyinfra.operations.util import any_changed
 
 from fks_infra.bridges import endpoint_addresses, service_environment
 from fks_infra.catalogue import CATALOGUE, Service
 from fks_infra.datastores import datastore_env, datastore_units
-from fks_infra.deploys.operations import private_file, remove_services, rollout, service_state
+from fks_infra.deploys.operations import (
+    UNIT_DIR,
+    remove_services,
+    service_release,
+    service_state,
+)
 from fks_infra.deploys.shipping import Shipment, shipment
 from fks_infra.envfile import render_env
 from fks_infra.gpu import gpu_indices
@@ -30,85 +33,37 @@ from fks_infra.units import UnitOptions, render_unit
 @deploy("FKS services")
 def install_services(plan: HostPlan, inventory: InventoryPlan) -> None:
     """Install, update or remove every catalogue service as ``plan`` says."""
-    shipments = {
-        service.name: shipment(service, _source(plan, service)) for service in plan.services
-    }
-    units = {
-        service.name: render_unit(
-            service,
-            _exec_start(service, plan, shipments[service.name]),
-            unit_options(service, plan, inventory),
-        )
-        for service in plan.services
-    }
-    envs = {service.name: env_file(service, plan, inventory) for service in plan.services}
-    # Companions: the same release's tasks, each in its own unit from the same template.
-    companions = {
-        service.name: {
-            companion: render_unit(
-                service,
-                _task_start(service, shipments[service.name], companion),
-                unit_options(service, plan, inventory),
-                companion=companion,
-            )
-            for companion in service.companions
-        }
-        for service in plan.services
-    }
-
-    unit_ops = []
-    for service in _each_service():
-        if not plan.runs(service.name):
-            continue
-        shipped = shipments[service.name]
-        private_file(
-            name=f"Upload release {shipped.release.release_id} of {service.name}",
-            content=shipped.tarball,
-            dest=_tarball_path(service, shipped),
-        )
-        private_file(
-            name=f"Write {service.env_file}",
-            content=envs[service.name].encode(),
-            dest=service.env_file,
-        )
-        unit_ops.append(
-            private_file(
-                name=f"Render /etc/systemd/system/{service.unit}",
-                content=units[service.name].encode(),
-                dest=f"/etc/systemd/system/{service.unit}",
-                mode="644",
-            )
-        )
-        for companion, text in companions[service.name].items():
-            unit = service.companion_unit(companion)
-            unit_ops.append(
-                private_file(
-                    name=f"Render /etc/systemd/system/{unit}",
-                    content=text.encode(),
-                    dest=f"/etc/systemd/system/{unit}",
-                    mode="644",
-                )
-            )
-    systemd.daemon_reload(name="Reload systemd units", _if=any_changed(*unit_ops))
-
-    unplaced = [service for service in CATALOGUE if not plan.runs(service.name)]
     remove_services(
         name="Remove the services not placed here",
-        services=unplaced,
+        services=[service for service in CATALOGUE if not plan.runs(service.name)],
     )
     for service in _each_service():
         if not plan.runs(service.name):
             continue
-        shipped = shipments[service.name]
-        deploy_id = _digest(
-            shipped.sha256,
-            units[service.name],
-            envs[service.name],
-            *companions[service.name].values(),
-        )
-        rollout(
-            name=f"Roll out {service.name} release {shipped.release.release_id}",
+        shipped = shipment(service, _source(plan, service))
+        options = unit_options(service, plan, inventory)
+        unit = render_unit(service, _exec_start(service, plan, shipped), options)
+        # Companions: the same release's tasks, each in its own unit from the same template.
+        companions = {
+            service.companion_unit(companion): render_unit(
+                service, _task_start(service, shipped, companion), options, companion=companion
+            )
+            for companion in service.companions
+        }
+        env = env_file(service, plan, inventory)
+        deploy_id = _digest(shipped.sha256, unit, env, *companions.values())
+        service_release(
+            name=f"Install and roll out {service.name} release {shipped.release.release_id}",
             service=service,
+            files=(
+                (_tarball_path(service, shipped), shipped.tarball, "600"),
+                (service.env_file, env.encode(), "600"),
+                (f"{UNIT_DIR}/{service.unit}", unit.encode(), "644"),
+                *(
+                    (f"{UNIT_DIR}/{name}", text.encode(), "644")
+                    for name, text in companions.items()
+                ),
+            ),
             deploy_id=deploy_id,
             arguments=_rollout_arguments(plan, service, shipped, deploy_id),
         )

@@ -474,12 +474,42 @@ def test_system_account_creates_fixes_or_leaves_the_user_and_group() -> None:
     ]
 
 
-def test_absent_removes_only_what_is_there() -> None:
+def test_a_file_that_must_be_absent_is_removed_only_when_there() -> None:
     path = "/etc/systemd/system/chrony.service.d/fks-infra.conf"
-    assert commands(operations.absent, {FileDigests: {}}, path=path) == []
-    assert commands(operations.absent, {FileDigests: {path: digest()}}, path=path) == [
-        f"rm -f {path}"
+    only_the_file = {
+        "unit": "chrony.service",
+        "files": [(path, None, "644")],
+        "restart": False,
+        "running": None,
+        "enabled": None,
+    }
+    assert (
+        commands(operations.daemon_files, {FileDigests: {}, UnitStates: {}}, **only_the_file) == []
+    )
+    there = {FileDigests: {path: digest()}, UnitStates: {}}
+    assert commands(operations.daemon_files, there, **only_the_file) == [
+        f"rm -f {path}",
+        "systemctl daemon-reload",
     ]
+
+
+def test_daemon_files_restart_the_daemon_only_when_a_file_changed() -> None:
+    path = "/etc/default/prometheus-node-exporter"
+    unit = "prometheus-node-exporter.service"
+    running = {UnitStates: {unit: {"active": "active", "enabled": "enabled"}}}
+    converged = {**running, FileDigests: {path: digest(mode="644")}}
+    files = [(path, CONTENT, "644")]
+    assert commands(operations.daemon_files, converged, unit=unit, files=files) == []
+    changed = commands(
+        operations.daemon_files, {**running, FileDigests: {}}, unit=unit, files=files
+    )
+    # Not under the unit directory: no daemon-reload; restarted, and already enabled.
+    assert changed[-1] == f"systemctl restart {unit}"
+    assert changed[-2].startswith("mv -f ") and changed[-2].endswith(f" {path}")
+    assert "systemctl daemon-reload" not in changed
+    stopped = {UnitStates: {unit: {"active": "failed", "enabled": "disabled"}}}
+    out = commands(operations.daemon_files, {**converged, **stopped}, unit=unit, files=files)
+    assert out == [f"systemctl enable {unit}", f"systemctl start {unit}"]
 
 
 def test_managed_patterns_match_as_the_shell_expands_them() -> None:

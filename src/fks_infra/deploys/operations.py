@@ -138,6 +138,29 @@ def tailscale_up(arguments: Sequence[str], auth_key: SecretStr) -> Generator[obj
 UNIT_DIR = "/etc/systemd/system"
 
 
+def _files_in_place(
+    files: Sequence[tuple[str, bytes | None, str]],
+) -> Generator[object, None, list[str]]:
+    """The commands that give each file its content, as ``private_file`` does (owned by
+    root; ``None`` as content: removed when there), then reload systemd when a unit file or
+    drop-in changed. Returns the paths that changed."""
+    changed = []
+    for dest, content, mode in files:
+        if content is None:
+            commands: list[object] = []
+            if file_digest(dest) is not None:
+                changing()
+                commands.append(StringCommand("rm", "-f", dest))
+        else:
+            commands = list(_private_file(content, dest, mode, "root", "root"))
+        yield from commands
+        if commands:
+            changed.append(dest)
+    if any(dest.startswith(f"{UNIT_DIR}/") for dest in changed):
+        yield "systemctl daemon-reload"
+    return changed
+
+
 @operation()
 def service_release(
     service: Service,
@@ -158,14 +181,7 @@ def service_release(
     operations per service less. A changed unit file reloads systemd before the rollout.
     A failed rollout records nothing, so the next run tries again.
     """
-    reload = False
-    for dest, content, mode in files:
-        commands = list(_private_file(content, dest, mode, "root", "root"))
-        yield from commands
-        if commands and posixpath.dirname(dest) == UNIT_DIR:
-            reload = True
-    if reload:
-        yield "systemctl daemon-reload"
+    yield from _files_in_place(files)
     if fact(DeployedServices).get(service.name) == deploy_id:
         return
     changing()
@@ -287,17 +303,7 @@ def daemon_files(
     One operation where "write, reload, restart when changed, keep running" took three or
     four: each costs pyinfra time on every host, even when nothing changes.
     """
-    changed = []
-    for dest, content, mode in files:
-        if content is None:
-            commands = list(absent._inner(path=dest))
-        else:
-            commands = list(_private_file(content, dest, mode, "root", "root"))
-        yield from commands
-        if commands:
-            changed.append(dest)
-    if any(dest.startswith(f"{UNIT_DIR}/") for dest in changed):
-        yield "systemctl daemon-reload"
+    changed = yield from _files_in_place(files)
     if changed and restart:
         yield StringCommand("systemctl", "restart", unit)
     yield from _service_state([unit], running, enabled)
@@ -365,18 +371,6 @@ def system_account(
     elif group is None or (entry[3], entry[5], entry[6]) != (group[2], home, shell):
         changing()
         yield StringCommand("usermod", "--gid", user, "--shell", shell, "--home", home, user)
-
-
-@operation()
-def absent(path: str) -> Generator[object, None, None]:
-    """Remove a file fks-infra once wrote, when it is there.
-
-    + path: absolute path on the host
-    """
-    if file_digest(path) is None:
-        return
-    changing()
-    yield StringCommand("rm", "-f", path)
 
 
 @operation()

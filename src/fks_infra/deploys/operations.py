@@ -270,6 +270,8 @@ def _service_state(
     units: Sequence[str], running: bool | None, enabled: bool | None
 ) -> Generator[object, None, None]:
     """``service_state``'s commands, for operations that also keep units running."""
+    if not (running or enabled):
+        return  # nothing wanted of the units: nothing to read either
     states = {unit: unit_state(unit) for unit in units}
     disabled = [unit for unit, state in states.items() if state.get("enabled") != "enabled"]
     stopped = [

@@ -26,5 +26,5 @@ def deployed(lab: Lab) -> Iterator[Run]:
     bare = all(lab.ssh(h.name, "test -e /opt/fks").returncode != 0 for h in lab.hosts)
     first = deploy()
     first.bare = bare
-    assert first.returncode == 0, first.stderr[-4000:]
+    assert first.returncode == 0, first.why()
     yield first

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,29 @@ class Run:
 
     def changed(self) -> list[tuple[str, str]]:
         return [(op["name"], host) for op in self.results["operations"] for host in op["success"]]
+
+    def why(self, tail: int = 3000) -> str:
+        """For an assertion message: every line pyinfra printed for a host that failed (the
+        command, its output, the error), then the end of the output. A failing host drops
+        out early, so the end alone rarely says what went wrong."""
+        try:
+            failed = sorted(self.results["failed_hosts"])
+        except (ValueError, KeyError):  # no --json, or no results
+            failed = sorted(set(FAILED_HOST.findall(self.stderr)))
+        lines = [
+            line for line in self.stderr.splitlines()
+            if any(f"[{name}]" in line for name in failed) and not STATUS_LINE.search(line)
+        ]  # fmt: skip
+        return "\n".join(
+            [f"failed hosts: {', '.join(failed) or 'none named'}", *lines[-80:],
+             "--- end of stderr ---", self.stderr[-tail:]]
+        )  # fmt: skip
+
+
+#: A host that pyinfra says failed: ``[gpu-1] Error: ...``, or one it could not reach.
+FAILED_HOST = re.compile(r"\[([\w.-]+)\]\s+(?:Error|Could not connect)")
+#: The one-word status lines every host prints for every operation.
+STATUS_LINE = re.compile(r"\]\s+(?:Success|Skipped|No changes)\s*$")
 
 
 def deploy(

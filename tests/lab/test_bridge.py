@@ -58,7 +58,7 @@ def endpoints(lab: Lab, deployed: Run) -> Iterator[list[str]]:
     ]
     try:
         pointed = deploy("--limit", HOST, *(arg for item in data for arg in ("--data", item)))
-        assert pointed.returncode == 0, pointed.stderr[-3000:]
+        assert pointed.returncode == 0, pointed.why()
         yield data
     finally:
         for unit in UNITS.values():

@@ -55,7 +55,7 @@ def test_every_service_answers_on_its_planned_host(lab: Lab, deployed: Run) -> N
 
 def test_second_run_changes_nothing(deployed: Run) -> None:
     again = deploy()
-    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.returncode == 0, again.why()
     assert again.results["totals"]["hosts"] > 0, "the second run planned no operation at all"
     assert again.changed() == []
 
@@ -146,7 +146,7 @@ def test_moving_a_service_is_one_edit_and_one_run(lab: Lab, deployed: Run, tmp_p
     moved.write_text(MOVED)
     try:
         run = deploy(inventory=str(moved))
-        assert run.returncode == 0, run.stderr[-3000:]
+        assert run.returncode == 0, run.why()
         left = lab.ssh("core-1", "ls /etc/systemd/system/fks-analyze.service /etc/fks/analyze.env "
                        "/opt/fks/analyze 2>&1; ss -Hltn | grep -c ':8008 ' || true")  # fmt: skip
         assert left.stdout.count("No such file") == 3, left.stdout
@@ -156,7 +156,7 @@ def test_moving_a_service_is_one_edit_and_one_run(lab: Lab, deployed: Run, tmp_p
         assert verify.returncode == 0, verify.stdout[-3000:]
     finally:
         back = deploy()
-    assert back.returncode == 0, back.stderr[-3000:]
+    assert back.returncode == 0, back.why()
     assert health(lab, "core-1", "analyze")[0] == "200"
 
 
@@ -169,7 +169,7 @@ def test_secrets_never_leak_and_arrive_byte_exact(lab: Lab, deployed: Run, tmp_p
     host = host_of("auth")
     try:
         run = deploy("-vvv", "--diff", env={"FKS_SECRET_AUTH_SECRET": CANARY}, as_json=False)
-        assert run.returncode == 0, run.stderr[-3000:]
+        assert run.returncode == 0, run.why()
         assert MARK not in run.stdout + run.stderr
         for name in (h.name for h in lab.hosts):
             assert MARK not in lab.ssh(name, "ps -eo args").stdout
@@ -192,4 +192,4 @@ def test_secrets_never_leak_and_arrive_byte_exact(lab: Lab, deployed: Run, tmp_p
         assert MARK not in verify.stdout + verify.stderr + report.read_text()
     finally:
         restored = deploy()
-    assert restored.returncode == 0, restored.stderr[-3000:]
+    assert restored.returncode == 0, restored.why()

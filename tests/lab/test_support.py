@@ -64,7 +64,7 @@ def test_deploy_converges_with_datastores_and_monitoring(lab: Lab, deployed: Run
 
 def test_second_run_changes_nothing(deployed: Run) -> None:
     again = deploy()
-    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.returncode == 0, again.why()
     assert again.changed() == []
 
 

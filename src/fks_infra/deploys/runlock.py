@@ -51,16 +51,30 @@ def hold_run_lock(holder: str) -> None:
 
 
 def _read_reply(channel: Any, timeout: float = 15.0) -> str:
-    """The lock command's first answer; bounded in time."""
+    """The lock command's first answer, read as soon as it arrives; bounded in time.
+
+    Blocking reads with a deadline, not polling: each host's lock is taken in turn while the
+    run prepares, so a poll interval would be paid once per host.
+    """
     deadline = time.monotonic() + timeout
     data = b""
-    while time.monotonic() < deadline:
-        if channel.recv_ready():
-            data += channel.recv(4096)
-            if data.startswith(b"locked\n") or (data.startswith(b"busy") and b"\n" in data[5:]):
+    try:
+        while not _complete(data):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 break
-        elif channel.exit_status_ready():
-            data += channel.recv(4096)
-            break
-        time.sleep(0.05)
+            channel.settimeout(remaining)
+            chunk = channel.recv(4096)
+            if not chunk:  # the command ended
+                break
+            data += chunk
+    except TimeoutError:
+        pass
+    finally:
+        channel.settimeout(None)
     return data.decode(errors="replace")
+
+
+def _complete(data: bytes) -> bool:
+    """``locked``, or ``busy`` followed by the holder's line."""
+    return data.startswith(b"locked\n") or (data.startswith(b"busy") and b"\n" in data[5:])

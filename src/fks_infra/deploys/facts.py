@@ -300,16 +300,19 @@ class PostgresDatabase(FactBase[dict[str, object]]):
     """
 
     def command(self, user: str, database: str) -> str:
-        psql = "runuser -u postgres -- psql -XAtq"
+        # One psql, its commands in order: the role and the owner from the maintenance
+        # database, then the extensions from the FKS database. Where that database is
+        # missing, psql stops at the failed ``\c`` and the extensions line is left out.
         return (
-            "if command -v psql >/dev/null 2>&1; then "
-            f'echo "verifier $({psql} -c "SELECT rolpassword FROM pg_authid '
-            f"WHERE rolname = '{user}'\" 2>/dev/null)\"; "
-            f'echo "owner $({psql} -c "SELECT pg_get_userbyid(datdba) FROM pg_database '
-            f"WHERE datname = '{database}'\" 2>/dev/null)\"; "
-            f"echo \"extensions $({psql} -d {database} -c \"SELECT string_agg(extname, ',') "
-            'FROM pg_extension" 2>/dev/null)"; '
-            "fi; true"
+            "if command -v psql >/dev/null 2>&1; then runuser -u postgres -- psql -XAtq "
+            "-c \"SELECT 'verifier ' || coalesce((SELECT rolpassword FROM pg_authid "
+            f"WHERE rolname = '{user}'), '')\" "
+            "-c \"SELECT 'owner ' || coalesce((SELECT pg_get_userbyid(datdba) FROM pg_database "
+            f"WHERE datname = '{database}'), '')\" "
+            f"-c '\\c {database}' "
+            "-c \"SELECT 'extensions ' || coalesce(string_agg(extname, ','), '') "
+            'FROM pg_extension" '
+            "2>/dev/null; fi; true"
         )
 
     def process(self, output: list[str]) -> dict[str, object]:

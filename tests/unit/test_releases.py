@@ -127,6 +127,22 @@ def test_generated_checkout_builds_the_same_release_as_the_demo(
     assert from_checkout == api
 
 
+@pytest.mark.parametrize("name, behaviour", [("api", None), ("data", Behaviour.HEALTH_FAIL)])
+def test_demo_inputs_are_those_of_its_generated_checkout(
+    name: str, behaviour: Behaviour | None, tmp_path: Path
+) -> None:
+    # A deploy digests the demo without writing a checkout; the digests must be the ones
+    # of the checkout it builds from, or release ids would change.
+    from fks_infra.releases.build import _checkout_trees, _demo_inputs
+    from fks_infra.releases.tree import tree_digest
+
+    generate_demo_checkout(tmp_path, name, behaviour)
+    trees = _checkout_trees(tmp_path, name)
+    assert _demo_inputs(name, behaviour, DEFAULT_DEMO_DIR) == [
+        f"tree {project} {tree_digest(tree)}" for project, tree in sorted(trees.items())
+    ]
+
+
 def test_changed_checkout_gives_a_new_release(
     api: Release, release_cache: Path, tmp_path: Path
 ) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fks_infra.releases import python, rust
-from fks_infra.releases.demo import generate_demo_checkout
+from fks_infra.releases.demo import demo_lib, demo_service_files, generate_demo_checkout
 from fks_infra.releases.manifest import (
     MANIFEST_NAME,
     read_manifest,
@@ -37,7 +37,7 @@ from fks_infra.releases.model import (
     ReleaseFile,
     Source,
 )
-from fks_infra.releases.tree import tree_digest
+from fks_infra.releases.tree import entries_digest, tree_digest
 
 # Bump when the builder's output changes for the same inputs, so old ids are not reused.
 BUILDER_FORMAT = "fks-release/1"
@@ -148,7 +148,7 @@ def _build_into(
 def _plan_python(
     name: str, source: Source, behaviour: Behaviour | None, scratch: Path, cache: Path
 ) -> tuple[list[str], Builder]:
-    """Inputs and builder of a Python release; the demo is generated as a checkout first."""
+    """Inputs and builder of a Python release; a demo's checkout is generated to build it."""
     project = python.normalize(f"fks_{name}")
     target = [f"target={' '.join(python.PYTHON_TARGET)}"]
     if isinstance(source, ArtifactSource):
@@ -158,10 +158,17 @@ def _plan_python(
         inputs = [f"wheel {w.name} {sha256_file(w)}" for w in wheels.values()]
         return target + inputs, lambda out: python.build_wheelhouse(project, {}, wheels, out, cache)
     if isinstance(source, DemoSource):
-        root = scratch / "checkout"
-        generate_demo_checkout(root, name, behaviour, source.demo_dir)
-    else:
-        root = source.root
+        demo, checkout = source.demo_dir, scratch / "checkout"
+        inputs = _demo_inputs(name, behaviour, demo)
+        return target + inputs, lambda out: _build_demo(name, behaviour, demo, checkout, out, cache)
+    trees = _checkout_trees(source.root, name)
+    inputs = [f"tree {p} {tree_digest(t)}" for p, t in sorted(trees.items())]
+    return target + inputs, lambda out: python.build_wheelhouse(project, trees, {}, out, cache)
+
+
+def _checkout_trees(root: Path, name: str) -> dict[str, Path]:
+    """The source trees a Python service's release is built from: its own, and ``libs/*``."""
+    project = python.normalize(f"fks_{name}")
     service = root / "services" / name
     if not service.is_dir():
         raise ReleaseError(f"no source tree for {name}: {service} does not exist")
@@ -170,8 +177,27 @@ def _plan_python(
     libs = sorted(p for p in (root / "libs").glob("*") if p.is_dir())
     trees = {python.project_name(lib): lib for lib in libs}
     trees[project] = service
-    inputs = [f"tree {p} {tree_digest(t)}" for p, t in sorted(trees.items())]
-    return target + inputs, lambda out: python.build_wheelhouse(project, trees, {}, out, cache)
+    return trees
+
+
+def _demo_inputs(name: str, behaviour: Behaviour | None, demo_dir: Path) -> list[str]:
+    """The inputs of a demo release, exactly as of its generated checkout, without writing
+    it: a deploy needs them on every run, the checkout only when the release is not built."""
+    files = demo_service_files(name, behaviour, demo_dir)
+    service = entries_digest(
+        (path, hashlib.sha256(text.encode()).hexdigest(), False) for path, text in files.items()
+    )
+    lib = demo_lib(demo_dir)
+    digests = {python.project_name(lib): tree_digest(lib), python.normalize(f"fks_{name}"): service}
+    return [f"tree {p} {digest}" for p, digest in sorted(digests.items())]
+
+
+def _build_demo(
+    name: str, behaviour: Behaviour | None, demo_dir: Path, root: Path, out: Path, cache: Path
+) -> None:
+    generate_demo_checkout(root, name, behaviour, demo_dir)
+    trees = _checkout_trees(root, name)  # the same trees _demo_inputs digested
+    python.build_wheelhouse(python.normalize(f"fks_{name}"), trees, {}, out, cache)
 
 
 def _plan_rust(

@@ -36,14 +36,35 @@ def generate_demo_checkout(
     + name: service name; it must be a valid Python identifier part (fks_<name>)
     + behaviour: fault to bake into the generated package, or None for a healthy one
     """
+    files = demo_service_files(name, behaviour, demo_dir)
+    copy_tree(demo_lib(demo_dir), root / "libs" / "fks_demo")
+    service_dir = root / "services" / name
+    for relative, text in files.items():
+        path = service_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return service_dir
+
+
+def demo_lib(demo_dir: Path = DEFAULT_DEMO_DIR) -> Path:
+    """The shared implementation, copied as-is to ``libs/fks_demo`` of every demo checkout."""
+    return demo_dir / "python" / "fks_demo"
+
+
+def demo_service_files(
+    name: str, behaviour: Behaviour | None = None, demo_dir: Path = DEFAULT_DEMO_DIR
+) -> dict[str, str]:
+    """The files ``generate_demo_checkout`` writes under ``services/<name>``: path -> text.
+
+    Also read without writing them: a deploy needs only their digest to know the release
+    id, and writes a checkout only when that release is not built yet.
+    """
     if not _SERVICE_NAME.fullmatch(name):
         raise ValueError(f"service name {name!r} must match {_SERVICE_NAME.pattern}")
-    copy_tree(demo_dir / "python" / "fks_demo", root / "libs" / "fks_demo")
-    service_dir = root / "services" / name
     values = {"name": name, "behaviour": repr(behaviour.value if behaviour else None)}
+    templates = demo_dir / "python" / "service_template"
+    files = {}
     for template_name, target in _TEMPLATES.items():
-        template = Template((demo_dir / "python" / "service_template" / template_name).read_text())
-        path = service_dir / target.format(module=f"fks_{name}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(template.substitute(values), encoding="utf-8")
-    return service_dir
+        template = Template((templates / template_name).read_text())
+        files[target.format(module=f"fks_{name}")] = template.substitute(values)
+    return files

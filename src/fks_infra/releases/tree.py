@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 from fks_infra.releases.manifest import sha256_file
@@ -45,11 +46,17 @@ def tree_files(root: Path) -> list[str]:
 
 def tree_digest(root: Path) -> str:
     """SHA-256 over paths, contents and executable bits of the input files."""
+    return entries_digest(
+        (relative, sha256_file(root / relative), os.access(root / relative, os.X_OK))
+        for relative in tree_files(root)
+    )
+
+
+def entries_digest(entries: Iterable[tuple[str, str, bool]]) -> str:
+    """``tree_digest`` of a tree given as (relative path, content SHA-256, executable)."""
     digest = hashlib.sha256()
-    for relative in tree_files(root):
-        path = root / relative
-        executable = os.access(path, os.X_OK)
-        digest.update(f"{relative}\0{sha256_file(path)}\0{int(executable)}\n".encode())
+    for relative, content_sha256, executable in sorted(entries):
+        digest.update(f"{relative}\0{content_sha256}\0{int(executable)}\n".encode())
     return digest.hexdigest()
 
 

@@ -5,7 +5,8 @@
 Measures, on the three-host lab unless said otherwise:
   floor        pyinfra's own floor: `pyinfra inventory/lab.py exec -- true`
   cold         deploy/all.py on freshly booted hosts (the lab is recreated before each run)
-  warm         deploy/all.py on converged hosts (a no-op; asserted to change nothing)
+  warm         deploy/all.py on converged hosts (a no-op; asserted to change nothing),
+               interleaved with the floor runs so both see the same machine
   verify       fks-infra verify inventory/lab.py
   warm_nine    deploy/all.py no-op on a nine-host lab (see NINE below)
   floor_nine   the floor on that nine-host lab
@@ -84,9 +85,21 @@ def median(samples: list[float]) -> float:
 
 
 def measure(name: str, repeat: int, once: Callable[[], float]) -> dict[str, object]:
-    samples = [round(once(), 2) for _ in range(repeat)]
-    print(f"  {name:<10} {median(samples):7.2f} s   runs: {samples}", flush=True)
-    return {"median_s": median(samples), "runs_s": samples}
+    return side_by_side(repeat, {name: once})[name]
+
+
+def side_by_side(
+    repeat: int, measures: dict[str, Callable[[], float]]
+) -> dict[str, dict[str, object]]:
+    """Interleaved runs (a, b, a, b, ...): figures whose ratio is a target see the same
+    machine, not one the first while the lab is still busy and the other after."""
+    samples: dict[str, list[float]] = {name: [] for name in measures}
+    for _ in range(repeat):
+        for name, once in measures.items():
+            samples[name].append(round(once(), 2))
+    for name, runs in samples.items():
+        print(f"  {name:<10} {median(runs):7.2f} s   runs: {runs}", flush=True)
+    return {name: {"median_s": median(runs), "runs_s": runs} for name, runs in samples.items()}
 
 
 def main() -> None:
@@ -103,15 +116,19 @@ def main() -> None:
         lab(THREE)
         return deploy()
 
+    def warm() -> float:
+        return deploy(json_check=True)
+
     figures["cold"] = measure("cold", args.repeat, cold)
-    figures["floor"] = measure("floor", args.repeat, floor)
-    figures["warm"] = measure("warm", args.repeat, lambda: deploy(json_check=True))
+    # The first no-op after a cold deploy finds hosts still starting what it installed.
+    warm()
+    figures |= side_by_side(args.repeat, {"floor": floor, "warm": warm})
     figures["verify"] = measure("verify", args.repeat, lambda: fks("verify", INVENTORY))
     if not args.skip_nine:
         lab(NINE)
         deploy()
-        figures["warm_nine"] = measure("warm_nine", args.repeat, lambda: deploy(json_check=True))
-        figures["floor_nine"] = measure("floor_nine", args.repeat, floor)
+        warm()
+        figures |= side_by_side(args.repeat, {"floor_nine": floor, "warm_nine": warm})
         lab(THREE)
         deploy()
 

@@ -162,7 +162,7 @@ def _plan_python(
         inputs = _demo_inputs(name, behaviour, demo)
         return target + inputs, lambda out: _build_demo(name, behaviour, demo, checkout, out, cache)
     trees = _checkout_trees(source.root, name)
-    inputs = [f"tree {p} {tree_digest(t)}" for p, t in sorted(trees.items())]
+    inputs = _tree_inputs({p: tree_digest(tree) for p, tree in trees.items()})
     return target + inputs, lambda out: python.build_wheelhouse(project, trees, {}, out, cache)
 
 
@@ -188,8 +188,14 @@ def _demo_inputs(name: str, behaviour: Behaviour | None, demo_dir: Path) -> list
         (path, hashlib.sha256(text.encode()).hexdigest(), False) for path, text in files.items()
     )
     lib = demo_lib(demo_dir)
-    digests = {python.project_name(lib): tree_digest(lib), python.normalize(f"fks_{name}"): service}
-    return [f"tree {p} {digest}" for p, digest in sorted(digests.items())]
+    return _tree_inputs(
+        {python.project_name(lib): tree_digest(lib), python.normalize(f"fks_{name}"): service}
+    )
+
+
+def _tree_inputs(digests: dict[str, str]) -> list[str]:
+    """Release-id inputs of source trees, by project name: one line each, in name order."""
+    return [f"tree {project} {digest}" for project, digest in sorted(digests.items())]
 
 
 def _build_demo(

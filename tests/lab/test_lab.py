@@ -65,7 +65,16 @@ def test_no_unit_has_failed_on_the_host(lab: Lab, host: str) -> None:
     """
     for _ in range(2):  # a login, and the next one after the first has ended
         done = lab.ssh(host, "systemctl --failed --no-legend --plain; systemctl is-system-running")
-    assert done.stdout.strip() == "running", done.stdout
+    assert done.stdout.strip() == "running", done.stdout + _journals_of_failed_units(lab, host)
+
+
+def _journals_of_failed_units(lab: Lab, host: str) -> str:
+    """For the assertion message: what each failed unit logged (the host is gone after)."""
+    return lab.ssh(
+        host,
+        "for unit in $(systemctl --failed --no-legend --plain | awk '{print $1}'); do "
+        'echo "--- journal of $unit"; journalctl -b -u "$unit" --no-pager | tail -n 30; done',
+    ).stdout
 
 
 def test_pyinfra_fact_linux_distribution(lab: Lab) -> None:

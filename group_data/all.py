@@ -134,8 +134,9 @@ fks_firewall_public_tcp_ports: list[int] = []
 # UDP ports of this host open to any address (e.g. 41641 for direct tailscale connections).
 fks_firewall_public_udp_ports: list[int] = []
 
-# sshd PermitRootLogin: "prohibit-password" (keys only) or "no".
-fks_ssh_permit_root_login = "prohibit-password"
+# sshd PermitRootLogin: "prohibit-password" (keys only) or "no"; None: "no" where the inventory
+# logs in as another user (with sudo), "prohibit-password" where it logs in as root.
+fks_ssh_permit_root_login = None
 
 # sshd MaxAuthTries: authentication attempts per connection.
 fks_ssh_max_auth_tries = 3

@@ -9,6 +9,7 @@ policy and the docs all read the same plan, so they can never disagree about pla
 from __future__ import annotations
 
 import difflib
+import getpass
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from fks_infra.errors import Problem, ProblemsError
 from fks_infra.gpu import gpu_problems
 from fks_infra.releases.model import Behaviour
 from fks_infra.settings import HostSettings, parse_settings
+from fks_infra.sshd import sshd_problems
 from fks_infra.tls import tls_problems
 
 #: A release source of the form ``artifacts:DIR`` ships prebuilt artifacts from DIR.
@@ -69,6 +71,8 @@ class HostPlan:
     #: where its services listen
     bind_address: str
     secrets: Mapping[str, SecretStr] = field(default_factory=dict, repr=False)
+    #: the user pyinfra logs in as (``ssh_user``, else the local user name, as paramiko does)
+    login_user: str = "root"
 
     def runs(self, service_name: str) -> bool:
         return any(service.name == service_name for service in self.services)
@@ -184,6 +188,7 @@ def _plan_host(
             if name not in catalogue:
                 problems.append(Problem(_unknown_service(name, catalogue), source(key), key=key))
     problems += tls_problems(settings, spec.source_of)
+    problems += sshd_problems(settings, login_user(spec), spec.source_of)
     if problems:
         return None, problems
 
@@ -252,7 +257,16 @@ def _plan_host(
     if problems or address is None:
         return None, problems
     bind = str(settings.fks_bind_address) if settings.fks_bind_address else address
-    return HostPlan(spec.name, roles, services, settings, address, bind, host_secrets), []
+    plan = HostPlan(
+        spec.name, roles, services, settings, address, bind, host_secrets, login_user(spec)
+    )
+    return plan, []
+
+
+def login_user(spec: HostSpec) -> str:
+    """The user pyinfra logs into ``spec``'s host as: ``ssh_user``, else the local user name
+    (paramiko's default when no user is given)."""
+    return str(spec.data.get("ssh_user") or getpass.getuser())
 
 
 def _address(spec: HostSpec, settings: HostSettings) -> str | None:

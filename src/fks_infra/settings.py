@@ -118,7 +118,7 @@ class HostSettings(BaseModel):
     fks_firewall_open_services: tuple[str, ...] = ()
     fks_firewall_public_tcp_ports: tuple[int, ...] = ()
     fks_firewall_public_udp_ports: tuple[int, ...] = ()
-    fks_ssh_permit_root_login: Literal["prohibit-password", "no"] = "prohibit-password"
+    fks_ssh_permit_root_login: Literal["prohibit-password", "no"] | None = None
     fks_ssh_max_auth_tries: int = Field(3, ge=1, le=10)
     fks_ssh_login_grace_time: int = Field(30, ge=5, le=600)
     fks_ntp_pools: tuple[str, ...] = ("2.debian.pool.ntp.org",)

@@ -147,21 +147,18 @@ HEADER = ("Host", "Service", "Port", "Unit", "Release", "Listening", "Health", "
 def connection_runner(
     hosts: Mapping[str, Mapping[str, Any]],
 ) -> Callable[[str, str], tuple[int, str, str]]:
-    """A ``run`` for ``collect`` that connects with each host's pyinfra data (via testinfra)."""
+    """A ``run`` for ``collect`` that connects with each host's pyinfra data (via testinfra),
+    through sudo where the data says ``_sudo``, as the deploy's commands run."""
     import tempfile
     from pathlib import Path
 
-    import testinfra
-
-    from fks_infra.verify import write_ssh_config
+    from fks_infra.verify import testinfra_host, write_ssh_config
 
     directory = tempfile.mkdtemp(prefix="fks-status-")
-    config = str(write_ssh_config(Path(directory) / "ssh_config", hosts.items()))
+    config = write_ssh_config(Path(directory) / "ssh_config", hosts.items())
 
     def run(host: str, command: str) -> tuple[int, str, str]:
-        result = testinfra.get_host(f"paramiko://{host}", ssh_config=config, timeout=10).run(
-            command
-        )
+        result = testinfra_host(host, hosts[host], config, timeout=10).run(command)
         return result.rc, result.stdout, result.stderr
 
     return run

@@ -42,8 +42,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--limit names hosts not in {inventory_path}: {sorted(unknown)}")
     hosts = [(h.name, h.data.dict()) for h in inventory]
     ssh_config = write_ssh_config(Path(_tempdir.name) / "ssh_config", hosts)
-    ssh_ports = {name: int(data.get("ssh_port") or 22) for name, data in hosts}
-    fleet.current = fleet.Fleet(plan, ssh_config, limit, ssh_ports)
+    fleet.current = fleet.Fleet(plan, ssh_config, limit, dict(hosts))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -7,13 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import testinfra
-
 from fks_infra.catalogue import Service
 from fks_infra.gpu import needs_driver
 from fks_infra.nginx import serves_edge
 from fks_infra.plan import HostPlan, InventoryPlan
-from fks_infra.transport import set_nodelay
+from fks_infra.verify import testinfra_host
 
 
 @dataclass(frozen=True)
@@ -70,8 +68,12 @@ class Fleet:
     plan: InventoryPlan
     ssh_config: Path
     limit: frozenset[str]
-    #: pyinfra's ssh_port of each host (where the deploy reached its sshd)
-    ssh_ports: Mapping[str, int] = field(default_factory=dict)
+    #: each host's pyinfra data: how the deploy reached it (ssh_port, ssh_user, _sudo)
+    data: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def ssh_port(self, host_name: str) -> int:
+        """Where the deploy reached the host's sshd."""
+        return int(self.data.get(host_name, {}).get("ssh_port") or 22)
 
     def hosts(self) -> Iterator[HostPlan]:
         return (h for h in self.plan.hosts if not self.limit or h.name in self.limit)
@@ -162,8 +164,6 @@ def connect(host_name: str) -> Any:
     """The testinfra host for an inventory host (one connection per host per session)."""
     assert current is not None, "no --fks-inventory given"
     if host_name not in _connections:
-        host = testinfra.get_host(f"paramiko://{host_name}", ssh_config=str(current.ssh_config))
-        # testinfra has no transport_factory: the live socket gets it (fks_infra/transport.py).
-        set_nodelay(host.backend.client.get_transport().sock)
-        _connections[host_name] = host
+        data = current.data.get(host_name, {})
+        _connections[host_name] = testinfra_host(host_name, data, current.ssh_config)
     return _connections[host_name]

@@ -15,6 +15,7 @@ from fleet import HostTarget, RouteTarget, connect
 
 from fks_infra.firewall import RULESET_PATH, TABLE, render_ruleset
 from fks_infra.nginx import API, WEB
+from fks_infra.sshd import permit_root_login
 
 #: Python on the host (installed by the deploy) fetching a URL N times without verifying
 #: TLS and without following redirects; prints each status code.
@@ -120,7 +121,7 @@ def test_ruleset_is_the_rendered_one(firewall: HostTarget) -> None:
     if not plan.settings.fks_firewall_enabled:
         return
     sshd_ports = run(plan.name, "sshd -T | awk '$1 == \"port\" {print $2}'").split()
-    ports = {fleet.current.ssh_ports.get(plan.name, 22), *map(int, sshd_ports)}
+    ports = {fleet.current.ssh_port(plan.name), *map(int, sshd_ports)}
     expected = render_ruleset(plan, fleet.current.plan, sorted(ports))
     live = run(plan.name, f"sha256sum {RULESET_PATH}").split()[0]
     assert live == hashlib.sha256(expected.encode()).hexdigest(), f"{RULESET_PATH} differs"
@@ -156,7 +157,7 @@ def test_hardened(sshd: HostTarget) -> None:
     values = dict(
         line.split(" ", 1) for line in run(sshd.host.name, "sshd -T").splitlines() if " " in line
     )
-    root_login = sshd.host.settings.fks_ssh_permit_root_login
+    root_login = permit_root_login(sshd.host.settings, sshd.host.login_user)
     assert values["permitrootlogin"] in (
         {root_login, "without-password"} if root_login == "prohibit-password" else {root_login}
     )

@@ -61,7 +61,7 @@ def test_no_unit_has_failed_on_the_host(lab: Lab, host: str) -> None:
     """Every earlier lab test (deploys, faults, rollbacks) leaves no failed unit behind.
 
     It also guards the lab itself: SSH logins must not leave a host "degraded"
-    (see ``ROOT_LINGERS`` in fks_infra/lab/guest.py).
+    (see ``LINGER_DIR`` in fks_infra/lab/guest.py).
     """
     for _ in range(2):  # a login, and the next one after the first has ended
         done = lab.ssh(host, "systemctl --failed --no-legend --plain; systemctl is-system-running")

@@ -15,7 +15,7 @@ from test_operations import commands
 
 from fks_infra.deploys import checked
 from fks_infra.deploys.facts import FileDigest
-from fks_infra.deploys.operations import STAGING_DIR
+from fks_infra.deploys.operations import UPLOADS_DIR
 
 MAIN = "/etc/nginx/nginx.conf"
 SITE = "/etc/nginx/fks/site.conf"
@@ -68,8 +68,8 @@ def test_a_changed_file_goes_through_candidate_check_install_and_reload() -> Non
         f"rm -rf {CANDIDATE} && mkdir -p -m 700 {CANDIDATE}",
         f"mkdir -p {CANDIDATE}/etc/nginx",
         f"mkdir -p {CANDIDATE}/etc/nginx/fks",
-        f"upload {CANDIDATE}{MAIN} via {STAGING_DIR}/{sha(FILES[MAIN])[:16]}.part",
-        f"upload {CANDIDATE}{SITE} via {STAGING_DIR}/{sha(FILES[SITE])[:16]}.part",
+        f"upload {CANDIDATE}{MAIN} via {UPLOADS_DIR}/deploy/{sha(FILES[MAIN])[:16]}.part",
+        f"upload {CANDIDATE}{SITE} via {UPLOADS_DIR}/deploy/{sha(FILES[SITE])[:16]}.part",
         f"nginx -t -q -c {CANDIDATE}/etc/nginx/nginx.conf && touch {MARKER}",
         f"test -e {MARKER} && mkdir -p /etc/nginx && install -m 644 -o root -g root "
         f"{CANDIDATE}{MAIN} {MAIN}.fks-new && mv -f {MAIN}.fks-new {MAIN}",

@@ -364,7 +364,7 @@ def test_sshd_accepts_the_drop_in_and_its_values_win(
 ) -> None:
     settings = HostSettings(fks_ssh_permit_root_login=root_login, fks_ssh_max_auth_tries=4)
     drop_in = tmp_path / "00-fks-infra.conf"
-    drop_in.write_text(sshd.render_sshd(settings))
+    drop_in.write_text(sshd.render_sshd(settings, "deploy"))
     # Another drop-in that sshd reads later, as cloud-init's would: ours must still win.
     later = tmp_path / "50-cloud-init.conf"
     later.write_text("PasswordAuthentication yes\nPermitRootLogin yes\n")
@@ -392,7 +392,7 @@ def test_the_deploy_check_command_checks_the_whole_host_config(tmp_path: Path) -
         "/var/lib/fks-infra/candidates/sshd", str(tmp_path)
     )
     Path(candidate).parent.mkdir(parents=True)
-    Path(candidate).write_text(sshd.render_sshd(HostSettings()))
+    Path(candidate).write_text(sshd.render_sshd(HostSettings(), "root"))
     command = sshd.candidate_check(f"{tmp_path}{sshd.DROP_IN}")
     script = f"mount -t tmpfs tmpfs /run && mkdir -m 755 /run/sshd && {command}"
     assert run(isolated(["sh", "-c", script], mounts=True)).returncode == 0
@@ -404,7 +404,9 @@ def test_the_deploy_check_command_checks_the_whole_host_config(tmp_path: Path) -
 
 def test_sshd_refuses_a_broken_drop_in(tmp_path: Path, host_key: Path) -> None:
     drop_in = tmp_path / "00-fks-infra.conf"
-    drop_in.write_text(sshd.render_sshd(HostSettings()).replace("MaxAuthTries 3", "MaxAuthTries x"))
+    drop_in.write_text(
+        sshd.render_sshd(HostSettings(), "root").replace("MaxAuthTries 3", "MaxAuthTries x")
+    )
     main = tmp_path / "sshd_config"
     main.write_text(f"HostKey {host_key}\nInclude {drop_in}\n")
     result = run_sshd(main, "-t")
@@ -501,3 +503,30 @@ def test_tls_files_must_exist_and_be_pem(tmp_path: Path, tls: TlsFiles) -> None:
 def test_bad_edge_settings_are_refused_before_any_host(data: dict[str, Any], message: str) -> None:
     found = problems_of(**data)
     assert any(message in problem for problem in found), found
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"ssh_user": "deploy", "_sudo": True}, "no"),
+        ({"ssh_user": "root"}, "prohibit-password"),
+        # A setting keeps root key logins for an inventory that needs them.
+        ({"ssh_user": "deploy", "fks_ssh_permit_root_login": "prohibit-password"},
+         "prohibit-password"),
+    ],
+)  # fmt: skip
+def test_root_logins_are_refused_where_the_inventory_logs_in_as_another_user(
+    data: dict[str, Any], expected: str
+) -> None:
+    plan = plan_inventory(
+        [spec("aio-1", ["core", "gpu", "bridge"], "127.0.0.1", **data)], secrets=all_secrets
+    ).hosts[0]
+    assert f"PermitRootLogin {expected}\n" in sshd.render_sshd(plan.settings, plan.login_user)
+
+
+def test_refusing_root_logins_to_an_inventory_that_logs_in_as_root_is_an_error() -> None:
+    assert problems_of(ssh_user="root", fks_ssh_permit_root_login="no") == [
+        "inventory/test.py: host aio-1: fks_ssh_permit_root_login: 'no' would refuse this "
+        "inventory's own SSH login as root; log in as another user with _sudo, or leave the "
+        "setting unset"
+    ]

@@ -11,7 +11,7 @@ import pytest
 from lab_samples import two_host_state
 
 from fks_infra.lab.errors import LabError
-from fks_infra.lab.inventory import groups_for, lab_groups
+from fks_infra.lab.inventory import LOGIN_ENV, groups_for, lab_groups
 from fks_infra.lab.paths import LabPaths, repo_root
 
 
@@ -27,15 +27,36 @@ def test_hosts_sit_in_their_role_groups_and_in_lab() -> None:
     }
 
 
-def test_connection_data_uses_the_lab_key_and_ignores_host_keys() -> None:
+def test_connection_data_logs_in_as_an_operator_with_sudo_like_production(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(LOGIN_ENV, raising=False)
     data = dict(groups_for(two_host_state())["core"])["core-1"]
     assert data == {
         "ssh_hostname": "10.213.0.10",
-        "ssh_user": "root",
+        "ssh_user": "deploy",
+        "_sudo": True,
         "ssh_key": "/repo/.lab/id_ed25519",
         "ssh_known_hosts_file": "/dev/null",
         "ssh_strict_host_key_checking": "no",
     }
+
+
+def test_the_login_can_be_root_without_sudo_or_the_second_operator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(LOGIN_ENV, "root")
+    data = dict(groups_for(two_host_state())["core"])["core-1"]
+    assert (data["ssh_user"], "_sudo" in data) == ("root", False)
+    monkeypatch.setenv(LOGIN_ENV, "ops")
+    data = dict(groups_for(two_host_state())["core"])["core-1"]
+    assert (data["ssh_user"], data["_sudo"]) == ("ops", True)
+
+
+def test_a_login_the_lab_hosts_do_not_have_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(LOGIN_ENV, "mallory")
+    with pytest.raises(LabError, match="lab hosts have the logins root, deploy, ops"):
+        groups_for(two_host_state())
 
 
 def test_no_lab_is_an_error_saying_how_to_start_one(tmp_path: Path) -> None:

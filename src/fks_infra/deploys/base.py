@@ -6,14 +6,15 @@ from pathlib import Path
 from typing import Any
 
 from pyinfra.api.deploy import deploy
-from pyinfra.context import host
 
 from fks_infra.deploys.operations import (
     ROLLOUT,
     STAGING_DIR,
+    UPLOADS_DIR,
     VERIFY_RELEASE,
     daemon_files,
     directories,
+    login_user,
     packages,
     preflight,
     private_file,
@@ -62,15 +63,16 @@ def prepare_host(plan: HostPlan) -> None:
         min_free_mib=plan.settings.fks_preflight_min_free_mib,
         max_clock_skew_s=plan.settings.fks_preflight_max_clock_skew,
     )
-    login_user = str(host.data.get("ssh_user") or "root")
     directories(
         name="Directories of fks-infra",
         layout=(
             ("/opt/fks", "755", "root"),
             ("/etc/fks", "700", "root"),  # env files hold secrets
             ("/var/lib/fks-infra", "755", "root"),
-            # Uploads land here first: only the SSH login user (and root) can read them.
-            (STAGING_DIR, "700", login_user),
+            (STAGING_DIR, "700", "root"),
+            # Over sudo, uploads land in the login user's own directory first (operations.py).
+            (UPLOADS_DIR, "711", "root"),
+            (f"{UPLOADS_DIR}/{login_user()}", "700", login_user()),
             ("/usr/local/lib/fks-infra", "755", "root"),
         ),
     )

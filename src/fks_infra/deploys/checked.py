@@ -23,7 +23,7 @@ from pyinfra.api.command import FileUploadCommand, StringCommand
 from pyinfra.api.operation import operation
 
 from fks_infra.deploys.factcache import changing, file_digest
-from fks_infra.deploys.operations import STAGING_DIR
+from fks_infra.deploys.operations import upload_path
 
 #: Candidates live here, one directory per set (``label``), mirroring the live paths.
 CANDIDATES_DIR = "/var/lib/fks-infra/candidates"
@@ -95,9 +95,10 @@ def checked_files(
     for path in sorted({posixpath.dirname(candidate_path(label, p)) for p in files}):
         yield StringCommand("mkdir", "-p", path)
     for path, text in files.items():
-        staged = f"{STAGING_DIR}/{wanted[path][:16]}.part"
         yield FileUploadCommand(
-            BytesIO(text.encode()), candidate_path(label, path), remote_temp_filename=staged
+            BytesIO(text.encode()),
+            candidate_path(label, path),
+            remote_temp_filename=upload_path(wanted[path][:16]),
         )
     marker = shlex.quote(f"{directory}/{ACCEPTED}")
     yield f"{check.format(candidate=quoted)} && touch {marker}"

@@ -33,7 +33,7 @@ def harden_sshd(plan: HostPlan) -> None:
     checked_files(
         name=f"Render {sshd.DROP_IN}",
         label="sshd",
-        files={sshd.DROP_IN: sshd.render_sshd(plan.settings)},
+        files={sshd.DROP_IN: sshd.render_sshd(plan.settings, plan.login_user)},
         check=sshd.candidate_check("{candidate}" + sshd.DROP_IN),
         activate="systemctl reload ssh.service",
     )

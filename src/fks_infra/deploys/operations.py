@@ -8,6 +8,7 @@ change flag decided before anything ran.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import posixpath
 import shlex
@@ -42,7 +43,13 @@ from fks_infra.tailnet import arguments_hash
 ROLLOUT = "/usr/local/lib/fks-infra/fks-rollout"
 #: fks_infra/releases/manifest.py on the host; fks-rollout runs it on every new release.
 VERIFY_RELEASE = "/usr/local/lib/fks-infra/verify-release"
+#: Root-only: files get their content, mode and owner here before they are renamed into place.
 STAGING_DIR = "/var/lib/fks-infra/staging"
+#: One directory per login user (``uploads/<user>``, 0700, theirs): over sudo, pyinfra's SFTP
+#: writes as the login user, so the bytes land there before root copies them to the staging
+#: directory. Each operator keeps their own, so runs by different operators in turn leave
+#: every directory as they found it (one shared directory would change owner on every run).
+UPLOADS_DIR = "/var/lib/fks-infra/uploads"
 #: The setup script of the FKS role and database, for the length of one psql run (root-only).
 POSTGRES_SETUP_FILE = "/var/lib/fks-infra/postgres-setup.sql"
 
@@ -81,14 +88,32 @@ def _private_file(
     yield from _private_upload(content, dest, mode, user, group)
 
 
+def login_user() -> str:
+    """The user this run logs into the current host as: the SSH connection's own (an
+    ssh_config ``User`` counts), else the host's ``ssh_user``, else paramiko's default, the
+    local user name."""
+    client = getattr(host.connector, "client", None)
+    transport = client.get_transport() if client is not None else None
+    if transport is not None and transport.get_username():
+        return str(transport.get_username())
+    return str(host.data.get("ssh_user") or getpass.getuser())
+
+
+def upload_path(name: str) -> str:
+    """Where pyinfra's SFTP puts the bytes of staged file ``name`` when commands run through
+    sudo (its ``remote_temp_filename``): the login user's own uploads directory."""
+    return f"{UPLOADS_DIR}/{login_user()}/{name}.part"
+
+
 def _private_upload(
     content: bytes, dest: str, mode: str, user: str, group: str
 ) -> Generator[object, None, None]:
     """The commands that put ``content`` at ``dest`` unseen and whole (see ``private_file``)."""
-    staged = f"{STAGING_DIR}/{hashlib.sha256(content).hexdigest()[:16]}"
-    # Over sudo, pyinfra uploads as the login user to the temporary name and copies it
-    # as root; both names are inside the staging directory only the login user can read.
-    yield FileUploadCommand(BytesIO(content), staged, remote_temp_filename=f"{staged}.part")
+    name = hashlib.sha256(content).hexdigest()[:16]
+    staged = f"{STAGING_DIR}/{name}"
+    # Over sudo, pyinfra uploads as the login user to the temporary name (in their own
+    # uploads directory) and copies it as root into the root-only staging directory.
+    yield FileUploadCommand(BytesIO(content), staged, remote_temp_filename=upload_path(name))
     yield StringCommand("mkdir", "-p", posixpath.dirname(dest))
     yield StringCommand("chown", f"{user}:{group}", staged)
     yield StringCommand("chmod", mode, staged)

@@ -5,23 +5,58 @@ command on its own SSH channel that waits for input. When the run ends, or dies 
 dies, its connection closes, the command gets end-of-file and the kernel drops the lock: no
 stale lock is ever left behind. A second run that finds the lock taken stops before planning
 anything, naming the host and who holds it.
+
+The lock command is elevated the way every other command of the run is (``_sudo`` and the
+other global arguments of the host's data, through pyinfra's own ``make_unix_command``), so a
+root run and a sudo run, or two operators, contend for the same root-owned file. A lock the
+command could not even try (sudo refused, the file could not be opened) is reported as that
+failure with the host's own words, never as "busy".
 """
 
 from __future__ import annotations
 
-import shlex
 import time
 from typing import Any
 
+from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS, pop_global_arguments
+from pyinfra.api.command import StringCommand
 from pyinfra.api.exceptions import PyinfraError
-from pyinfra.context import host
+from pyinfra.connectors.util import extract_control_arguments, make_unix_command_for_host
+from pyinfra.context import host, state
 
 LOCK_FILE = "/run/lock/fks-infra.lock"
 _held: dict[int, Any] = {}
 
+#: Takes the lock or says who holds it. The holder's note travels on stdin (first line), so
+#: nothing of it is ever parsed by a shell; the rest of stdin is held open with the lock.
+LOCK_SCRIPT = (
+    f"exec 9>>{LOCK_FILE} || exit 71; "
+    "read -r holder; "
+    f'if flock -n 9; then printf "%s\\n" "$holder" > {LOCK_FILE}; echo locked; '
+    f"exec cat >/dev/null; else echo busy; cat {LOCK_FILE}; fi"
+)
+
 
 class HostBusyError(PyinfraError):
     """Another fks-infra run holds this host."""
+
+
+class RunLockError(PyinfraError):
+    """The run lock could not be tried at all on this host (not: another run holds it)."""
+
+
+def lock_command() -> str:
+    """``LOCK_SCRIPT`` as the current host's commands run: through sudo where its data says
+    ``_sudo`` (and likewise ``_sudo_user``, ``_su_user``, ``_doas``...)."""
+    arguments, _ = pop_global_arguments(state, host, {})
+    connector_arguments: Any = {
+        key: value for key, value in arguments.items() if key in CONNECTOR_ARGUMENT_KEYS
+    }
+    extract_control_arguments(connector_arguments)  # exit codes, timeout, pty: not for a shell
+    command = make_unix_command_for_host(
+        state, host, StringCommand(LOCK_SCRIPT), **connector_arguments
+    )
+    return str(command.get_raw_value())
 
 
 def hold_run_lock(holder: str) -> None:
@@ -29,25 +64,32 @@ def hold_run_lock(holder: str) -> None:
 
     + holder: what the lock records of this run (control machine and process), for the
       message a second run prints
+
+    Raises ``HostBusyError`` when another run holds the lock, ``RunLockError`` when the lock
+    command failed (its output, stderr included, is in the message).
     """
     client = getattr(host.connector, "client", None)
     if client is None or id(client) in _held:
         return  # @local and other connectors, or already held by this run
     channel = client.get_transport().open_session()
-    note = shlex.quote(holder)
-    channel.exec_command(
-        f"exec 9>>{LOCK_FILE}; if flock -n 9; then echo {note} > {LOCK_FILE}; echo locked; "
-        f"exec cat >/dev/null; else echo busy; cat {LOCK_FILE}; fi"
-    )
+    channel.set_combine_stderr(True)
+    channel.exec_command(lock_command())
+    channel.sendall(holder.replace("\n", " ").encode() + b"\n")
     reply = _read_reply(channel)
-    if not reply.startswith("locked"):
-        channel.close()
+    if reply.startswith("locked\n"):
+        _held[id(client)] = channel  # kept open, with the lock, until this process exits
+        return
+    channel.close()
+    if reply.startswith("busy"):
         owner = reply.removeprefix("busy").strip() or "an unknown run"
         raise HostBusyError(
             f"{host.name} is being deployed by another fks-infra run ({owner}); "
             "try again when it has finished"
         )
-    _held[id(client)] = channel  # kept open, with the lock, until this process exits
+    raise RunLockError(
+        f"{host.name}: could not take the run lock {LOCK_FILE}: "
+        + (reply.strip() or "the lock command ended without a word")
+    )
 
 
 def _read_reply(channel: Any, timeout: float = 15.0) -> str:

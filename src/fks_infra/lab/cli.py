@@ -11,6 +11,7 @@ from fks_infra.lab import lifecycle
 from fks_infra.lab.errors import LabError
 from fks_infra.lab.mirror import MIRROR_ENV
 from fks_infra.lab.paths import LabPaths, lab_paths
+from fks_infra.lab.rootfs import OPERATORS
 from fks_infra.lab.spec import DEFAULT_HOSTS, DEFAULT_RELEASE
 from fks_infra.lab.state import LabState, load_state
 from fks_infra.lab.table import host_table
@@ -76,10 +77,16 @@ def status() -> None:
 
 
 @lab.command(context_settings={"ignore_unknown_options": True})
+@click.option(
+    "--user",
+    default=OPERATORS[0],
+    show_default=True,
+    help="Login user: an operator (root through `sudo -i`), or root where sshd still lets it in.",
+)
 @click.argument("host")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
-def ssh(host: str, command: tuple[str, ...]) -> None:
-    """Log into HOST as root with the lab key, or run COMMAND there (after --)."""
+def ssh(user: str, host: str, command: tuple[str, ...]) -> None:
+    """Log into HOST with the lab key, or run COMMAND there (after --)."""
     paths = _paths()
     target = _require_state(paths).host(host)
     args = [
@@ -94,7 +101,7 @@ def ssh(host: str, command: tuple[str, ...]) -> None:
         "LogLevel=ERROR",
         "-o",
         "IdentitiesOnly=yes",
-        f"root@{target.address}",
+        f"{user}@{target.address}",
         *command,
     ]
     sys.stdout.flush()

@@ -1,7 +1,8 @@
 """Turning the shared base tree into one particular host, inside that host's overlay.
 
 Everything here is identity or trust that must differ per host or come from the
-control machine: hostname, machine-id, SSH host keys, the lab's login key, DNS,
+control machine: hostname, machine-id, SSH host keys, the lab's login key (for root and
+every operator), DNS,
 apt sources and the CA bundle. Writes land in the host's overlay upper layer,
 so the cached base rootfs stays untouched.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 from fks_infra.lab.errors import LabError
 from fks_infra.lab.keys import host_keys
 from fks_infra.lab.mirror import Mirrors
+from fks_infra.lab.rootfs import OPERATORS
 
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 LOCAL_CA_DIR = Path("/usr/local/share/ca-certificates")
@@ -33,11 +35,11 @@ DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 USER_MANAGER_DROPIN = (
     "# fks-infra lab only: see fks_infra/lab/guest.py\n[Service]\nTimeoutStopSec=5s\n"
 )
-#: root's user manager lingers: it starts once at boot instead of with every SSH login
-#: and stopping ten seconds after it. Inside nspawn, that per-login teardown races with
+#: The login users' user managers (root's and every operator's) linger: each starts once at
+#: boot instead of with every SSH login and stopping ten seconds after it. Inside nspawn, that per-login teardown races with
 #: the next login's slice (``user-runtime-dir@0.service`` fails at step CGROUP), which
 #: leaves the host "degraded" between logins for reasons no deploy caused.
-ROOT_LINGERS = "/var/lib/systemd/linger/root"
+LINGER_DIR = "/var/lib/systemd/linger"
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,28 @@ def apt_sources(mirrors: Mirrors, suite: str) -> str:
     return text
 
 
+def _passwd_entry(root: Path, user: str) -> tuple[int, int, str]:
+    """(uid, gid, home) of ``user`` in the tree's ``/etc/passwd``."""
+    for line in (root / "etc/passwd").read_text(encoding="utf-8").splitlines():
+        fields = line.split(":")
+        if len(fields) >= 6 and fields[0] == user:
+            return int(fields[2]), int(fields[3]), fields[5]
+    raise LabError(
+        f"no user {user!r} in the base rootfs; rebuild it (`fks-infra lab down --purge`)"
+    )
+
+
+def _authorize(root: Path, user: str, key: str) -> None:
+    """The lab key in ``user``'s ``~/.ssh/authorized_keys`` (0600 in a 0700 dir, theirs),
+    the way cloud-init installs a VM's login key."""
+    uid, gid, home = _passwd_entry(root, user)
+    ssh_dir = root / home.lstrip("/") / ".ssh"
+    ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _write(root, f"{home}/.ssh/authorized_keys", key, 0o600)
+    for path in (ssh_dir, ssh_dir / "authorized_keys"):
+        os.chown(path, uid, gid)
+
+
 def hosts_file(identity: GuestIdentity) -> str:
     """``/etc/hosts`` naming every lab host, so hosts reach each other by name."""
     lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
@@ -132,8 +156,8 @@ def prepare_guest(root: Path, identity: GuestIdentity, mirrors: Mirrors, suite: 
     for kind, pair in host_keys(identity.name).items():
         _write(root, f"/etc/ssh/ssh_host_{kind}_key", pair.private, 0o600)
         _write(root, f"/etc/ssh/ssh_host_{kind}_key.pub", pair.public)
-    (root / "root/.ssh").mkdir(mode=0o700, parents=True, exist_ok=True)
-    _write(root, "/root/.ssh/authorized_keys", identity.authorized_key, 0o600)
+    for user in ("root", *OPERATORS):
+        _authorize(root, user, identity.authorized_key)
     _write(root, "/etc/resolv.conf", guest_resolv_conf())
     (root / "etc/apt/sources.list").unlink(missing_ok=True)
     _write(root, "/etc/apt/sources.list.d/debian.sources", apt_sources(mirrors, suite))
@@ -143,4 +167,5 @@ def prepare_guest(root: Path, identity: GuestIdentity, mirrors: Mirrors, suite: 
         _write(root, str(LOCAL_CA_DIR / "fks-lab-control" / relative), ca.read_text("utf-8"))
     _write(root, "/etc/pip.conf", f"[global]\ncert = {CA_BUNDLE}\n")
     _write(root, "/etc/systemd/system/user@.service.d/fks-lab.conf", USER_MANAGER_DROPIN)
-    _write(root, ROOT_LINGERS, "")
+    for user in ("root", *OPERATORS):
+        _write(root, f"{LINGER_DIR}/{user}", "")

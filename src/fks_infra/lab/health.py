@@ -14,20 +14,22 @@ from pathlib import Path
 import paramiko
 
 from fks_infra.lab.errors import LabError
+from fks_infra.lab.rootfs import OPERATORS
 
 READY_STATES = frozenset({"running", "degraded"})
 POLL_INTERVAL_S = 0.5
 
 
 def system_state(address: str, key: Path, timeout: float = 5.0) -> str:
-    """``systemctl is-system-running`` on ``address``; OSError or SSHException if unreachable."""
+    """``systemctl is-system-running`` on ``address``, asked as the lab's first operator (root
+    may not log in once a deploy hardened sshd); OSError or SSHException if unreachable."""
     client = paramiko.SSHClient()
     # Lab hosts get fresh host keys on every ``up``; nothing to pin them against.
     client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
     try:
         client.connect(
             address,
-            username="root",
+            username=OPERATORS[0],
             key_filename=str(key),
             timeout=timeout,
             banner_timeout=timeout,

@@ -7,10 +7,12 @@ plain, typed and unit-tested here.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from fks_infra.lab.errors import LabError
 from fks_infra.lab.paths import LabPaths, lab_paths
+from fks_infra.lab.rootfs import OPERATORS
 from fks_infra.lab.spec import KNOWN_ROLES
 from fks_infra.lab.state import LabState, load_state
 
@@ -19,12 +21,32 @@ LAB_GROUP = "lab"
 
 InventoryHost = tuple[str, dict[str, Any]]
 
+#: Who the lab inventory logs in as: an operator of ``rootfs.OPERATORS`` (with sudo, as in
+#: production; the first by default) or ``root`` (no sudo, for tests of a root-run host).
+LOGIN_ENV = "FKS_LAB_USER"
 
-def connection_data(state: LabState, name: str) -> dict[str, Any]:
-    """pyinfra SSH connector data for lab host ``name``."""
+
+def login_user() -> str:
+    """The user named by ``$FKS_LAB_USER``, else the lab's first operator.
+
+    Raises ``LabError`` for a user the lab's hosts do not have.
+    """
+    user = os.environ.get(LOGIN_ENV) or OPERATORS[0]
+    if user != "root" and user not in OPERATORS:
+        known = ", ".join(("root", *OPERATORS))
+        raise LabError(f"${LOGIN_ENV}={user!r}: lab hosts have the logins {known}")
+    return user
+
+
+def connection_data(state: LabState, name: str, user: str | None = None) -> dict[str, Any]:
+    """pyinfra SSH connector data for lab host ``name``, logging in as ``user`` (default:
+    ``login_user()``); every user but root reaches root through sudo."""
+    user = user or login_user()
+    sudo = {"_sudo": True} if user != "root" else {}
     return {
         "ssh_hostname": state.host(name).address,
-        "ssh_user": "root",
+        "ssh_user": user,
+        **sudo,
         "ssh_key": state.key,
         # Host keys are regenerated on every ``lab up``; pinning them would only break re-runs.
         "ssh_known_hosts_file": "/dev/null",

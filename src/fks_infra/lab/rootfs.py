@@ -45,7 +45,13 @@ BASE_PACKAGES: tuple[str, ...] = (
 )
 
 #: Bump when the build's post-processing changes, so old caches are not reused.
-BUILD_FORMAT = 1
+BUILD_FORMAT = 2
+
+#: The lab's operators, as a cloud image's default user: a login with passwordless sudo.
+#: The lab logs in as the first (``inventory/lab.py``); a second lets tests deploy as two
+#: operators in turn. Their ``authorized_keys`` come per lab (``guest.prepare_guest``).
+OPERATORS: tuple[str, ...] = ("deploy", "ops")
+SUDOERS = "/etc/sudoers.d/90-fks-lab-operators"
 
 #: Written last into a finished rootfs; only trees carrying it are reused or purged.
 MARKER = ".fks-lab-rootfs"
@@ -55,7 +61,7 @@ BUILD_TIMEOUT_S = 1200
 
 def rootfs_id(release: Release, packages: tuple[str, ...] = BASE_PACKAGES) -> str:
     """The cache entry name: release plus a hash of everything that shapes the tree."""
-    recipe = "\n".join([str(BUILD_FORMAT), str(release), *sorted(packages)])
+    recipe = "\n".join([str(BUILD_FORMAT), str(release), *sorted(packages), *OPERATORS])
     digest = hashlib.sha256(recipe.encode()).hexdigest()[:12]
     return f"{release.distro}-{release.suite}-{digest}"
 
@@ -84,6 +90,23 @@ def _make_generic(root: Path) -> None:
     (root / "etc/hostname").unlink(missing_ok=True)
     for deb in (root / "var/cache/apt/archives").glob("*.deb"):
         deb.unlink()
+
+
+def _add_operators(root: Path) -> None:
+    """Create ``OPERATORS`` in the tree at ``root``, each with passwordless sudo."""
+    for name in OPERATORS:
+        subprocess.run(
+            ["chroot", str(root), "useradd", "--create-home", "--user-group",
+             "--shell", "/bin/bash", name],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+    sudoers = root / SUDOERS.lstrip("/")
+    sudoers.write_text(
+        "# fks-infra lab: the operators' logins, as a cloud image's default user\n"
+        + "".join(f"{name} ALL=(ALL:ALL) NOPASSWD: ALL\n" for name in OPERATORS),
+        encoding="ascii",
+    )
+    sudoers.chmod(0o440)
 
 
 def _debootstrap(release: Release, mirrors: Mirrors, target: Path, debs: Path, log: Path) -> None:
@@ -131,6 +154,7 @@ def ensure_rootfs(release: Release, mirrors: Mirrors, cache: Path) -> tuple[Path
         try:
             _debootstrap(release, mirrors, tmp, debs, cache / f"{final.name}.build.log")
             _make_generic(tmp)
+            _add_operators(tmp)
             (tmp / MARKER).write_text(f"{release}\n", encoding="ascii")
         except BaseException:
             remove_tree(tmp)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from fks_infra.lab.paths import LabPaths, repo_root
+from fks_infra.lab.rootfs import OPERATORS
 from fks_infra.lab.state import HostState, LabState
 
 
@@ -49,10 +51,13 @@ class Lab:
         return lab_inventory()
 
     def ssh(
-        self, host: str, command: str, timeout: float = 120.0
+        self, host: str, command: str, timeout: float = 120.0, user: str = OPERATORS[0]
     ) -> subprocess.CompletedProcess[str]:
-        """Run the shell line ``command`` on ``host`` as root; the result, never an exception."""
-        args = ["ssh", "-i", str(self.key), *SSH_OPTIONS, f"root@{self.addresses[host]}", command]
+        """Run the shell line ``command`` on ``host`` as root, logged in as ``user`` (through
+        ``sudo`` unless ``user`` is root, as an operator works); the result, never an
+        exception."""
+        remote = command if user == "root" else f"sudo -n sh -c {shlex.quote(command)}"
+        args = ["ssh", "-i", str(self.key), *SSH_OPTIONS, f"{user}@{self.addresses[host]}", remote]
         return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
 
     def pyinfra(self, *args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:

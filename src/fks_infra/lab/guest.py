@@ -35,10 +35,11 @@ DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 USER_MANAGER_DROPIN = (
     "# fks-infra lab only: see fks_infra/lab/guest.py\n[Service]\nTimeoutStopSec=5s\n"
 )
-#: The login users' user managers (root's and every operator's) linger: each starts once at
-#: boot instead of with every SSH login and stopping ten seconds after it. Inside nspawn, that per-login teardown races with
-#: the next login's slice (``user-runtime-dir@0.service`` fails at step CGROUP), which
-#: leaves the host "degraded" between logins for reasons no deploy caused.
+#: The login users' user managers (root's and every operator's) linger: each starts once
+#: at boot instead of with every SSH login and stopping ten seconds after it. Inside
+#: nspawn, that per-login teardown races with the next login's slice
+#: (``user-runtime-dir@0.service`` fails at step CGROUP), which leaves the host "degraded"
+#: between logins for reasons no deploy caused.
 LINGER_DIR = "/var/lib/systemd/linger"
 
 

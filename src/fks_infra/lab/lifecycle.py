@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 from pathlib import Path
 
-from fks_infra.lab import health, machine, network
+from fks_infra.lab import cgroups, health, machine, network
 from fks_infra.lab.capabilities import require_capabilities
 from fks_infra.lab.errors import LabError
 from fks_infra.lab.guest import GuestIdentity, prepare_guest
@@ -88,6 +88,7 @@ def _leftovers(paths: LabPaths) -> list[str]:
     found += [f"nspawn pid {pid}" for pid in machine.find_nspawn(paths)]
     found += [f"guest pid {pid}" for pid in machine.find_guest_processes()]
     found += [f"mount {point}" for point in mounts_under(paths.root)]
+    found += [f"cgroup {path}" for path in cgroups.leftovers()]
     return found
 
 
@@ -123,7 +124,8 @@ def _start_host(
         target=paths.merged(host.name),
     )
     prepare_guest(paths.merged(host.name), identity, mirrors, parse_release(state.release).suite)
-    return machine.start(paths, host.name)
+    limits = cgroups.create(host.name) if cgroups.available() else []
+    return machine.start(paths, host.name, limits)
 
 
 def up(
@@ -245,17 +247,29 @@ def _up(
 
 
 def _wait_host(paths: LabPaths, host: HostState, process: subprocess.Popen[bytes]) -> str:
-    try:
-        return health.wait_ready(
-            host.name,
-            host.address,
-            paths.key,
-            still_booting=lambda: process.poll() is None,
-            timeout=BOOT_TIMEOUT_S,
-        )
-    except LabError as exc:
-        tail = _console_tail(paths, host.name)
-        raise LabError(f"{exc}\nconsole of {host.name}:\n{tail}") from exc
+    """Wait for ``host`` to be ready, let its units' memory and tasks limits apply (which
+    re-executes its systemd), and wait for it again."""
+
+    def ready() -> str:
+        try:
+            return health.wait_ready(
+                host.name,
+                host.address,
+                paths.key,
+                still_booting=lambda: process.poll() is None,
+                timeout=BOOT_TIMEOUT_S,
+            )
+        except LabError as exc:
+            tail = _console_tail(paths, host.name)
+            raise LabError(f"{exc}\nconsole of {host.name}:\n{tail}") from exc
+
+    booted = ready()
+    init = machine.guest_init(process.pid)
+    if init is None or not cgroups.available():
+        return booted
+    cgroups.make_writable(init)
+    cgroups.wait_applied(host.name)
+    return ready()
 
 
 def status_of(state: LabState, paths: LabPaths) -> dict[str, str]:
@@ -303,6 +317,7 @@ def _down(paths: LabPaths, purge: bool) -> DownResult:
         state = None
     killed = machine.stop_all(paths)
     unmounted = unmount_all_under(paths.root)
+    cgroups.remove_all()
     net = network.remove_network(state.network.ip_forward_before if state else None)
     remove_tree(paths.machines)
     paths.state_file.unlink(missing_ok=True)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from fks_infra.lab import names
@@ -35,7 +36,10 @@ def nspawn_args(paths: LabPaths, host: str) -> list[str]:
         f"--network-namespace-path={NETNS_DIR / names.netns_name(host)}",
         # Like a VM, a guest manages its own firewall (nftables); the capability reaches only
         # the guest's own network namespace. CAP_SYS_TIME stays out: the clock is the host's.
-        "--capability=CAP_NET_ADMIN",
+        # bpf() and CAP_BPF let the guest's systemd attach its units' IPAddressDeny= filters
+        # (cgroup BPF programs); without them it drops the filters as "not supported".
+        "--capability=CAP_NET_ADMIN,CAP_BPF",
+        "--system-call-filter=bpf",
         "--console=read-only",
         # The lab writes the guest's resolv.conf itself; the host's may name a loopback stub.
         "--resolv-conf=off",
@@ -45,17 +49,38 @@ def nspawn_args(paths: LabPaths, host: str) -> list[str]:
     ]
 
 
-def start(paths: LabPaths, host: str) -> subprocess.Popen[bytes]:
-    """Boot ``host`` detached (own session), its console going to a log file."""
+def start(paths: LabPaths, host: str, cgroup_dirs: Sequence[Path] = ()) -> subprocess.Popen[bytes]:
+    """Boot ``host`` detached (own session), its console going to a log file.
+
+    + cgroup_dirs: v1 cgroups nspawn (and so the guest) starts in (see ``cgroups.py``)
+    """
+    args = nspawn_args(paths, host)
+    if cgroup_dirs:
+        # A shell joins the cgroups, then becomes nspawn (same pid): nspawn is in them before
+        # it starts the guest. (Popen's preexec_fn is unsafe beside the threads of ``up``.)
+        joins = " && ".join(
+            f"echo $$ > {shlex.quote(str(d / 'cgroup.procs'))}" for d in cgroup_dirs
+        )
+        args = ["sh", "-c", f'{joins} && exec "$@"', "fks-lab-enter", *args]
     paths.logs.mkdir(parents=True, exist_ok=True)
     with open(paths.console_log(host), "wb") as log:
         return subprocess.Popen(
-            nspawn_args(paths, host),
+            args,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def guest_init(nspawn_pid: int) -> int | None:
+    """The guest's PID 1 as this machine sees it: nspawn's child; ``None`` if there is none."""
+    try:
+        children = Path(f"/proc/{nspawn_pid}/task/{nspawn_pid}/children").read_text("ascii")
+    except OSError:
+        return None
+    pids = [int(pid) for pid in children.split()]
+    return pids[0] if pids else None
 
 
 def is_alive(pid: int) -> bool:

@@ -32,3 +32,13 @@ def netns_name(host: str) -> str:
 def veth_name(host: str) -> str:
     """The root-namespace end of lab host ``host``'s veth pair."""
     return f"{VETH_PREFIX}{host}"
+
+
+#: Prefix of each host's own cgroup in this machine's v1 ``memory`` and ``pids`` hierarchies
+#: (``fkslab-<name>``, below the cgroup the lab was started from).
+CGROUP_PREFIX = "fkslab-"
+
+
+def cgroup_name(host: str) -> str:
+    """The v1 memory/pids cgroup of lab host ``host``."""
+    return f"{CGROUP_PREFIX}{host}"

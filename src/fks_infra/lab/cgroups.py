@@ -1,0 +1,139 @@
+"""What each guest needs so that its units' resource limits are enforced, not ignored.
+
+This machine's PID 1 is not systemd and its cgroups are hybrid: the ``memory`` and ``pids``
+controllers are bound to cgroup v1 hierarchies, and the v2 tree (``/sys/fs/cgroup/unified``)
+offers none of them. A guest's systemd therefore runs hybrid too, and applies
+
+- ``MemoryMax=`` as v1 ``memory.limit_in_bytes`` and ``TasksMax=`` as v1 ``pids.max``; but
+  systemd-nspawn mounts those hierarchies *read-only* in the guest (a read-only bind mount
+  over a writable superblock), so every write failed and the limits were silently absent.
+  Each guest now gets its own subtree in both hierarchies (``fkslab-<host>``, below the cgroup
+  the lab runs in, which also becomes the root of the guest's cgroup namespace) and, once
+  booted, its two mounts are made writable. Nothing of this machine's own setup changes:
+  the subtrees are removed with the lab.
+- ``IPAddressDeny=``/``IPAddressAllow=`` as BPF programs attached to the unit's cgroup in the
+  v2 tree; nspawn's seccomp filter refuses ``bpf()`` and the guest lacked ``CAP_BPF``, so
+  systemd found the BPF firewall "not supported" and dropped it (``machine.nspawn_args``).
+
+The guest's units started at boot, before its mounts became writable, stay without a v1
+memory/pids cgroup of their own; everything started after the guest's systemd re-executed
+(every deployed service) has one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+
+from fks_infra.lab import proc
+from fks_infra.lab.errors import LabError
+from fks_infra.lab.names import CGROUP_PREFIX, cgroup_name
+
+V1_ROOT = Path("/sys/fs/cgroup")
+#: The v1 hierarchies whose limits the guests' units set.
+CONTROLLERS = ("memory", "pids")
+
+
+def own_cgroup(controller: str, proc_cgroup: str | None = None) -> str:
+    """This process's cgroup path in v1 hierarchy ``controller`` (``/`` when at its root).
+
+    + proc_cgroup: the text of ``/proc/self/cgroup`` (read when not given)
+
+    Raises ``LookupError`` when no v1 hierarchy carries ``controller``.
+    """
+    text = proc_cgroup if proc_cgroup is not None else Path("/proc/self/cgroup").read_text()
+    for line in text.splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            return path
+    raise LookupError(f"no cgroup v1 hierarchy has the {controller} controller")
+
+
+def guest_cgroups(host: str) -> list[Path]:
+    """The directories of ``host``'s own cgroup in each of ``CONTROLLERS``' hierarchies."""
+    return [
+        V1_ROOT / controller / own_cgroup(controller).lstrip("/") / cgroup_name(host)
+        for controller in CONTROLLERS
+    ]
+
+
+def available() -> bool:
+    """Whether this machine has writable v1 memory and pids hierarchies to give out."""
+    try:
+        return all(os.access(path.parent, os.W_OK) for path in guest_cgroups("probe"))
+    except (LookupError, OSError):
+        return False
+
+
+def create(host: str) -> list[Path]:
+    """Make ``host``'s cgroups exist (empty); returns them for ``machine.start``."""
+    paths = guest_cgroups(host)
+    for path in paths:
+        path.mkdir(exist_ok=True)
+    return paths
+
+
+def make_writable(guest_init: int) -> None:
+    """Remount the guest's read-only v1 memory and pids mounts read-write, then make its
+    systemd re-execute so that it takes them up.
+
+    + guest_init: the guest's PID 1, as this machine sees it
+
+    systemd decides once, when it starts, which controllers it can use; at boot the mounts
+    were read-only, so without the re-execution it would keep leaving them alone. SIGTERM is
+    systemd's own "serialize, re-execute, deserialize" (systemd(1), SIGNALS): units keep
+    running. The caller waits for the guest to answer again.
+    Raises ``LabError`` naming the command when ``nsenter``/``mount`` fails.
+    """
+    for controller in CONTROLLERS:
+        proc.run(
+            ["nsenter", f"--target={guest_init}", "--mount", "--", "mount", "-o",
+             "remount,bind,rw", str(V1_ROOT / controller)],
+            timeout=30,
+        )  # fmt: skip
+    os.kill(guest_init, signal.SIGTERM)
+
+
+def wait_applied(host: str, timeout: float = 30.0) -> None:
+    """Wait until ``host``'s re-executed systemd has made its ``system.slice`` in both
+    hierarchies: from then on its units get their limits. Raises ``LabError`` after
+    ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    wanted = [path / "system.slice" for path in guest_cgroups(host)]
+    while not all(path.is_dir() for path in wanted):
+        if time.monotonic() > deadline:
+            missing = ", ".join(str(path) for path in wanted if not path.is_dir())
+            raise LabError(f"{host}: its systemd did not take up its cgroups ({missing})")
+        time.sleep(0.2)
+
+
+def _remove(path: Path) -> None:
+    """``rmdir`` a cgroup and every cgroup below it, deepest first (v1 needs them empty)."""
+    for child in sorted((p for p in path.iterdir() if p.is_dir()), reverse=True):
+        _remove(child)
+    with contextlib.suppress(FileNotFoundError):
+        path.rmdir()
+
+
+def leftovers() -> list[Path]:
+    """Every lab cgroup still there (below this process's own cgroups)."""
+    found: list[Path] = []
+    for controller in CONTROLLERS:
+        try:
+            base = V1_ROOT / controller / own_cgroup(controller).lstrip("/")
+        except LookupError:
+            continue
+        if base.is_dir():
+            found += sorted(base.glob(f"{CGROUP_PREFIX}*"))
+    return found
+
+
+def remove_all() -> list[Path]:
+    """Remove every lab cgroup (the guests must be gone); returns what was removed."""
+    removed = leftovers()
+    for path in removed:
+        _remove(path)
+    return removed

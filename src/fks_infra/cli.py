@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
 import click
 
 from fks_infra.catalogue import CATALOGUE
-from fks_infra.errors import ProblemsError
-from fks_infra.inventory import plan_for_path, secrets_wanted
+from fks_infra.errors import MissingSecret, Problem, ProblemsError, report
+from fks_infra.inventory import plan_for_path, plan_without_secrets, secrets_wanted
 from fks_infra.lab.cli import lab
 from fks_infra.plan import InventoryPlan
 from fks_infra.ports import ports_json, ports_markdown, ports_table
@@ -39,10 +39,28 @@ def fail(error: ProblemsError, inventory: str = "") -> NoReturn:
     sys.exit(INVALID)
 
 
-def load_plan(inventory: str) -> InventoryPlan:
-    """Validate an inventory without contacting a host, or exit 2 listing every problem."""
+def warn(problems: Sequence[Problem], inventory: str) -> None:
+    click.echo(f"fks-infra: warning in {inventory}: {report(problems)}", err=True)
+
+
+def load_plan(inventory: str, missing_secrets_ok: bool = False) -> InventoryPlan:
+    """Validate an inventory without contacting a host, or exit 2 listing every problem.
+
+    + missing_secrets_ok: where missing secrets are the only problems, warn of each and
+      place the services without them (for output that shows no secret)
+    """
     try:
         return plan_for_path(inventory)
+    except ProblemsError as error:
+        missing = [p for p in error.problems if isinstance(p, MissingSecret)]
+        if not missing_secrets_ok or len(missing) < len(error.problems):
+            fail(error, inventory)
+    warn(missing, inventory)
+    click.echo("fks-infra: check and deploys refuse until these secrets are set", err=True)
+    # A host that lacks a secret is left unplaced, which also skips the checks across hosts
+    # (a unique service placed twice...): with every secret standing in, they run here.
+    try:
+        return plan_without_secrets(inventory)
     except ProblemsError as error:
         fail(error, inventory)
 
@@ -72,8 +90,12 @@ def ports(fmt: str) -> None:
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
 def plan(inventory: str, fmt: str) -> None:
-    """Show which services run on which host, on which port (validates first)."""
-    result = load_plan(inventory)
+    """Show which services run on which host, on which port (validates first).
+
+    Missing secrets are only warnings here, since the placement shows none: a first look
+    needs no secrets file. check and deploys still refuse without them.
+    """
+    result = load_plan(inventory, missing_secrets_ok=True)
     if fmt == "json":
         hosts = [
             {
@@ -139,7 +161,6 @@ def tailscale_policy(inventory: str, output: str | None) -> None:
     a wildcard or an unowned tag is refused (exit 2). Secrets are not needed.
     """
     from fks_infra import tailnet
-    from fks_infra.inventory import plan_without_secrets
 
     try:
         text = tailnet.render_policy(

@@ -6,7 +6,7 @@ inventory in one pass instead of one error per run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 
@@ -47,6 +47,15 @@ class Problem:
         return f"{where} {self.message}" if where else self.message
 
 
+@dataclass(frozen=True)
+class MissingSecret(Problem):
+    """A secret that neither the environment nor the secrets file holds.
+
+    Fatal wherever a secret is used (``check``, deploys); only a warning for ``plan``,
+    which shows no secret.
+    """
+
+
 class ProblemsError(Exception):
     """Validation failed; ``problems`` lists every reason."""
 
@@ -55,7 +64,12 @@ class ProblemsError(Exception):
         super().__init__(self.report())
 
     def report(self) -> str:
-        count = len(self.problems)
-        lines = [f"{count} problem{'s' if count != 1 else ''} found:"]
-        lines += [f"  - {problem}" for problem in self.problems]
-        return "\n".join(lines)
+        return report(self.problems)
+
+
+def report(problems: Sequence[Problem]) -> str:
+    """Problems as the command line lists them: a count, then one line each."""
+    count = len(problems)
+    lines = [f"{count} problem{'s' if count != 1 else ''} found:"]
+    lines += [f"  - {problem}" for problem in problems]
+    return "\n".join(lines)

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 
 from fks_infra.bridges import WINRM_PASSWORD, endpoint_problems
 from fks_infra.catalogue import CATALOGUE, Catalogue, Role, Service
-from fks_infra.errors import Problem, ProblemsError
+from fks_infra.errors import MissingSecret, Problem, ProblemsError
 from fks_infra.gpu import gpu_problems
 from fks_infra.releases.model import Behaviour
 from fks_infra.settings import HostSettings, parse_settings
@@ -244,7 +244,7 @@ def _plan_host(
         problems += lookup_problems
         if value is None:
             problems.append(
-                Problem(
+                MissingSecret(
                     f"missing secret {name} (needed by {', '.join(users)}): set "
                     f"FKS_SECRET_{name} or add it to {settings.fks_secrets_file}",
                     source("fks_secrets_file"),

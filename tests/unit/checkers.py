@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -21,7 +21,11 @@ def tool(name: str, path: str = "") -> str:
     found = shutil.which(name, path=path or None) or shutil.which(name, path="/usr/sbin:/sbin")
     if found:
         return found
-    reason = f"{name} not found: the rendered configs cannot be checked"
+    unavailable(f"{name} not found: the rendered configs cannot be checked")
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip the test for something this machine lacks; fail it on CI (``CI=true``)."""
     if os.environ.get("CI") == "true":
         pytest.fail(reason)
     pytest.skip(reason)

@@ -237,3 +237,78 @@ def test_check_names_a_missing_tailscale_auth_key(project: Path) -> None:
     assert result.returncode == 2
     assert "missing secret TAILSCALE_AUTHKEY" in result.stderr
     assert "canary" not in result.stderr + result.stdout
+
+
+def lose_secrets(project: Path, *names: str) -> None:
+    """Rename secrets in the project's secrets file, so that they are missing."""
+    secrets = project / "secrets/fks.toml"
+    text = secrets.read_text()
+    for name in names:
+        text = text.replace(f"{name} =", f"{name}_GONE =")
+    secrets.write_text(text)
+
+
+def problem_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("  - ")]
+
+
+def test_plan_shows_the_placement_and_warns_of_each_missing_secret(project: Path) -> None:
+    """A first `plan` needs no secrets: check's errors about them become warnings."""
+    lose_secrets(project, "MT5_PASSWORD", TAILSCALE_AUTHKEY)
+    result = run("plan", "inventory/site.py", cwd=project)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["Host", "Roles", "Service", "Port", "Language"]
+    assert "bridge-1  bridge          meta                 8005  rust" in lines
+    assert len(lines) == 2 + 19
+    assert result.stderr.startswith("fks-infra: warning in inventory/site.py: 4 problems found")
+    check = run("check", "inventory/site.py", cwd=project)
+    assert check.returncode == 2
+    assert problem_lines(result.stderr) == problem_lines(check.stderr)
+    assert (
+        "  - group_data/all.py: host bridge-1: missing secret MT5_PASSWORD (needed by meta): "
+        "set FKS_SECRET_MT5_PASSWORD or add it to secrets/fks.toml"
+    ) in problem_lines(result.stderr)
+    assert "canary" not in result.stdout + result.stderr
+
+
+def test_plan_as_json_without_a_secrets_file_keeps_stdout_json(project: Path) -> None:
+    (project / "secrets/fks.toml").unlink()
+    result = run("plan", "inventory/site.py", "--format", "json", cwd=project)
+    assert result.returncode == 0, result.stderr
+    hosts = json.loads(result.stdout)["hosts"]
+    assert [host["host"] for host in hosts] == ["core-1", "gpu-1", "bridge-1"]
+    assert sum(len(host["services"]) for host in hosts) == 19
+    assert "missing secret AUTH_SECRET (needed by api, auth)" in result.stderr
+
+
+def replace_gpu_host(project: Path, data: str) -> None:
+    lines = [line for line in GOOD.splitlines() if not line.startswith("gpu =")]
+    gpu = f'gpu = [("gpu-1", {{"ssh_hostname": "192.0.2.20", {data}}})]'
+    (project / "inventory/site.py").write_text("\n".join([*lines, gpu, ""]))
+
+
+def test_plan_still_refuses_other_problems_beside_missing_secrets(project: Path) -> None:
+    lose_secrets(project, "MT5_PASSWORD")
+    replace_gpu_host(project, '"fks_port_overrides": {"ai": 8011}')
+    result = run("plan", "inventory/site.py", cwd=project)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("fks-infra: invalid in inventory/site.py: 2 problems found")
+    assert "port 8011 is used by both ai and training" in result.stderr
+    assert "missing secret MT5_PASSWORD" in result.stderr
+
+
+def test_plan_refuses_a_placement_problem_that_missing_secrets_hid(project: Path) -> None:
+    """While a secret is missing its host is not placed, so the checks across hosts wait
+    (check lists only the secret); plan places every host, and so must run them."""
+    lose_secrets(project, "MT5_PASSWORD")
+    replace_gpu_host(project, '"fks_services_extra": ["data"]')
+    assert "data must run on one host" not in run("check", "inventory/site.py", cwd=project).stderr
+    result = run("plan", "inventory/site.py", cwd=project)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert (
+        "fks-infra: invalid in inventory/site.py: 1 problem found:\n"
+        "  - service data must run on one host only but is placed on core-1 and gpu-1"
+    ) in result.stderr

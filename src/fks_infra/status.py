@@ -152,13 +152,13 @@ def connection_runner(
     import tempfile
     from pathlib import Path
 
-    from fks_infra.verify import testinfra_host, write_ssh_config
+    from fks_infra.verify import remote_host, write_ssh_config
 
     directory = tempfile.mkdtemp(prefix="fks-status-")
     config = write_ssh_config(Path(directory) / "ssh_config", hosts.items())
 
     def run(host: str, command: str) -> tuple[int, str, str]:
-        result = testinfra_host(host, hosts[host], config, timeout=10).run(command)
+        result = remote_host(host, hosts[host], config, timeout=10).run(command)
         return result.rc, result.stdout, result.stderr
 
     return run

@@ -50,7 +50,7 @@ def elevation(data: Mapping[str, Any]) -> dict[str, Any]:
     return {"sudo": True, **({"sudo_user": str(user)} if user else {})}
 
 
-def testinfra_host(name: str, data: Mapping[str, Any], config: Path, **options: Any) -> Any:
+def remote_host(name: str, data: Mapping[str, Any], config: Path, **options: Any) -> Any:
     """The testinfra host for inventory host ``name``: connected by ``config`` (see
     ``write_ssh_config``), elevated as ``data`` says, Nagle off on its socket.
 

@@ -11,7 +11,7 @@ from fks_infra.catalogue import Service
 from fks_infra.gpu import needs_driver
 from fks_infra.nginx import serves_edge
 from fks_infra.plan import HostPlan, InventoryPlan
-from fks_infra.verify import testinfra_host
+from fks_infra.verify import remote_host
 
 
 @dataclass(frozen=True)
@@ -165,5 +165,5 @@ def connect(host_name: str) -> Any:
     assert current is not None, "no --fks-inventory given"
     if host_name not in _connections:
         data = current.data.get(host_name, {})
-        _connections[host_name] = testinfra_host(host_name, data, current.ssh_config)
+        _connections[host_name] = remote_host(host_name, data, current.ssh_config)
     return _connections[host_name]

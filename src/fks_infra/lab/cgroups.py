@@ -1,4 +1,4 @@
-"""What each guest needs so that its units' resource limits are enforced, not ignored.
+"""Each guest's own cgroups: its units' limits enforced, its units apart from its neighbours'.
 
 This machine's PID 1 is not systemd and its cgroups are hybrid: the ``memory`` and ``pids``
 controllers are bound to cgroup v1 hierarchies, and the v2 tree (``/sys/fs/cgroup/unified``)
@@ -35,33 +35,46 @@ from fks_infra.lab.names import CGROUP_PREFIX, cgroup_name
 V1_ROOT = Path("/sys/fs/cgroup")
 #: The v1 hierarchies whose limits the guests' units set.
 CONTROLLERS = ("memory", "pids")
+#: Every hierarchy a guest gets a cgroup of its own in: mount directory below ``V1_ROOT``
+#: -> how ``/proc/self/cgroup`` names it (v2's line has no controller). Besides the limits,
+#: the two trees systemd tracks units in: nspawn puts a guest's ``payload`` below the cgroup
+#: it started in, and guests that start in one cgroup share one ``payload``; each guest's
+#: ``system.slice/chrony.service`` was then the same cgroup as its neighbours'. A guest
+#: that stopped its chrony read the neighbours' processes as pid 0 ("Failed to kill control
+#: group ... Input/output error") and could not attach the restarted one (219/CGROUP).
+HIERARCHIES = {"memory": "memory", "pids": "pids", "systemd": "name=systemd", "unified": ""}
 
 
-def own_cgroup(controller: str, proc_cgroup: str | None = None) -> str:
-    """This process's cgroup path in v1 hierarchy ``controller`` (``/`` when at its root).
+def own_cgroup(hierarchy: str, proc_cgroup: str | None = None) -> str:
+    """This process's cgroup path in ``hierarchy`` (a key of ``HIERARCHIES``; ``/`` at its
+    root).
 
     + proc_cgroup: the text of ``/proc/self/cgroup`` (read when not given)
 
-    Raises ``LookupError`` when no v1 hierarchy carries ``controller``.
+    Raises ``LookupError`` when this machine has no such hierarchy.
     """
+    name = HIERARCHIES[hierarchy]
     text = proc_cgroup if proc_cgroup is not None else Path("/proc/self/cgroup").read_text()
     for line in text.splitlines():
-        _, controllers, path = line.split(":", 2)
-        if controller in controllers.split(","):
+        number, controllers, path = line.split(":", 2)
+        if (name and name in controllers.split(",")) or (not name and number == "0"):
             return path
-    raise LookupError(f"no cgroup v1 hierarchy has the {controller} controller")
+    raise LookupError(f"no cgroup hierarchy {name or 'v2'} on this machine")
+
+
+def guest_cgroup(host: str, hierarchy: str) -> Path:
+    """The directory of ``host``'s own cgroup in ``hierarchy`` (a key of ``HIERARCHIES``)."""
+    return V1_ROOT / hierarchy / own_cgroup(hierarchy).lstrip("/") / cgroup_name(host)
 
 
 def guest_cgroups(host: str) -> list[Path]:
-    """The directories of ``host``'s own cgroup in each of ``CONTROLLERS``' hierarchies."""
-    return [
-        V1_ROOT / controller / own_cgroup(controller).lstrip("/") / cgroup_name(host)
-        for controller in CONTROLLERS
-    ]
+    """The directories of ``host``'s own cgroup in every one of ``HIERARCHIES``."""
+    return [guest_cgroup(host, hierarchy) for hierarchy in HIERARCHIES]
 
 
 def available() -> bool:
-    """Whether this machine has writable v1 memory and pids hierarchies to give out."""
+    """Whether this machine has every hierarchy of ``HIERARCHIES``, writable, to give out
+    (its hybrid layout; a pure v2 machine gives nspawn what it needs by itself)."""
     try:
         return all(os.access(path.parent, os.W_OK) for path in guest_cgroups("probe"))
     except (LookupError, OSError):
@@ -102,7 +115,7 @@ def wait_applied(host: str, timeout: float = 30.0) -> None:
     hierarchies: from then on its units get their limits. Raises ``LabError`` after
     ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    wanted = [path / "system.slice" for path in guest_cgroups(host)]
+    wanted = [guest_cgroup(host, hierarchy) / "system.slice" for hierarchy in CONTROLLERS]
     while not all(path.is_dir() for path in wanted):
         if time.monotonic() > deadline:
             missing = ", ".join(str(path) for path in wanted if not path.is_dir())
@@ -121,9 +134,9 @@ def _remove(path: Path) -> None:
 def leftovers() -> list[Path]:
     """Every lab cgroup still there (below this process's own cgroups)."""
     found: list[Path] = []
-    for controller in CONTROLLERS:
+    for hierarchy in HIERARCHIES:
         try:
-            base = V1_ROOT / controller / own_cgroup(controller).lstrip("/")
+            base = V1_ROOT / hierarchy / own_cgroup(hierarchy).lstrip("/")
         except LookupError:
             continue
         if base.is_dir():

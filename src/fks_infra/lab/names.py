@@ -34,11 +34,11 @@ def veth_name(host: str) -> str:
     return f"{VETH_PREFIX}{host}"
 
 
-#: Prefix of each host's own cgroup in this machine's v1 ``memory`` and ``pids`` hierarchies
-#: (``fkslab-<name>``, below the cgroup the lab was started from).
+#: Prefix of each host's own cgroup in every cgroup hierarchy of this machine
+#: (``fkslab-<name>``, below the cgroup the lab was started from; see ``cgroups.py``).
 CGROUP_PREFIX = "fkslab-"
 
 
 def cgroup_name(host: str) -> str:
-    """The v1 memory/pids cgroup of lab host ``host``."""
+    """The cgroup of lab host ``host`` (the same name in every hierarchy)."""
     return f"{CGROUP_PREFIX}{host}"

@@ -45,11 +45,13 @@ def test_an_unreachable_host_fails_alone_and_is_named(lab: Lab, deployed: Run) -
 def test_a_second_run_on_a_busy_host_refuses_and_the_lock_dies_with_its_holder(
     lab: Lab, deployed: Run
 ) -> None:
+    hold = (
+        "exec 9>>/run/lock/fks-infra.lock; flock 9; "
+        "echo 'pid 4242 on another-machine' > /run/lock/fks-infra.lock; echo held; "
+        "exec cat >/dev/null"
+    )  # held, like fks-infra's own lock, until the connection ends
     holder = subprocess.Popen(
-        [str(BIN / "fks-infra"), "lab", "ssh", "core-1", "--",
-         "exec 9>>/run/lock/fks-infra.lock; flock 9; "
-         "echo 'pid 4242 on another-machine' > /run/lock/fks-infra.lock; echo held; "
-         "exec cat >/dev/null"],  # held, like fks-infra's own lock, until the connection ends
+        [str(BIN / "fks-infra"), "lab", "ssh", "core-1", "--", "sudo -n sh -c", shlex.quote(hold)],
         cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

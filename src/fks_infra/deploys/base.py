@@ -63,6 +63,7 @@ def prepare_host(plan: HostPlan) -> None:
         min_free_mib=plan.settings.fks_preflight_min_free_mib,
         max_clock_skew_s=plan.settings.fks_preflight_max_clock_skew,
     )
+    operator = login_user()
     directories(
         name="Directories of fks-infra",
         layout=(
@@ -72,7 +73,7 @@ def prepare_host(plan: HostPlan) -> None:
             (STAGING_DIR, "700", "root"),
             # Over sudo, uploads land in the login user's own directory first (operations.py).
             (UPLOADS_DIR, "711", "root"),
-            (f"{UPLOADS_DIR}/{login_user()}", "700", login_user()),
+            (f"{UPLOADS_DIR}/{operator}", "700", operator),
             ("/usr/local/lib/fks-infra", "755", "root"),
         ),
     )

@@ -62,9 +62,14 @@ def own_cgroup(hierarchy: str, proc_cgroup: str | None = None) -> str:
     raise LookupError(f"no cgroup hierarchy {name or 'v2'} on this machine")
 
 
+def _lab_parent(hierarchy: str) -> Path:
+    """The directory the guests' cgroups go in: this process's own cgroup in ``hierarchy``."""
+    return V1_ROOT / hierarchy / own_cgroup(hierarchy).lstrip("/")
+
+
 def guest_cgroup(host: str, hierarchy: str) -> Path:
     """The directory of ``host``'s own cgroup in ``hierarchy`` (a key of ``HIERARCHIES``)."""
-    return V1_ROOT / hierarchy / own_cgroup(hierarchy).lstrip("/") / cgroup_name(host)
+    return _lab_parent(hierarchy) / cgroup_name(host)
 
 
 def guest_cgroups(host: str) -> list[Path]:
@@ -76,7 +81,7 @@ def available() -> bool:
     """Whether this machine has every hierarchy of ``HIERARCHIES``, writable, to give out
     (its hybrid layout; a pure v2 machine gives nspawn what it needs by itself)."""
     try:
-        return all(os.access(path.parent, os.W_OK) for path in guest_cgroups("probe"))
+        return all(os.access(_lab_parent(hierarchy), os.W_OK) for hierarchy in HIERARCHIES)
     except (LookupError, OSError):
         return False
 
@@ -136,7 +141,7 @@ def leftovers() -> list[Path]:
     found: list[Path] = []
     for hierarchy in HIERARCHIES:
         try:
-            base = V1_ROOT / hierarchy / own_cgroup(hierarchy).lstrip("/")
+            base = _lab_parent(hierarchy)
         except LookupError:
             continue
         if base.is_dir():

@@ -19,7 +19,7 @@ from pathlib import Path
 from fks_infra.lab.errors import LabError
 from fks_infra.lab.keys import host_keys
 from fks_infra.lab.mirror import Mirrors
-from fks_infra.lab.rootfs import OPERATORS
+from fks_infra.lab.rootfs import LOGINS
 
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 LOCAL_CA_DIR = Path("/usr/local/share/ca-certificates")
@@ -157,7 +157,7 @@ def prepare_guest(root: Path, identity: GuestIdentity, mirrors: Mirrors, suite: 
     for kind, pair in host_keys(identity.name).items():
         _write(root, f"/etc/ssh/ssh_host_{kind}_key", pair.private, 0o600)
         _write(root, f"/etc/ssh/ssh_host_{kind}_key.pub", pair.public)
-    for user in ("root", *OPERATORS):
+    for user in LOGINS:
         _authorize(root, user, identity.authorized_key)
     _write(root, "/etc/resolv.conf", guest_resolv_conf())
     (root / "etc/apt/sources.list").unlink(missing_ok=True)
@@ -168,5 +168,5 @@ def prepare_guest(root: Path, identity: GuestIdentity, mirrors: Mirrors, suite: 
         _write(root, str(LOCAL_CA_DIR / "fks-lab-control" / relative), ca.read_text("utf-8"))
     _write(root, "/etc/pip.conf", f"[global]\ncert = {CA_BUNDLE}\n")
     _write(root, "/etc/systemd/system/user@.service.d/fks-lab.conf", USER_MANAGER_DROPIN)
-    for user in ("root", *OPERATORS):
+    for user in LOGINS:
         _write(root, f"{LINGER_DIR}/{user}", "")

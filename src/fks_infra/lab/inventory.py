@@ -12,7 +12,7 @@ from typing import Any
 
 from fks_infra.lab.errors import LabError
 from fks_infra.lab.paths import LabPaths, lab_paths
-from fks_infra.lab.rootfs import OPERATORS
+from fks_infra.lab.rootfs import LOGINS, OPERATORS
 from fks_infra.lab.spec import KNOWN_ROLES
 from fks_infra.lab.state import LabState, load_state
 
@@ -32,8 +32,8 @@ def login_user() -> str:
     Raises ``LabError`` for a user the lab's hosts do not have.
     """
     user = os.environ.get(LOGIN_ENV) or OPERATORS[0]
-    if user != "root" and user not in OPERATORS:
-        known = ", ".join(("root", *OPERATORS))
+    if user not in LOGINS:
+        known = ", ".join(LOGINS)
         raise LabError(f"${LOGIN_ENV}={user!r}: lab hosts have the logins {known}")
     return user
 

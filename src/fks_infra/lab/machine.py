@@ -52,7 +52,8 @@ def nspawn_args(paths: LabPaths, host: str) -> list[str]:
 def start(paths: LabPaths, host: str, cgroup_dirs: Sequence[Path] = ()) -> subprocess.Popen[bytes]:
     """Boot ``host`` detached (own session), its console going to a log file.
 
-    + cgroup_dirs: v1 cgroups nspawn (and so the guest) starts in (see ``cgroups.py``)
+    + cgroup_dirs: the host's own cgroups, one per hierarchy, that nspawn (and so the guest)
+      starts in (see ``cgroups.py``)
     """
     args = nspawn_args(paths, host)
     if cgroup_dirs:

@@ -51,6 +51,8 @@ BUILD_FORMAT = 2
 #: The lab logs in as the first (``inventory/lab.py``); a second lets tests deploy as two
 #: operators in turn. Their ``authorized_keys`` come per lab (``guest.prepare_guest``).
 OPERATORS: tuple[str, ...] = ("deploy", "ops")
+#: Every user the lab key logs in as: root (until a deploy refuses it) and the operators.
+LOGINS: tuple[str, ...] = ("root", *OPERATORS)
 SUDOERS = "/etc/sudoers.d/90-fks-lab-operators"
 
 #: Written last into a finished rootfs; only trees carrying it are reused or purged.

@@ -25,8 +25,8 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 lint: setup
-	$(BIN)/ruff check src tests deploy inventory group_data demo
-	$(BIN)/ruff format --check src tests deploy inventory group_data demo
+	$(BIN)/ruff check src tests deploy inventory group_data bench
+	$(BIN)/ruff format --check src tests deploy inventory group_data bench
 	$(BIN)/mypy
 
 unit: setup
@@ -53,7 +53,7 @@ lab-down: setup
 
 # Cold and cached build times of all 19 demo releases (medians of 3 runs).
 measure-releases: setup
-	$(BIN)/python demo/measure_builds.py
+	$(BIN)/python bench/measure_builds.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

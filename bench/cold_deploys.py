@@ -66,9 +66,7 @@ def one_cold_deploy() -> dict[str, object]:
     done = run(str(BIN / "pyinfra"), "-y", "--json", INVENTORY, "deploy/all.py")
     seconds = round(time.monotonic() - started, 1)
     try:
-        failed_hosts = json.loads(done.stdout[done.stdout.index("{") :])["results"][
-            "failed_hosts"
-        ]
+        failed_hosts = json.loads(done.stdout[done.stdout.index("{") :])["results"]["failed_hosts"]
     except (ValueError, KeyError):
         failed_hosts = ["(no --json results)"]
     units = failed_units()

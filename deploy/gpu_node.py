@@ -6,26 +6,6 @@ Hosts outside the gpu role are left alone. The whole inventory is still validate
 """
 
 from fks_infra.catalogue import Role
-from fks_infra.deploys.base import prepare_host
-from fks_infra.deploys.context import host_plan, inventory_plan
-from fks_infra.deploys.edge import configure_firewall, configure_time, harden_sshd
-from fks_infra.deploys.gpu import install_gpu_driver
-from fks_infra.deploys.monitoring import install_node_exporter
-from fks_infra.deploys.services import install_services
-from fks_infra.deploys.tailscale import join_tailnet
+from fks_infra.run.stages import deploy_roles
 
-plan = host_plan()
-inventory = inventory_plan()
-
-if Role.GPU in plan.roles:
-    prepare_host(plan)
-    # After prepare_host: the auth key goes through its staging directory.
-    join_tailnet(plan)
-    harden_sshd(plan)
-    configure_time(plan)
-    # Before the services: ai and training start on a host whose driver is in place.
-    install_gpu_driver(plan)
-    install_services(plan, inventory)
-    install_node_exporter(plan)
-    # Last: by now every service and nginx the rules open ports for is in place.
-    configure_firewall(plan, inventory)
+deploy_roles(Role.GPU)

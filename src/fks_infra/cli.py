@@ -17,8 +17,9 @@ from fks_infra.catalogue import CATALOGUE
 from fks_infra.errors import MissingSecret, Problem, ProblemsError, report
 from fks_infra.inventory import plan_for_path, plan_without_secrets, secrets_wanted
 from fks_infra.lab.cli import lab
+from fks_infra.package_data import package_path
 from fks_infra.plan import InventoryPlan
-from fks_infra.ports import ports_json, ports_markdown, ports_table
+from fks_infra.port_table import ports_json, ports_markdown, ports_table
 from fks_infra.render import text_table
 from fks_infra.secrets import write_missing
 
@@ -160,7 +161,7 @@ def tailscale_policy(inventory: str, output: str | None) -> None:
     catalogue and the placement; a tests block pins allowed and denied pairs. A policy with
     a wildcard or an unowned tag is refused (exit 2). Secrets are not needed.
     """
-    from fks_infra import tailnet
+    from fks_infra.tailscale import policy as tailnet
 
     try:
         text = tailnet.render_policy(
@@ -176,10 +177,6 @@ def tailscale_policy(inventory: str, output: str | None) -> None:
     temporary.write_text(text, encoding="utf-8")
     temporary.replace(target)
     click.echo(f"{output}: tailnet policy written", err=True)
-
-
-#: The live checks of tests/infra; fks-infra runs from a checkout of itself.
-INFRA_TESTS = Path(__file__).resolve().parents[2] / "tests" / "infra"
 
 
 @main.command()
@@ -213,7 +210,14 @@ def verify(
         plan_for_path(inventory, override_data=parse_data_option(data))
     except ProblemsError as error:
         fail(error, inventory)
-    args = [str(INFRA_TESTS), "--fks-inventory", inventory, "-p", "no:cacheprovider", "-q"]
+    args = [
+        str(package_path("checks")),
+        "--fks-inventory",
+        inventory,
+        "-p",
+        "no:cacheprovider",
+        "-q",
+    ]
     args += [f"--fks-data={item}" for item in data]
     # pytest runs in this process, where fks-infra already imported what plugins would rewrite.
     args += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]

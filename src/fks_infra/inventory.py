@@ -26,20 +26,16 @@ def load_inventory(
     Raises ``ProblemsError`` naming the file for a missing file, a syntax error or an
     exception raised inside an inventory or group data file; never a traceback.
     """
-    from pyinfra.api.state import State
-    from pyinfra.context import ctx_state
-    from pyinfra_cli.exceptions import UnexpectedExternalError
-    from pyinfra_cli.inventory import make_inventory
+    from fks_infra.pyinfra_internals import InventoryFileError, make_cli_inventory
 
     if not Path(path).is_file():
         raise ProblemsError([Problem("no such inventory file", path)])
     try:
-        with ctx_state.use(State()):
-            return make_inventory(path, override_data=override_data, cwd=cwd or os.getcwd())
+        return make_cli_inventory(path, override_data, cwd)
     except SyntaxError as error:
         where = f"{error.filename}:{error.lineno}" if error.filename else path
         raise ProblemsError([Problem(f"Python syntax error: {error.msg}", where)]) from None
-    except UnexpectedExternalError as error:
+    except InventoryFileError as error:
         cause = error.exception
         raise ProblemsError([Problem(f"{type(cause).__name__}: {cause}", error.filename)]) from None
 

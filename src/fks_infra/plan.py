@@ -21,11 +21,11 @@ from pydantic import SecretStr
 from fks_infra.bridges import WINRM_PASSWORD, endpoint_problems
 from fks_infra.catalogue import CATALOGUE, Catalogue, Role, Service
 from fks_infra.errors import MissingSecret, Problem, ProblemsError
-from fks_infra.gpu import gpu_problems
+from fks_infra.gpu.driver import gpu_problems
+from fks_infra.nginx.tls import tls_problems
 from fks_infra.releases.model import Behaviour
 from fks_infra.settings import HostSettings, parse_settings
-from fks_infra.sshd import sshd_problems
-from fks_infra.tls import tls_problems
+from fks_infra.sshd.config import sshd_problems
 
 #: A release source of the form ``artifacts:DIR`` ships prebuilt artifacts from DIR.
 ARTIFACTS_PREFIX = "artifacts:"

@@ -1,75 +1,40 @@
-"""Views of the catalogue: the port table as text, Markdown (docs/PORTS.md) and JSON."""
+"""The well-known ports of the stack's other parts: one name for each, used everywhere.
+
+The FKS services' own ports come from the catalogue (``catalogue.py``, from the seed port
+table); these are the ports of what runs beside them. No FKS service may take one
+(``RESERVED_PORTS``, checked by the catalogue). Figures are the upstream defaults: nginx and
+HTTP(S) (RFC 9110), PostgreSQL (``port``, postgresql.conf), Redis (``port``, redis.conf),
+Prometheus and its exporters (the Prometheus default port allocations wiki page), Grafana
+(``http_port``), Tailscale's WireGuard (``tailscaled --port``).
+"""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 
-from fks_infra.catalogue import Catalogue, Category, describe_range
-from fks_infra.render import markdown_table, text_table
+SSH = 22
+HTTP = 80
+HTTPS = 443
+GRAFANA = 3000
+POSTGRES = 5432
+REDIS = 6379
+PROMETHEUS = 9090
+ALERTMANAGER = 9093
+NODE_EXPORTER = 9100
+BLACKBOX_EXPORTER = 9115
+#: UDP: the default of ``fks_tailscale_port``.
+TAILSCALE = 41641
 
-_HEADER = ("Port", "Service", "Type", "Description")
-
-
-def _rows(catalogue: Catalogue) -> list[tuple[object, ...]]:
-    return [(s.port, s.name, s.language.value.capitalize(), s.description) for s in catalogue]
-
-
-def ports_table(catalogue: Catalogue) -> str:
-    header = (*_HEADER[:3], "Category", "Role", "Unit")
-    rows = [
-        (s.port, s.name, s.language.value, s.category.value, s.role.value, s.unit)
-        for s in catalogue
-    ]
-    return text_table(header, rows)
-
-
-def ports_json(catalogue: Catalogue) -> str:
-    services = [
-        {
-            **service.model_dump(mode="json"),
-            "role": service.role.value,
-            "unit": service.unit,
-            "env_file": service.env_file,
-            "upstream": service.upstream,
-            "repo_name": service.repo_name,
-        }
-        for service in catalogue
-    ]
-    return json.dumps({"services": services}, indent=2)
-
-
-def ports_markdown(catalogue: Catalogue) -> str:
-    """The port layout document; ``docs/PORTS.md`` is exactly this text."""
-    categories = [
-        (
-            category.value,
-            category.role.value,
-            describe_range(category.port_range),
-            ", ".join(s.name for s in catalogue if s.category is category),
-        )
-        for category in Category
-    ]
-    derived = [(s.name, s.unit, s.env_file, s.upstream, s.repo_name) for s in catalogue]
-    return "\n".join(
-        [
-            "# FKS Service Port Layout",
-            "",
-            "Generated from the fks-infra service catalogue by "
-            "`fks-infra ports --format markdown`; do not edit by hand.",
-            "",
-            "## Port Assignment Summary",
-            "",
-            markdown_table(_HEADER, _rows(catalogue)),
-            "",
-            "## Service Categories",
-            "",
-            markdown_table(("Category", "Role", "Ports", "Services"), categories),
-            "",
-            "All services answer `GET /health` with HTTP 200 when healthy.",
-            "",
-            "## Derived Names",
-            "",
-            markdown_table(("Service", "Unit", "Env file", "Upstream", "Repository"), derived),
-            "",
-        ]
-    )
+#: Ports the stack uses for its other parts; no FKS service may take one of them.
+RESERVED_PORTS: Mapping[int, str] = {
+    HTTP: "nginx (http)",
+    HTTPS: "nginx (https)",
+    GRAFANA: "grafana",
+    POSTGRES: "postgresql",
+    REDIS: "redis",
+    PROMETHEUS: "prometheus",
+    ALERTMANAGER: "alertmanager",
+    NODE_EXPORTER: "node exporter",
+    BLACKBOX_EXPORTER: "blackbox exporter",
+    TAILSCALE: "tailscale (udp)",
+}

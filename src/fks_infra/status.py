@@ -152,7 +152,7 @@ def connection_runner(
     import tempfile
     from pathlib import Path
 
-    from fks_infra.verify import remote_host, write_ssh_config
+    from fks_infra.connections import remote_host, write_ssh_config
 
     directory = tempfile.mkdtemp(prefix="fks-status-")
     config = write_ssh_config(Path(directory) / "ssh_config", hosts.items())

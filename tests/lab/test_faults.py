@@ -206,7 +206,7 @@ def test_a_broken_sshd_rendering_never_goes_live_and_logins_still_work(
 ) -> None:
     live = "sha256sum /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*"
     before = {host.name: lab.ssh(host.name, live).stdout for host in lab.hosts}
-    run = deploy_broken("fks_infra.sshd", "render_sshd", "MaxAuthTries many\n")
+    run = deploy_broken("fks_infra.sshd.config", "render_sshd", "MaxAuthTries many\n")
     failed_everywhere(
         run, list(before), "00-fks-infra.conf line \\d+: MaxAuthTries integer value invalid"
     )
@@ -220,7 +220,9 @@ def test_a_broken_sshd_rendering_never_goes_live_and_logins_still_work(
 def test_a_broken_nftables_rendering_never_goes_live(lab: Lab, deployed: Run) -> None:
     live = "nft list ruleset; sha256sum /etc/nftables.conf"
     before = {host.name: lab.ssh(host.name, live).stdout for host in lab.hosts}
-    run = deploy_broken("fks_infra.deploys.edge", "render_ruleset", "add rule inet fks nowhere\n")
+    run = deploy_broken(
+        "fks_infra.firewall.deploy", "render_ruleset", "add rule inet fks nowhere\n"
+    )
     failed_everywhere(run, list(before), r"nftables.conf:\d+:\d+-\d+: Error: syntax error")
     for host in lab.hosts:
         assert lab.ssh(host.name, live).stdout == before[host.name]

@@ -16,7 +16,7 @@ from xml.etree import ElementTree
 import pytest
 from deploying import BIN, INVENTORY, REPO, Run, fks_infra
 
-from fks_infra import gpu
+from fks_infra.gpu import driver as gpu
 from fks_infra.lab.testing import Lab
 
 pytestmark = pytest.mark.lab

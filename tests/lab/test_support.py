@@ -17,7 +17,7 @@ from deploying import INVENTORY, REPO, Run, deploy, fks_infra
 
 from fks_infra.inventory import plan_for_path
 from fks_infra.lab.testing import Lab
-from fks_infra.monitoring import PROMETHEUS_CONFIG, RULES_FILE, monitor_host
+from fks_infra.monitoring.config import PROMETHEUS_CONFIG, RULES_FILE, monitor_host
 
 pytestmark = pytest.mark.lab
 

@@ -11,10 +11,10 @@ from windows_side import ENDPOINTS
 
 from fks_infra.bridges import winrm_connection
 from fks_infra.catalogue import CATALOGUE
-from fks_infra.deploys.services import env_file, unit_options
-from fks_infra.envfile import render_env
 from fks_infra.errors import Problem, ProblemsError
 from fks_infra.plan import HostSpec, InventoryPlan, plan_inventory
+from fks_infra.services.deploy import env_file, unit_options
+from fks_infra.services.envfile import render_env
 from fks_infra.settings import HostSettings
 
 

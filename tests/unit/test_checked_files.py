@@ -13,9 +13,9 @@ import re
 
 from test_operations import commands
 
-from fks_infra.deploys import checked
-from fks_infra.deploys.facts import FileDigest
-from fks_infra.deploys.operations import UPLOADS_DIR
+from fks_infra.operations import checked
+from fks_infra.operations.facts import FileDigest
+from fks_infra.paths import UPLOADS_DIR
 
 MAIN = "/etc/nginx/nginx.conf"
 SITE = "/etc/nginx/fks/site.conf"

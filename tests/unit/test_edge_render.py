@@ -23,15 +23,16 @@ from checkers import run, tool
 from pydantic import SecretStr
 from windows_side import ENDPOINTS
 
-from fks_infra import chrony, sshd
 from fks_infra.catalogue import CATALOGUE
-from fks_infra.deploys.checked import candidate_path
+from fks_infra.chrony import config as chrony
 from fks_infra.errors import Problem, ProblemsError
-from fks_infra.firewall import render_ruleset
-from fks_infra.nginx import MAIN_CONFIG, edge_hosts, render_nginx
+from fks_infra.firewall.ruleset import render_ruleset
+from fks_infra.nginx.config import MAIN_CONFIG, edge_hosts, render_nginx
+from fks_infra.nginx.tls import SELF_SIGNED_TLS, TlsFiles, configured_tls
+from fks_infra.operations.checked import candidate_path
 from fks_infra.plan import HostSpec, InventoryPlan, plan_inventory
 from fks_infra.settings import HostSettings
-from fks_infra.tls import SELF_SIGNED_TLS, TlsFiles, configured_tls
+from fks_infra.sshd import config as sshd
 
 # --- plans -------------------------------------------------------------------------------
 

@@ -13,14 +13,15 @@ from pyinfra.facts.deb import DebPackages
 from test_operations import commands
 from windows_side import ENDPOINTS
 
-from fks_infra import gpu
 from fks_infra.catalogue import CATALOGUE
-from fks_infra.deploys import gpu as gpu_deploy
-from fks_infra.deploys import operations
-from fks_infra.deploys.facts import NvidiaHost
-from fks_infra.deploys.services import unit_options
 from fks_infra.errors import Problem, ProblemsError
+from fks_infra.gpu import deploy as gpu_deploy
+from fks_infra.gpu import driver as gpu
+from fks_infra.gpu import operations as gpu_ops
+from fks_infra.gpu.facts import NvidiaHost
+from fks_infra.operations import apt
 from fks_infra.plan import HostSpec, InventoryPlan, plan_inventory
+from fks_infra.services.deploy import unit_options
 from fks_infra.settings import HostSettings
 
 APT_CACHE = shutil.which("apt-cache")
@@ -89,27 +90,27 @@ DRIVER = ("nvidia-driver", "nvidia-smi")
 
 def test_pinned_packages_converged_yields_nothing() -> None:
     installed = {"nvidia-driver": ["535.309.01-0+deb12u1"], "nvidia-smi": ["535.309.01-1"]}
-    assert commands(operations.pinned_packages, {DebPackages: installed},
+    assert commands(apt.pinned_packages, {DebPackages: installed},
                     packages=DRIVER, version_prefix="535") == []  # fmt: skip
 
 
 def test_pinned_packages_installs_when_missing_or_on_another_branch() -> None:
     for installed in ({}, {"nvidia-driver": ["550.54.15-1"], "nvidia-smi": ["535.309.01-1"]}):
-        assert commands(operations.pinned_packages, {DebPackages: installed},
+        assert commands(apt.pinned_packages, {DebPackages: installed},
                         packages=DRIVER, version_prefix="535") == [
-            f"{operations.APT_INSTALL} --allow-downgrades 'nvidia-driver=535.*' 'nvidia-smi=535.*'"
+            f"{apt.APT_INSTALL} --allow-downgrades 'nvidia-driver=535.*' 'nvidia-smi=535.*'"
         ]  # fmt: skip
     # 5350.x is not the 535 branch.
-    assert commands(operations.pinned_packages, {DebPackages: {"nvidia-driver": ["5350.1"],
+    assert commands(apt.pinned_packages, {DebPackages: {"nvidia-driver": ["5350.1"],
                     "nvidia-smi": ["535.1"]}}, packages=DRIVER, version_prefix="535")  # fmt: skip
 
 
 def test_kernel_headers_installed_only_when_missing() -> None:
     facts: dict[Any, Any] = {NvidiaHost: {"kernel": "6.1.0-28-amd64", "devices": []}}
     present = {**facts, DebPackages: {"linux-headers-6.1.0-28-amd64": ["6.1.119-1"]}}
-    assert commands(operations.kernel_headers, present) == []
-    assert commands(operations.kernel_headers, {**facts, DebPackages: {}}) == [
-        f"{operations.APT_INSTALL} linux-headers-6.1.0-28-amd64"
+    assert commands(gpu_ops.kernel_headers, present) == []
+    assert commands(gpu_ops.kernel_headers, {**facts, DebPackages: {}}) == [
+        f"{apt.APT_INSTALL} linux-headers-6.1.0-28-amd64"
     ]
 
 
@@ -166,12 +167,13 @@ def deploy_calls(
     """The deploy's calls on a host with these NVIDIA device nodes (the module is loaded
     where /dev/nvidia0 exists)."""
     calls: list[tuple[str, dict[str, Any]]] = []
-    for module in ("apt", "files", "server"):
+    for module in ("apt", "server"):
         monkeypatch.setattr(gpu_deploy, module, Recorder(calls, f"{module}."))
     ops = Recorder(calls)
     for op in (
         "private_file",
         "daemon_files",
+        "fetched_file",
         "pinned_packages",
         "kernel_headers",
         "service_state",
@@ -234,7 +236,7 @@ def test_userland_mode_installs_no_module_headers_or_initramfs(
     assert [path for path, _, _ in drop_in["files"]] == [gpu.PERSISTENCED_DROP_IN]
     # Before the driver brings its unit: a reload only, no restart, no start.
     assert (drop_in["restart"], drop_in["running"], drop_in["enabled"]) == (False, None, None)
-    assert named(calls, "files.download") == [], "no cuda-keyring from the debian source"
+    assert named(calls, "fetched_file") == [], "no cuda-keyring from the debian source"
 
 
 def test_persistenced_is_started_only_where_the_driver_is_loaded(
@@ -251,9 +253,10 @@ def test_cuda_source_installs_the_keyring_and_removes_its_own_list(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls = deploy_calls(monkeypatch, [])
-    (download,) = named(calls, "files.download")
-    assert download["src"].endswith("cuda-keyring_1.1-1_all.deb")
-    assert [c["path"] for c in named(calls, "files.file")] == [gpu.CUDA_KEYRING_LIST]
+    (download,) = named(calls, "fetched_file")
+    assert download["url"].endswith("cuda-keyring_1.1-1_all.deb")
+    removed = [c["dest"] for c in named(calls, "private_file") if c["content"] is None]
+    assert removed == [gpu.CUDA_KEYRING_LIST]
 
 
 # --- rendered apt files, read by apt itself ----------------------------------------------

@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
-from fks_infra.deploys.base import host_file
-from fks_infra.deploys.operations import ROLLOUT
+from fks_infra.package_data import host_file
+from fks_infra.paths import ROLLOUT
 
 
 def load_rollout() -> ModuleType:
-    loader = importlib.machinery.SourceFileLoader("fks_rollout", host_file(ROLLOUT))
+    loader = importlib.machinery.SourceFileLoader("fks_rollout", str(host_file(ROLLOUT)))
     spec = importlib.util.spec_from_loader("fks_rollout", loader)
     assert spec is not None
     module = importlib.util.module_from_spec(spec)

@@ -17,8 +17,8 @@ import pytest
 from pyinfra.api import Config, Inventory, State
 from pyinfra.context import ctx_host, ctx_state
 
-from fks_infra.deploys import runlock
-from fks_infra.deploys.runlock import HostBusyError, RunLockError, _read_reply
+from fks_infra.run import runlock
+from fks_infra.run.runlock import HostBusyError, RunLockError, _read_reply
 
 
 @pytest.fixture

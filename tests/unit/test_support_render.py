@@ -28,7 +28,7 @@ from checkers import tool
 from pydantic import SecretStr
 
 from fks_infra.catalogue import CATALOGUE
-from fks_infra.datastores import (
+from fks_infra.datastores.config import (
     POSTGRES_CONF,
     POSTGRES_HBA,
     REDIS_CONF,
@@ -40,11 +40,9 @@ from fks_infra.datastores import (
     setup_sql,
     verifier_matches,
 )
-from fks_infra.deploys.base import host_file
-from fks_infra.deploys.datastores import CHECK_POSTGRES, CHECK_REDIS
-from fks_infra.envfile import render_env
+from fks_infra.datastores.deploy import CHECK_POSTGRES, CHECK_REDIS
 from fks_infra.errors import Problem, ProblemsError
-from fks_infra.monitoring import (
+from fks_infra.monitoring.config import (
     ALERTMANAGER_CONFIG,
     ALERTS,
     BLACKBOX_CONFIG,
@@ -58,9 +56,11 @@ from fks_infra.monitoring import (
     render_node_exporter_defaults,
     render_prometheus,
 )
+from fks_infra.package_data import host_file, package_path
 from fks_infra.plan import HostSpec, InventoryPlan, plan_inventory
+from fks_infra.services.envfile import render_env
+from fks_infra.services.units import UnitOptions, render_unit
 from fks_infra.settings import HostSettings
-from fks_infra.units import UnitOptions, render_unit
 
 #: A password with everything that needs quoting somewhere: URLs, redis.conf, env files, SQL.
 AWKWARD = "p'a\"s s$w`o\\r:d@/#?%"
@@ -584,7 +584,7 @@ def test_grafana_provisioning_points_at_prometheus_and_the_dashboard() -> None:
 
 # --- the demo's release tasks against the real servers ------------------------------------
 
-DEMO_LIB = Path(__file__).resolve().parents[2] / "demo/python/fks_demo"
+DEMO_LIB = package_path("demo", "python", "fks_demo")
 
 
 def demo_task(

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from checkers import apt_policy
 
-from fks_infra.deploys.tailscale import KEYRING
-from fks_infra.templates import render
+from fks_infra.tailscale.deploy import KEYRING
+from fks_infra.templating import render
 
 APT_CACHE = shutil.which("apt-cache")
 

@@ -21,8 +21,7 @@ from pyinfra.api.util import get_template
 
 from fks_infra.catalogue import CATALOGUE, Language, Service
 from fks_infra.errors import ProblemsError
-from fks_infra.templates import render, template_path
-from fks_infra.units import (
+from fks_infra.services.units import (
     UNIT_TEMPLATE,
     WRITE_EXECUTE_SERVICES,
     UnitContext,
@@ -31,6 +30,7 @@ from fks_infra.units import (
     unit_context,
     unit_path,
 )
+from fks_infra.templating import render, template_path
 
 NAMES = CATALOGUE.names
 GPU_NAMES = [s.name for s in CATALOGUE if s.needs_gpu]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fks_infra.verify import elevation, remote_host, write_ssh_config
+from fks_infra.connections import elevation, remote_host, write_ssh_config
 
 SUDO_HOST = {"ssh_hostname": "192.0.2.10", "ssh_user": "deploy", "_sudo": True}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -42,8 +43,11 @@ from fks_infra.releases.tree import entries_digest, tree_digest
 # Bump when the builder's output changes for the same inputs, so old ids are not reused.
 BUILDER_FORMAT = "fks-release/1"
 RELEASE_JSON = "release.json"
-# <repo>/.artifacts, git-ignored; fks-infra runs from a checkout of itself.
-DEFAULT_CACHE_DIR = Path(__file__).resolve().parents[3] / ".artifacts"
+#: Built releases, kept between runs: ``$XDG_CACHE_HOME/fks-infra/releases`` (the XDG Base
+#: Directory default ``~/.cache`` when unset), outside any checkout or installed package.
+DEFAULT_CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / (
+    "fks-infra/releases"
+)
 ID_LENGTH = 16
 
 _SERVICE_NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -62,7 +66,7 @@ def build_release(
     + name: the service name of the catalogue (``api``); the artifact is ``fks_<name>``
     + language: ``python`` or ``rust``
     + source: DemoSource, CheckoutSource or ArtifactSource
-    + cache_dir: where releases are kept (default ``<repo>/.artifacts``)
+    + cache_dir: where releases are kept (default ``DEFAULT_CACHE_DIR``)
     + behaviour: a fault to bake in; only the demo can do that
 
     Example: ``build_release("api", "python", DemoSource(DEFAULT_DEMO_DIR))``

@@ -11,11 +11,12 @@ import re
 from pathlib import Path
 from string import Template
 
+from fks_infra.package_data import package_path
 from fks_infra.releases.model import Behaviour
 from fks_infra.releases.tree import copy_tree
 
-# The repository's demo/ folder; fks-infra runs from a checkout of itself.
-DEFAULT_DEMO_DIR = Path(__file__).resolve().parents[3] / "demo"
+#: The demo stand-ins' sources, shipped in the package (``fks_infra/demo``).
+DEFAULT_DEMO_DIR = package_path("demo")
 
 # Template file -> path inside the generated service tree ("{module}" is fks_<name>).
 _TEMPLATES = {

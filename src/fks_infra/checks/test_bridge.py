@@ -1,0 +1,71 @@
+"""From the bridge host: the Windows side's endpoints answer (meta/ninja health: test_services).
+
+A check skips, saying why, where its endpoint is not to be checked; it never passes silently.
+"""
+
+from __future__ import annotations
+
+import pytest
+import testinfra
+
+from fks_infra.bridges import WINRM_PASSWORD, url_endpoint, winrm_connection
+from fks_infra.checks.fleet import HostTarget, connect
+
+#: One bounded TCP connect from the bridge host; exits 0 when it was accepted.
+CONNECT = (
+    "python3 -c 'import socket, sys; "
+    "socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5).close()' "
+)
+#: One HTTP GET from the bridge host; prints the status code (an HTTP error code counts:
+#: the bridge answered).
+GET = (
+    "python3 -c 'import sys, urllib.request as u, urllib.error as e\n"
+    "try: print(u.urlopen(sys.argv[1], timeout=5).status)\n"
+    "except e.HTTPError as err: print(err.code)' "
+)
+
+
+def endpoint(target: HostTarget) -> tuple[str, int]:
+    settings = target.host.settings
+    if not settings.fks_windows_endpoints_checked:
+        pytest.skip(f"fks_windows_endpoints_checked is False for {target.host.name}")
+    if target.thing == "ninjatrader":
+        if settings.fks_ninjatrader_host is None or settings.fks_ninjatrader_port is None:
+            pytest.skip(f"no NinjaTrader endpoint configured for {target.host.name}")
+        return str(settings.fks_ninjatrader_host), settings.fks_ninjatrader_port
+    if settings.fks_mt5_bridge_url is None:
+        pytest.skip(f"no MT5 bridge URL configured for {target.host.name}")
+    return url_endpoint(settings.fks_mt5_bridge_url)
+
+
+def test_reachable(windows_endpoint: HostTarget) -> None:
+    address, port = endpoint(windows_endpoint)
+    result = connect(windows_endpoint.host.name).run(f"{CONNECT} '{address}' {port}")
+    assert result.rc == 0, (
+        f"{windows_endpoint.thing} at {address}:{port} does not accept TCP connections from "
+        f"{windows_endpoint.host.name}: {result.stderr.strip().splitlines()[-1:]}"
+    )
+
+
+def test_http_answers(windows_endpoint: HostTarget) -> None:
+    if windows_endpoint.thing != "mt5":
+        pytest.skip("NinjaTrader speaks its own TCP protocol, not HTTP")
+    endpoint(windows_endpoint)
+    url = windows_endpoint.host.settings.fks_mt5_bridge_url
+    result = connect(windows_endpoint.host.name).run(f"{GET} '{url}'")
+    assert result.rc == 0 and result.stdout.strip().isdigit(), (
+        f"the MT5 bridge at {url} did not answer HTTP from {windows_endpoint.host.name}: "
+        f"{result.stderr.strip().splitlines()[-1:]}"
+    )
+
+
+def test_windows_side_over_winrm(windows_endpoint: HostTarget) -> None:
+    """The process behind the endpoint runs on the Windows host (testinfra's WinRM backend)."""
+    plan = windows_endpoint.host
+    password = plan.secrets.get(WINRM_PASSWORD)
+    spec = winrm_connection(plan.settings, password.get_secret_value()) if password else None
+    if spec is None:
+        pytest.skip(f"fks_windows_winrm_host is not set for {plan.name}")
+    process = {"ninjatrader": "NinjaTrader", "mt5": "terminal64"}[windows_endpoint.thing]
+    result = testinfra.get_host(spec).run(f"Get-Process -Name {process}")
+    assert result.rc == 0, f"{process} is not running on {plan.settings.fks_windows_winrm_host}"

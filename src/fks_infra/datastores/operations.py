@@ -1,0 +1,58 @@
+"""The FKS role and database in PostgreSQL."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Generator, Sequence
+
+from pydantic import SecretStr
+from pyinfra.api.command import StringCommand
+from pyinfra.api.operation import operation
+from pyinfra.context import host
+
+from fks_infra.datastores.config import scram_verifier, setup_sql, verifier_matches
+from fks_infra.datastores.facts import PostgresDatabase
+from fks_infra.operations.files import upload_commands
+
+#: The setup script of the FKS role and database, for the length of one psql run (root-only).
+POSTGRES_SETUP_FILE = "/var/lib/fks-infra/postgres-setup.sql"
+
+
+@operation()
+def postgres_database(
+    user: str, database: str, password: SecretStr, extensions: Sequence[str] = ()
+) -> Generator[object, None, None]:
+    """Create the FKS role and database if missing, set the password, create extensions.
+
+    + user: login role of the services, owner of ``database``
+    + database: the database
+    + password: the role's password; only its SCRAM verifier reaches the host
+    + extensions: extensions to create in ``database`` (their packages installed already)
+
+    Nothing happens when the role's stored verifier is that of ``password``, the database
+    is owned by ``user`` and has every extension. Otherwise the setup script (safe to run
+    again) travels like a ``private_file`` into a root-only file, is fed to ``psql`` on
+    stdin by root's shell (never in argv; psql runs as postgres) and is removed whatever
+    psql returns.
+    """
+    state = host.get_fact(PostgresDatabase, user=user, database=database)
+    secret = password.get_secret_value()
+    verifier = state["verifier"]
+    present = state["extensions"]
+    assert isinstance(present, list)
+    if (
+        isinstance(verifier, str)
+        and verifier_matches(verifier, secret)
+        and state["owner"] == user
+        and all(name in present for name in extensions)
+    ):
+        return
+    script = setup_sql(user, database, scram_verifier(secret), tuple(extensions))
+    yield from upload_commands(script.encode(), POSTGRES_SETUP_FILE, "600", "root", "root")
+    yield StringCommand(
+        "trap",
+        shlex.quote(f"rm -f {POSTGRES_SETUP_FILE}"),
+        "EXIT;",
+        "runuser -u postgres -- psql -XAtq -v ON_ERROR_STOP=1 -f - <",
+        POSTGRES_SETUP_FILE,
+    )

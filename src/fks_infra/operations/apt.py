@@ -1,0 +1,78 @@
+"""Debian packages: installed, or installed at a pinned version."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Generator, Sequence
+
+from pyinfra.api.operation import operation
+from pyinfra.facts.deb import DebPackages
+
+from fks_infra.operations.factcache import changing, fact
+
+#: apt-get as the deploy runs it: no questions, and a changed conffile keeps the host's copy.
+APT_GET_INSTALL = (
+    "DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
+    "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
+)
+
+
+#: The same without recommends, for the NVIDIA driver (a server needs none of its X tools).
+APT_INSTALL = f"{APT_GET_INSTALL} --no-install-recommends"
+
+
+#: apt's stamp of its last successful ``apt-get update``.
+APT_UPDATE_STAMP = "/var/lib/apt/periodic/update-success-stamp"
+
+
+@operation()
+def packages(
+    names: Sequence[str], recommends: bool = True, lists_max_age_s: int = 86400
+) -> Generator[object, None, None]:
+    """Install the Debian packages of ``names`` that are not installed.
+
+    + names: package names, any version
+    + recommends: install what they recommend too, as apt does by default
+    + lists_max_age_s: before installing, refresh the apt lists when older than this
+
+    Installed packages come from one ``dpkg`` read shared by every package operation of the
+    run (until fks-infra changes the host); a converged host costs no command here.
+    """
+    installed = fact(DebPackages)
+    missing = [name for name in names if name not in installed]
+    if not missing:
+        return
+    changing()
+    minutes = max(1, lists_max_age_s // 60)
+    yield (
+        f"find {APT_UPDATE_STAMP} -mmin -{minutes} 2>/dev/null | grep -q . "
+        "|| DEBIAN_FRONTEND=noninteractive apt-get update -q"
+    )
+    install = APT_GET_INSTALL if recommends else APT_INSTALL
+    yield f"{install} {' '.join(shlex.quote(name) for name in missing)}"
+
+
+@operation()
+def pinned_packages(packages: Sequence[str], version_prefix: str) -> Generator[object, None, None]:
+    """Install packages at a version that starts with ``version_prefix`` (apt pins hold it).
+
+    + packages: Debian package names
+    + version_prefix: e.g. ``535`` for the driver branch (matches ``535.309.01-0+deb12u1``)
+
+    Installs when any package is missing or at another version, asking apt for
+    ``name=<prefix>.*`` (the apt preferences written before choose among those;
+    ``--allow-downgrades`` lets it go back to the pin). A branch the sources do not have
+    fails right here, naming the version apt could not find, instead of apt quietly
+    keeping the installed one.
+    """
+    installed = fact(DebPackages)
+    wrong = [
+        name
+        for name in packages
+        if not any(v.startswith(f"{version_prefix}.") for v in installed.get(name, []))
+    ]
+    if not wrong:
+        return
+    changing()
+    wanted = " ".join(shlex.quote(f"{name}={version_prefix}.*") for name in packages)
+    yield f"{APT_INSTALL} --allow-downgrades {wanted}"

@@ -1,0 +1,159 @@
+"""Facts of the generic operations: files, units, accounts, directories, pre-flight."""
+
+from __future__ import annotations
+
+import shlex
+
+from pyinfra.api.facts import FactBase
+
+
+class FileDigest(FactBase[dict[str, str] | None]):
+    """SHA-256, mode, owner and group of a file, or None when it does not exist.
+
+    .. code:: python
+
+        {"sha256": "9f86d0...", "mode": "600", "user": "root", "group": "root"}
+    """
+
+    def command(self, path: str) -> str:
+        quoted = "'" + path.replace("'", "'\\''") + "'"
+        return f"if [ -f {quoted} ]; then stat -c '%a %U %G' {quoted} && sha256sum {quoted}; fi"
+
+    def process(self, output: list[str]) -> dict[str, str] | None:
+        if len(output) < 2:
+            return None
+        mode, user, group = output[0].split()
+        return {"sha256": output[1].split()[0], "mode": mode, "user": user, "group": group}
+
+
+class FileDigests(FactBase[dict[str, dict[str, str]]]):
+    """``FileDigest`` of every regular file matching some shell patterns, in one command.
+
+    .. code:: python
+
+        {"/etc/fks/api.env": {"sha256": "9f86d0...", "mode": "600", "user": "root", ...}}
+    """
+
+    @staticmethod
+    def default() -> dict[str, dict[str, str]]:
+        """Nothing found (pyinfra gives a fact with no output its default)."""
+        return {}
+
+    def command(self, patterns: tuple[str, ...]) -> str:
+        # One stat and one sha256sum for all the files: a stat and a sha256sum per file
+        # took 0.22 s for the ~80 files of a core host, this takes 0.03 s.
+        globs = " ".join(patterns)
+        return (
+            f'set --; for f in {globs}; do [ -f "$f" ] && set -- "$@" "$f"; done; '
+            "if [ $# -gt 0 ]; then stat -c '%a %U %G %n' -- \"$@\"; echo --; "
+            'sha256sum -- "$@"; fi; true'
+        )
+
+    def process(self, output: list[str]) -> dict[str, dict[str, str]]:
+        modes: dict[str, list[str]] = {}
+        digests: dict[str, str] = {}
+        listing = output
+        if "--" in output:
+            split = output.index("--")
+            listing, sums = output[:split], output[split + 1 :]
+            # "<64 hex digits>  <path>"; a path sha256sum had to escape starts with "\"
+            # and matches nothing, so that file reads as missing and is written again.
+            digests = {line[66:]: line[:64] for line in sums if len(line) > 66}
+        for line in listing:
+            mode, user, group, path = line.split(" ", 3)
+            modes[path] = [mode, user, group]
+        return {
+            path: {"sha256": digests[path], "mode": mode, "user": user, "group": group}
+            for path, (mode, user, group) in modes.items()
+            if path in digests
+        }
+
+
+class UnitStates(FactBase[dict[str, dict[str, str]]]):
+    """The service units matching some patterns, loaded or only installed, in one read.
+
+    ``active`` is systemd's ActiveState (from ``list-units``), ``enabled`` the unit file's
+    state (from ``list-unit-files``); a unit missing from one listing has no such key.
+
+    .. code:: python
+
+        {"fks-api.service": {"active": "active", "enabled": "enabled"},
+         "nftables.service": {"active": "active", "enabled": "enabled"}}
+    """
+
+    @staticmethod
+    def default() -> dict[str, dict[str, str]]:
+        """Nothing found (pyinfra gives a fact with no output its default)."""
+        return {}
+
+    def command(self, patterns: tuple[str, ...]) -> str:
+        # Patterns keep it fast: list-unit-files of every unit takes ~0.5 s, of ours ~0.03 s.
+        named = " ".join(shlex.quote(pattern) for pattern in patterns)
+        listing = f"--all --plain --no-legend --full --type=service {named}"
+        return f"systemctl list-units {listing}; echo --; systemctl list-unit-files {listing}"
+
+    def process(self, output: list[str]) -> dict[str, dict[str, str]]:
+        states: dict[str, dict[str, str]] = {}
+        unit_files = False
+        for line in output:
+            fields = line.split()
+            if fields == ["--"]:
+                unit_files = True
+            elif unit_files and len(fields) >= 2:
+                states.setdefault(fields[0], {})["enabled"] = fields[1]
+            elif len(fields) >= 4:  # UNIT LOAD ACTIVE SUB DESCRIPTION...
+                states.setdefault(fields[0], {})["active"] = fields[2]
+        return states
+
+
+class Account(FactBase[dict[str, list[str]]]):
+    """The ``getent`` entries of one group and one user: {"group": [...], "passwd": [...]}."""
+
+    @staticmethod
+    def default() -> dict[str, list[str]]:
+        """Nothing found (pyinfra gives a fact with no output its default)."""
+        return {}
+
+    def command(self, account: str) -> str:
+        quoted = shlex.quote(account)
+        return (
+            f"getent group {quoted} | sed 's/^/group:/'; "
+            f"getent passwd {quoted} | sed 's/^/passwd:/'; true"
+        )
+
+    def process(self, output: list[str]) -> dict[str, list[str]]:
+        found = {}
+        for line in output:
+            database, _, entry = line.partition(":")
+            found[database] = entry.split(":")
+        return found
+
+
+class DirectoryModes(FactBase[dict[str, tuple[str, str]]]):
+    """Mode and owner of those of some paths that are directories: {path: (mode, owner)}."""
+
+    @staticmethod
+    def default() -> dict[str, tuple[str, str]]:
+        """Nothing found (pyinfra gives a fact with no output its default)."""
+        return {}
+
+    def command(self, paths: tuple[str, ...]) -> str:
+        names = " ".join(shlex.quote(path) for path in paths)
+        return f'for d in {names}; do [ -d "$d" ] && stat -c \'%n %a %U\' "$d"; done; true'
+
+    def process(self, output: list[str]) -> dict[str, tuple[str, str]]:
+        found = {}
+        for line in output:
+            path, mode, owner = line.rsplit(" ", 2)
+            found[path] = (mode, owner)
+        return found
+
+
+class Preflight(FactBase[dict[str, int]]):
+    """Free space of / (MiB) and the host's clock (Unix seconds), for the pre-flight check."""
+
+    def command(self) -> str:
+        return "df --output=avail -m / | tail -n 1; date +%s"
+
+    def process(self, output: list[str]) -> dict[str, int]:
+        return {"free_mib": int(output[0].strip()), "clock": int(output[1].strip())}

@@ -1,0 +1,181 @@
+"""Writers: how fks-infra puts a file on a host. Four, one job each:
+
+- ``private_file``: one file with exactly these bytes, mode and owner (or absent), written
+  unseen and whole; for everything fks-infra renders or ships, secrets or not.
+- ``daemon_files``: a daemon's own files (``/etc/default``, unit drop-ins), the daemon
+  restarted when one changed and kept running; one operation for all of it.
+- ``checked_files`` (``operations/checked.py``): config files that go live only after the
+  program reading them accepted the candidates (nginx, nftables, sshd, PostgreSQL...).
+- ``fetched_file``: a file from elsewhere, checked by SHA-256: a download, or the same file
+  shipped from the control machine where hosts cannot download (apt keyrings).
+
+They exist where pyinfra's stock operations would leak or half-apply: ``files.put`` shows
+file contents under ``--diff`` (secrets) and writes the destination in place (a killed run
+leaves half a file). The generators below (``write_commands``, ``upload_commands``,
+``files_in_place_commands``) are the same writes inside operations that do more
+(``service_release``, ``tailscale_up``, ``postgres_database``).
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import posixpath
+from collections.abc import Generator, Sequence
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from pyinfra import logger
+from pyinfra.api.command import FileUploadCommand, StringCommand
+from pyinfra.api.operation import operation
+from pyinfra.context import host
+
+from fks_infra.operations.factcache import changing, file_digest
+from fks_infra.operations.systemd import service_state_commands
+from fks_infra.paths import STAGING_DIR, UNIT_DIR, UPLOADS_DIR
+from fks_infra.pyinfra_internals import ssh_client
+
+
+def login_user() -> str:
+    """The user this run logs into the current host as: the SSH connection's own (an
+    ssh_config ``User`` counts), else the host's ``ssh_user``, else paramiko's default, the
+    local user name."""
+    client = ssh_client(host)
+    transport = client.get_transport() if client is not None else None
+    if transport is not None and transport.get_username():
+        return str(transport.get_username())
+    return str(host.data.get("ssh_user") or getpass.getuser())
+
+
+def upload_path(name: str) -> str:
+    """Where pyinfra's SFTP puts the bytes of staged file ``name`` when commands run through
+    sudo (its ``remote_temp_filename``): the login user's own uploads directory."""
+    return f"{UPLOADS_DIR}/{login_user()}/{name}.part"
+
+
+@operation()
+def private_file(
+    content: bytes | None,
+    dest: str,
+    mode: str = "600",
+    user: str = "root",
+    group: str = "root",
+) -> Generator[object, None, None]:
+    """Write a file atomically, never showing its content; for secrets and artifacts.
+
+    + content: the exact bytes the file must hold; ``None``: the file must not be there
+    + dest: absolute path on the host
+    + mode, user, group: what the file must end up as
+
+    The bytes go to a root-only staging directory first, get their mode and owner there,
+    and are renamed into place: the file is never world-readable and never half-written.
+    Pass ``name=`` when calling, so no argument can leak into the operation's name.
+    """
+    if content is None:
+        yield from removal_commands(dest)
+    else:
+        yield from write_commands(content, dest, mode, user, group)
+
+
+def removal_commands(dest: str) -> Generator[object, None, None]:
+    """The command that removes ``dest`` where it exists."""
+    if file_digest(dest) is not None:
+        changing()
+        yield StringCommand("rm", "-f", dest)
+
+
+def write_commands(
+    content: bytes, dest: str, mode: str, user: str, group: str
+) -> Generator[object, None, None]:
+    """``private_file``'s commands, for operations that write several files."""
+    wanted = hashlib.sha256(content).hexdigest()
+    current = file_digest(dest)
+    if current == {"sha256": wanted, "mode": mode, "user": user, "group": group}:
+        return
+    changing()
+    if current and current["sha256"] == wanted:
+        yield StringCommand("chown", f"{user}:{group}", dest)
+        yield StringCommand("chmod", mode, dest)
+        return
+    logger.debug("%s: writing %s (content not shown)", host.name, dest)
+    yield from upload_commands(content, dest, mode, user, group)
+
+
+def upload_commands(
+    content: bytes, dest: str, mode: str, user: str, group: str
+) -> Generator[object, None, None]:
+    """The commands that put ``content`` at ``dest`` unseen and whole (see ``private_file``)."""
+    name = hashlib.sha256(content).hexdigest()[:16]
+    staged = f"{STAGING_DIR}/{name}"
+    # Over sudo, pyinfra uploads as the login user to the temporary name (in their own
+    # uploads directory) and copies it as root into the root-only staging directory.
+    yield FileUploadCommand(BytesIO(content), staged, remote_temp_filename=upload_path(name))
+    yield StringCommand("mkdir", "-p", posixpath.dirname(dest))
+    yield StringCommand("chown", f"{user}:{group}", staged)
+    yield StringCommand("chmod", mode, staged)
+    yield StringCommand("mv", "-f", staged, dest)
+
+
+def files_in_place_commands(
+    files: Sequence[tuple[str, bytes | None, str]],
+) -> Generator[object, None, list[str]]:
+    """The commands that give each file its content, as ``private_file`` does (owned by
+    root; ``None`` as content: removed when there), then reload systemd when a unit file or
+    drop-in changed. Returns the paths that changed."""
+    changed = []
+    for dest, content, mode in files:
+        if content is None:
+            commands: list[object] = list(removal_commands(dest))
+        else:
+            commands = list(write_commands(content, dest, mode, "root", "root"))
+        yield from commands
+        if commands:
+            changed.append(dest)
+    if any(dest.startswith(f"{UNIT_DIR}/") for dest in changed):
+        yield "systemctl daemon-reload"
+    return changed
+
+
+@operation()
+def daemon_files(
+    unit: str,
+    files: Sequence[tuple[str, bytes | None, str]],
+    restart: bool = True,
+    running: bool | None = True,
+    enabled: bool | None = True,
+) -> Generator[object, None, None]:
+    """A daemon's own files (its ``/etc/default`` file, a unit drop-in), the daemon in step.
+
+    + unit: the daemon's service unit
+    + files: (path, content, mode) of each file, written as ``private_file`` writes one
+      (owned by root); ``None`` as content: the file must not be there
+    + restart: restart ``unit`` when any file changed (a daemon reads them at start);
+      a changed file under the unit directory reloads systemd first, restart or not
+    + running, enabled: as for ``service_state``
+
+    One operation where "write, reload, restart when changed, keep running" took three or
+    four: each costs pyinfra time on every host, even when nothing changes.
+    """
+    changed = yield from files_in_place_commands(files)
+    if changed and restart:
+        yield StringCommand("systemctl", "restart", unit)
+    yield from service_state_commands([unit], running, enabled)
+
+
+def fetched_file(
+    name: str, dest: str, url: str, sha256: str | None, local_file: str | None, mode: str = "644"
+) -> Any:
+    """Put a file from elsewhere at ``dest``: downloaded on the host from ``url``, or, where
+    ``local_file`` is given, shipped from this machine (hosts without internet access).
+
+    + name: the operation's name
+    + sha256: the download must have this digest (pyinfra's ``files.download`` checks it)
+
+    Returns the operation's ``OperationMeta`` (for ``_if=`` of what depends on it).
+    """
+    from pyinfra.operations import files
+
+    if local_file:
+        return files.put(name=name, src=str(Path(local_file).resolve()), dest=dest, mode=mode)
+    return files.download(name=name, src=url, dest=dest, mode=mode, sha256sum=sha256)

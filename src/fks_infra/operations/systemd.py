@@ -1,0 +1,46 @@
+"""systemd units kept running and enabled, read in one batched fact."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+
+from pyinfra.api.command import StringCommand
+from pyinfra.api.operation import operation
+
+from fks_infra.operations.factcache import changing, unit_state
+
+
+@operation()
+def service_state(
+    units: Sequence[str], running: bool | None = True, enabled: bool | None = True
+) -> Generator[object, None, None]:
+    """Start and enable those of some systemd services that are not so already.
+
+    + units: service units; one ``systemctl enable`` and one ``systemctl start`` for all
+      that need it
+    + running: start each unless it is active; ``None`` leaves them as they are
+    + enabled: enable each unless its unit file is enabled; ``None`` leaves them as they are
+
+    The states of the units fks-infra manages come from one read per host, shared by every
+    ``service_state`` of the run; pyinfra's ``systemd.service`` reads two facts per unit.
+    """
+    yield from service_state_commands(units, running, enabled)
+
+
+def service_state_commands(
+    units: Sequence[str], running: bool | None, enabled: bool | None
+) -> Generator[object, None, None]:
+    """``service_state``'s commands, for operations that also keep units running."""
+    if not (running or enabled):
+        return  # nothing wanted of the units: nothing to read either
+    states = {unit: unit_state(unit) for unit in units}
+    disabled = [unit for unit, state in states.items() if state.get("enabled") != "enabled"]
+    stopped = [
+        unit for unit, state in states.items() if state.get("active") not in ("active", "reloading")
+    ]
+    if enabled and disabled:
+        changing()
+        yield StringCommand("systemctl", "enable", *disabled)
+    if running and stopped:
+        changing()
+        yield StringCommand("systemctl", "start", *stopped)

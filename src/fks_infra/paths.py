@@ -1,0 +1,50 @@
+"""Where fks-infra keeps things on a host: one name for each directory and file it owns.
+
+Component-specific files (an nginx config, a PostgreSQL drop-in) are named in their
+component's package; what is here is fks-infra's own layout, shared by several components,
+and the fact cache's list of managed files is derived from it (``operations/factcache.py``).
+"""
+
+from __future__ import annotations
+
+#: One directory per service: its releases, ``current`` link and uploaded artifacts.
+INSTALL_ROOT = "/opt/fks"
+#: The services' env files (``<name>.env``), root-only: they hold secrets.
+ENV_DIR = "/etc/fks"
+#: fks-infra's own state on a host (deployment records, staging, candidates).
+STATE_DIR = "/var/lib/fks-infra"
+#: Programs fks-infra installs on a host (the rollout, config checkers).
+LIB_DIR = "/usr/local/lib/fks-infra"
+#: Where systemd reads the unit files fks-infra writes.
+UNIT_DIR = "/etc/systemd/system"
+#: Root-only: files get their content, mode and owner here before they are renamed into place.
+STAGING_DIR = f"{STATE_DIR}/staging"
+#: One directory per login user (``uploads/<user>``, 0700, theirs): over sudo, pyinfra's SFTP
+#: writes as the login user, so the bytes land there before root copies them to the staging
+#: directory. Each operator keeps their own, so runs by different operators in turn leave
+#: every directory as they found it (one shared directory would change owner on every run).
+UPLOADS_DIR = f"{STATE_DIR}/uploads"
+#: Candidates of checked config files, one directory per set, mirroring the live paths.
+CANDIDATES_DIR = f"{STATE_DIR}/candidates"
+#: ``<service>``: the deployment id fks-rollout recorded after a healthy start.
+DEPLOYED_DIR = f"{STATE_DIR}/deployed"
+#: The rollout every changed service goes through (``files/usr/local/lib/fks-infra``).
+ROLLOUT = f"{LIB_DIR}/fks-rollout"
+#: fks_infra/releases/manifest.py on the host; fks-rollout runs it on every new release.
+VERIFY_RELEASE = f"{LIB_DIR}/verify-release"
+#: Checkers of candidate datastore configs (``files/usr/local/lib/fks-infra``).
+CHECK_POSTGRES = f"{LIB_DIR}/check-postgres-config"
+CHECK_REDIS = f"{LIB_DIR}/check-redis-config"
+#: Grafana provisioning files, for an operator's Grafana to read.
+GRAFANA_DIR = "/etc/fks-infra/grafana"
+
+#: The directories every host gets: (path, mode, owner); the login user's own uploads
+#: directory is added per run (``host/deploy.py``).
+LAYOUT: tuple[tuple[str, str, str], ...] = (
+    (INSTALL_ROOT, "755", "root"),
+    (ENV_DIR, "700", "root"),  # env files hold secrets
+    (STATE_DIR, "755", "root"),
+    (STAGING_DIR, "700", "root"),
+    (UPLOADS_DIR, "711", "root"),
+    (LIB_DIR, "755", "root"),
+)

@@ -1,0 +1,178 @@
+"""FKS services on a host: releases, env files, units, health-gated rollout, removal.
+
+Every host walks the whole catalogue in the same order: services placed on the host are
+installed, the others removed if anything of them is left. A service restarts only when
+its deployment id changes: the digest of its release, unit and env file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+
+from pyinfra.api.deploy import deploy
+from pyinfra.context import host
+
+from fks_infra.bridges import endpoint_addresses, service_environment
+from fks_infra.catalogue import CATALOGUE, Service
+from fks_infra.datastores.config import datastore_env, datastore_units
+from fks_infra.gpu.driver import gpu_indices
+from fks_infra.operations.systemd import service_state
+from fks_infra.paths import UNIT_DIR
+from fks_infra.plan import HostPlan, InventoryPlan
+from fks_infra.services.envfile import render_env
+from fks_infra.services.operations import remove_services, service_release
+from fks_infra.services.shipping import Shipment, shipment
+from fks_infra.services.units import UnitOptions, render_unit
+
+
+@deploy("FKS services")
+def install_services(plan: HostPlan, inventory: InventoryPlan) -> None:
+    """Install, update or remove every catalogue service as ``plan`` says."""
+    remove_services(
+        name="Remove the services not placed here",
+        services=[service for service in CATALOGUE if not plan.runs(service.name)],
+    )
+    for service in _each_service():
+        if not plan.runs(service.name):
+            continue
+        shipped = shipment(service, _source(plan, service))
+        options = unit_options(service, plan, inventory)
+        unit = render_unit(service, _exec_start(service, plan, shipped), options)
+        # Companions: the same release's tasks, each in its own unit from the same template.
+        companions = {
+            service.companion_unit(companion): render_unit(
+                service, _task_start(service, shipped, companion), options, companion=companion
+            )
+            for companion in service.companions
+        }
+        env = env_file(service, plan, inventory)
+        deploy_id = _digest(shipped.sha256, unit, env, *companions.values())
+        service_release(
+            name=f"Install and roll out {service.name} release {shipped.release.release_id}",
+            service=service,
+            files=(
+                (_tarball_path(service, shipped), shipped.tarball, "600"),
+                (service.env_file, env.encode(), "600"),
+                (f"{UNIT_DIR}/{service.unit}", unit.encode(), "644"),
+                *(
+                    (f"{UNIT_DIR}/{name}", text.encode(), "644")
+                    for name, text in companions.items()
+                ),
+            ),
+            deploy_id=deploy_id,
+            arguments=_rollout_arguments(plan, service, shipped, deploy_id),
+        )
+    # Companions are restarted by the rollouts with their service (PartOf=).
+    service_state(
+        name="Keep the services enabled and running",
+        units=[unit for service in plan.services for unit in service.units],
+    )
+
+
+def _each_service() -> Iterator[Service]:
+    """The whole catalogue, each service at its own fixed place in pyinfra's operation order.
+
+    Every host walks the same sequence, so an operation of service X has the same identity
+    on every host, whether X is installed or removed there.
+    """
+    yield from host.loop(CATALOGUE)  # type: ignore[no-untyped-call]
+
+
+def env_file(service: Service, plan: HostPlan, inventory: InventoryPlan) -> str:
+    """A service's env file: its secrets, its settings (bridges' endpoints), its datastores."""
+    return render_env(
+        {name: plan.secrets[name].get_secret_value() for name in service.secrets},
+        {**service_environment(service, plan.settings), **datastore_env(service, plan, inventory)},
+    )
+
+
+def unit_options(service: Service, plan: HostPlan, inventory: InventoryPlan) -> UnitOptions:
+    user = plan.settings.fks_service_user
+    return UnitOptions(
+        user=user,
+        group=user,
+        bind_address=plan.bind_address,
+        # Peers are the inventory's hosts (nginx, monitoring, datastores) and, for a bridge,
+        # its Windows side; nothing else.
+        ip_allow=tuple(
+            sorted(
+                {other.address for other in inventory.hosts}
+                | set(endpoint_addresses(service, plan.settings))
+            )
+        ),
+        gpu_indices=gpu_indices(service, plan.settings),
+        memory_max=plan.settings.fks_memory_max,
+        tasks_max=plan.settings.fks_tasks_max,
+        memory_deny_write_execute=service.name not in plan.settings.fks_write_execute_services,
+        after=datastore_units(plan, inventory, service),
+    )
+
+
+def _exec_start(service: Service, plan: HostPlan, shipped: Shipment) -> tuple[str, ...]:
+    """The release's command, made absolute under the ``current`` link."""
+    program, *arguments = shipped.release.command_for(plan.bind_address, service.port)
+    return (f"{service.install_dir}/current/{program}", *arguments)
+
+
+def _task_start(service: Service, shipped: Shipment, task: str) -> tuple[str, ...]:
+    """A release task's command, made absolute under the ``current`` link."""
+    program, *arguments = shipped.release.task_command(task)
+    return (f"{service.install_dir}/current/{program}", *arguments)
+
+
+def _source(plan: HostPlan, service: Service) -> str:
+    settings = plan.settings
+    return settings.fks_release_sources.get(service.name, settings.fks_release_source)
+
+
+def _tarball_path(service: Service, shipped: Shipment) -> str:
+    return f"{service.install_dir}/artifacts/{shipped.release.release_id}.tar"
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def _rollout_arguments(
+    plan: HostPlan, service: Service, shipped: Shipment, deploy_id: str
+) -> list[str]:
+    release = shipped.release
+    return [
+        "--service",
+        service.name,
+        "--unit",
+        service.unit,
+        "--home",
+        service.install_dir,
+        "--release-id",
+        release.release_id,
+        "--tarball",
+        _tarball_path(service, shipped),
+        "--tar-sha256",
+        shipped.sha256,
+        "--manifest-sha256",
+        release.manifest_sha256,
+        "--deploy-id",
+        deploy_id,
+        "--url",
+        f"http://{_url_host(plan.bind_address)}:{service.port}{service.health_path}",
+        "--install",
+        json.dumps([list(step) for step in release.install]),
+        "--timeout",
+        str(plan.settings.fks_health_timeout),
+        "--keep",
+        str(plan.settings.fks_releases_keep),
+        "--user",
+        plan.settings.fks_service_user,
+        "--env-file",
+        service.env_file,
+        # Run in the new release's directory before it goes live, as the service would.
+        "--pre-start",
+        json.dumps([list(release.task_command(task)) for task in service.pre_start]),
+    ]
+
+
+def _url_host(address: str) -> str:
+    return f"[{address}]" if ":" in address else address

@@ -1,0 +1,62 @@
+"""A node of the tailnet: its tags and ``tailscale up``'s arguments. No pyinfra import."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from fks_infra.catalogue import Role
+from fks_infra.plan import HostPlan
+
+TAG_PREFIX = "tag:fks-"
+
+
+#: Extra tag of the host(s) running the ``monitor`` service: the Prometheus scraper.
+MONITOR_TAG = f"{TAG_PREFIX}monitor"
+
+
+MONITOR_SERVICE = "monitor"
+
+
+#: Seconds ``tailscale up`` waits for the node to reach Running before failing.
+UP_TIMEOUT = "120s"
+
+
+def role_tag(role: Role) -> str:
+    return f"{TAG_PREFIX}{role.value}"
+
+
+def host_tags(plan: HostPlan) -> tuple[str, ...]:
+    """The ACL tags a host advertises: one per role, plus ``tag:fks-monitor`` if it scrapes."""
+    tags = [role_tag(role) for role in plan.roles]
+    if plan.runs(MONITOR_SERVICE):
+        tags.append(MONITOR_TAG)
+    return tuple(tags)
+
+
+def tailscale_hostname(plan: HostPlan) -> str:
+    return plan.settings.fks_tailscale_hostname or plan.name
+
+
+def up_arguments(plan: HostPlan) -> tuple[str, ...]:
+    """``tailscale up``'s arguments for a host, without the auth key (never part of them).
+
+    ``--reset`` makes the arguments the whole truth: a flag dropped from the settings goes
+    back to its default instead of lingering from an earlier run.
+    """
+    settings = plan.settings
+    arguments = [
+        "--reset",
+        f"--hostname={tailscale_hostname(plan)}",
+        f"--advertise-tags={','.join(host_tags(plan))}",
+    ]
+    if settings.fks_tailscale_login_server:
+        arguments.append(f"--login-server={settings.fks_tailscale_login_server}")
+    arguments += settings.fks_tailscale_up_extra_args
+    arguments.append(f"--timeout={UP_TIMEOUT}")
+    return tuple(arguments)
+
+
+def arguments_hash(arguments: Sequence[str]) -> str:
+    """SHA-256 of ``tailscale up``'s arguments: the host records it after a successful up."""
+    return hashlib.sha256("\0".join(arguments).encode()).hexdigest()

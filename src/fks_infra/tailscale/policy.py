@@ -1,0 +1,391 @@
+"""The tailnet as the plan sees it: node tags, ``tailscale up`` arguments, the policy file.
+
+Pure Python, no pyinfra: the deploy (``join_tailnet``) and ``fks-infra tailscale-policy``
+read the same functions, so the tags a node advertises are exactly the tags the policy
+grants access to.
+
+Access is derived from the catalogue and the placement, deny by default:
+
+- core hosts reach the services placed on *other* hosts (gpu: ai, training; bridge: meta,
+  ninja; core services on another core host);
+- the monitoring host (the one running ``monitor``, tagged ``tag:fks-monitor``) reaches every
+  service port and node exporter (9100) on every other host;
+- hosts running services that read PostgreSQL or Redis reach 5432 or 6379 on the datastore
+  host (``tag:fks-datastore``);
+- admins reach SSH (22) and HTTPS (443) on every fks host.
+
+A service's destination tag is the tag of its own role when its host has that role, else the
+host's first role tag (a service moved with ``fks_services_extra``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fks_infra.catalogue import Role, Service
+from fks_infra.datastores.config import POSTGRES_PORT, REDIS_PORT
+from fks_infra.errors import Problem, ProblemsError
+from fks_infra.plan import HostPlan, InventoryPlan
+from fks_infra.ports import NODE_EXPORTER
+from fks_infra.tailscale.node import MONITOR_TAG, host_tags, role_tag
+
+ADMIN_PORTS = (22, 443)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One placed service as the tailnet sees it: a port behind a tag, on one host."""
+
+    host: str
+    tag: str
+    port: int
+    what: str
+
+
+@dataclass
+class Grant:
+    src: str
+    dst: str
+    ports: dict[int, list[str]] = field(default_factory=dict)
+    why: str = ""
+
+    def add(self, port: int, what: str) -> None:
+        users = self.ports.setdefault(port, [])
+        if what not in users:
+            users.append(what)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "src": [self.src],
+            "dst": [self.dst],
+            "ip": [f"tcp:{port}" for port in sorted(self.ports)],
+        }
+
+    def comment(self) -> str:
+        ports = ", ".join(f"{port} {'+'.join(self.ports[port])}" for port in sorted(self.ports))
+        return f"{self.why}: {ports}"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A tailnet policy, with the one-line reason of each grant for the rendered file."""
+
+    tag_owners: dict[str, list[str]]
+    grants: tuple[Grant, ...]
+    tests: tuple[dict[str, Any], ...]
+    hosts: tuple[str, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "tagOwners": self.tag_owners,
+            "grants": [grant.as_json() for grant in self.grants],
+            "tests": list(self.tests),
+        }
+
+
+def build_policy(inventory: InventoryPlan) -> Policy:
+    """The tailnet policy of the hosts of ``inventory`` that join the tailnet.
+
+    Raises ``ProblemsError`` when no host joins, or hosts disagree on a tailnet-wide setting.
+    """
+    hosts = tuple(h for h in inventory.hosts if h.settings.fks_tailscale_enabled)
+    if not hosts:
+        raise ProblemsError([Problem("no host joins the tailnet (fks_tailscale_enabled)")])
+    owners = _tailnet_wide(hosts, "fks_tailscale_tag_owners")
+    admins = _tailnet_wide(hosts, "fks_tailscale_admins")
+
+    tags_of = {h.name: host_tags(h) for h in hosts}
+    used_tags = sorted({tag for tags in tags_of.values() for tag in tags}, key=_tag_order)
+    endpoints = [_endpoint(h, s) for h in hosts for s in h.services]
+
+    grants: dict[tuple[str, str], Grant] = {}
+
+    def allow(src: str, dst: str, port: int, what: str, why: str) -> None:
+        grants.setdefault((src, dst), Grant(src, dst, why=why)).add(port, what)
+
+    core = role_tag(Role.CORE)
+    for endpoint in endpoints:
+        # A tag's grant matters only if a host carrying it is not the endpoint's own host:
+        # a host talks to itself without the tailnet.
+        if _carried_elsewhere(core, endpoint.host, tags_of):
+            allow(core, endpoint.tag, endpoint.port, endpoint.what, "core services call")
+        if _carried_elsewhere(MONITOR_TAG, endpoint.host, tags_of):
+            allow(MONITOR_TAG, endpoint.tag, endpoint.port, endpoint.what, "metrics scrape")
+    for h in hosts:
+        if _carried_elsewhere(MONITOR_TAG, h.name, tags_of):
+            allow(
+                MONITOR_TAG,
+                tags_of[h.name][0],
+                NODE_EXPORTER,
+                "node_exporter",
+                "metrics scrape",
+            )
+
+    store = inventory.datastore
+    datastore = role_tag(Role.DATASTORE)
+    for h in hosts:
+        if h.name == store.name or not store.settings.fks_tailscale_enabled:
+            continue
+        for port, what, wanted in (
+            (POSTGRES_PORT, "postgresql", "needs_postgres"),
+            (REDIS_PORT, "redis", "needs_redis"),
+        ):
+            if any(getattr(s, wanted) for s in h.services):
+                allow(tags_of[h.name][0], datastore, port, what, "datastore clients")
+
+    ordered = sorted(grants.values(), key=lambda g: (_tag_order(g.src), _tag_order(g.dst)))
+    # Every host has a role tag; the monitor tag adds no host, so it needs no admin grant.
+    admin_grants = [
+        Grant(src=admin, dst=tag, why="admins")
+        for admin in admins
+        for tag in used_tags
+        if tag != MONITOR_TAG
+    ]
+    for grant in admin_grants:
+        grant.add(22, "ssh")
+        grant.add(443, "https")
+
+    all_grants = (*ordered, *admin_grants)
+    return Policy(
+        tag_owners={tag: list(owners) for tag in used_tags},
+        grants=all_grants,
+        tests=tuple(_tests(used_tags, all_grants, endpoints, tags_of)),
+        hosts=tuple(h.name for h in hosts),
+    )
+
+
+def _endpoint(plan: HostPlan, service: Service) -> Endpoint:
+    role = service.role if service.role in plan.roles else plan.roles[0]
+    return Endpoint(plan.name, role_tag(role), service.port, service.name)
+
+
+def _carried_elsewhere(tag: str, host: str, tags_of: Mapping[str, tuple[str, ...]]) -> bool:
+    return any(tag in tags and name != host for name, tags in tags_of.items())
+
+
+def _tag_order(tag: str) -> tuple[int, str]:
+    order = [role_tag(role) for role in Role] + [MONITOR_TAG]
+    return (order.index(tag), tag) if tag in order else (len(order), tag)
+
+
+def _tailnet_wide(hosts: Sequence[HostPlan], key: str) -> tuple[str, ...]:
+    values = {h.name: tuple(getattr(h.settings, key)) for h in hosts}
+    first = hosts[0].name
+    differ = [name for name, value in values.items() if value != values[first]]
+    if differ:
+        raise ProblemsError(
+            [
+                Problem(
+                    f"{key} is tailnet-wide but host {first} has {list(values[first])} and "
+                    f"host {name} has {list(values[name])}",
+                    key=key,
+                )
+                for name in differ
+            ]
+        )
+    return values[first]
+
+
+def _tests(
+    tags: Sequence[str],
+    grants: Sequence[Grant],
+    endpoints: Iterable[Endpoint],
+    tags_of: Mapping[str, tuple[str, ...]],
+) -> list[dict[str, Any]]:
+    """For each tag: every port it must reach, and the fks ports it must not.
+
+    A denied pair is asserted only when no tag sharing a host with the source reaches any
+    tag sharing a host with the destination: then it holds whether Tailscale evaluates a
+    test for the tag alone or for the devices that carry it (core-1 is also the monitor).
+    """
+    ports_behind: dict[str, set[int]] = {tag: {*ADMIN_PORTS, NODE_EXPORTER} for tag in tags}
+    if role_tag(Role.DATASTORE) in ports_behind:
+        ports_behind[role_tag(Role.DATASTORE)] |= {POSTGRES_PORT, REDIS_PORT}
+    for endpoint in endpoints:
+        ports_behind[endpoint.tag].add(endpoint.port)
+    allowed = {(g.src, g.dst, port) for g in grants for port in g.ports}
+
+    def sharing_a_host(tag: str) -> set[str]:
+        return {other for carried in tags_of.values() if tag in carried for other in carried}
+
+    tests = []
+    for src in tags:
+        accept = [f"{g.dst}:{port}" for g in grants if g.src == src for port in sorted(g.ports)]
+        deny = [
+            f"{dst}:{port}"
+            for dst in tags
+            for port in sorted(ports_behind[dst])
+            if not any(
+                (s, d, port) in allowed for s in sharing_a_host(src) for d in sharing_a_host(dst)
+            )
+        ]
+        entry: dict[str, Any] = {"src": src}
+        if accept:
+            entry["accept"] = accept
+        if deny:
+            entry["deny"] = deny
+        tests.append(entry)
+    return tests
+
+
+_TAG = re.compile(r"^tag:[a-z0-9-]+$")
+
+
+def validate_policy(policy: Mapping[str, Any]) -> list[Problem]:
+    """Every reason a policy must not be applied: wildcards, tags nobody owns, failing tests.
+
+    Works on the parsed JSON, so it checks any policy (the tests feed it hand-written ones).
+    """
+    problems: list[Problem] = []
+    owners = policy.get("tagOwners") or {}
+    used: dict[str, str] = {}
+
+    def use(value: str, where: str) -> None:
+        tag = _tag_of(value)
+        if tag:
+            used.setdefault(tag, where)
+
+    for tag, tag_owners in owners.items():
+        if not _TAG.match(tag):
+            problems.append(Problem(f"tagOwners: {tag!r} is not a valid tag name"))
+        for owner in tag_owners:
+            use(owner, f"tagOwners[{tag!r}]")
+    for kind in ("grants", "acls"):
+        for index, rule in enumerate(policy.get(kind) or []):
+            where = f"{kind}[{index}]"
+            for src in rule.get("src", []):
+                if src == "*":
+                    problems.append(Problem(f"{where}.src: wildcard source '*'"))
+                use(src, f"{where}.src")
+            for dst in rule.get("dst", []):
+                if dst == "*" or dst.startswith("*:") or dst.endswith(":*"):
+                    problems.append(Problem(f"{where}.dst: wildcard destination {dst!r}"))
+                use(dst, f"{where}.dst")
+            for ip in rule.get("ip", []):
+                if "*" in ip:
+                    problems.append(Problem(f"{where}.ip: wildcard port {ip!r}"))
+    for index, test in enumerate(policy.get("tests") or []):
+        use(test.get("src", ""), f"tests[{index}].src")
+        for verdict in ("accept", "deny"):
+            for dst in test.get(verdict, []):
+                use(dst, f"tests[{index}].{verdict}")
+    for tag, where in used.items():
+        if tag not in owners:
+            problems.append(Problem(f"{tag} is used in {where} but has no tagOwners entry"))
+    if not problems:
+        problems += _failing_tests(policy)
+    return problems
+
+
+def _tag_of(value: str) -> str | None:
+    """``tag:fks-gpu`` of ``tag:fks-gpu`` or ``tag:fks-gpu:8007``; None for other principals."""
+    if not value.startswith("tag:"):
+        return None
+    return ":".join(value.split(":")[:2])
+
+
+def _failing_tests(policy: Mapping[str, Any]) -> list[Problem]:
+    """The policy's own tests, evaluated against its grants (tags only, tcp ports only)."""
+    allowed: set[tuple[str, str, str]] = set()
+    for rule in policy.get("grants") or []:
+        for src in rule.get("src", []):
+            for dst in rule.get("dst", []):
+                for ip in rule.get("ip", []):
+                    allowed.add((src, dst, ip.removeprefix("tcp:")))
+    problems = []
+    for index, test in enumerate(policy.get("tests") or []):
+        src = test.get("src", "")
+        for verdict in ("accept", "deny"):
+            for target in test.get(verdict, []):
+                dst, _, port = target.rpartition(":")
+                if ((src, dst, port) in allowed) != (verdict == "accept"):
+                    problems.append(
+                        Problem(
+                            f"tests[{index}]: {src} -> {target} should be "
+                            f"{'accepted' if verdict == 'accept' else 'denied'} but the "
+                            f"grants {'deny' if verdict == 'accept' else 'accept'} it"
+                        )
+                    )
+    return problems
+
+
+def render_policy(policy: Policy, inventory_path: str = "") -> str:
+    """The policy as HuJSON: a comment above each grant naming the services it opens.
+
+    Validates first and checks that the text parses back to what was validated; raises
+    ``ProblemsError`` instead of returning a policy that must not be applied.
+    """
+    data = policy.as_json()
+    problems = validate_policy(data)
+    if problems:
+        raise ProblemsError(problems)
+    source = f" from {inventory_path}" if inventory_path else ""
+    lines = [
+        f"// Tailnet policy of the FKS stack: generated by fks-infra tailscale-policy{source}.",
+        "// Do not edit: change the inventory or the catalogue and generate it again.",
+        f"// Hosts: {', '.join(policy.hosts)}.",
+        "{",
+        "  // Who may apply each tag (tailscale up --advertise-tags fails for a tag without one).",
+        f'  "tagOwners": {_dump(data["tagOwners"], 1)},',
+        "",
+        "  // Deny by default: each grant opens the listed TCP ports and nothing else.",
+        '  "grants": [',
+    ]
+    for grant in policy.grants:
+        lines.append(f"    // {grant.comment()}")
+        lines.append(f"    {_dump(grant.as_json(), 2)},")
+    lines += [
+        "  ],",
+        "",
+        "  // Checked by Tailscale on every change: what must stay reachable, and what must not.",
+        '  "tests": [',
+    ]
+    lines += [f"    {_dump(test, 2)}," for test in policy.tests]
+    lines += ["  ],", "}", ""]
+    text = "\n".join(lines)
+    if parse_hujson(text) != data:
+        raise AssertionError("rendered policy does not parse back to the validated one")
+    return text
+
+
+def _dump(value: Any, level: int) -> str:
+    """JSON with two-space indents, short lists on one line, and trailing commas."""
+    pad = "  " * level
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = [f"{pad}  {json.dumps(k)}: {_dump(v, level + 1)}," for k, v in value.items()]
+        return "{\n" + "\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, list):
+        one_line = "[" + ", ".join(json.dumps(item) for item in value) + "]"
+        if all(not isinstance(item, dict | list) for item in value) and len(one_line) <= 72:
+            return one_line
+        items = [f"{pad}  {_dump(item, level + 1)}," for item in value]
+        return "[\n" + "\n".join(items) + f"\n{pad}]"
+    return json.dumps(value)
+
+
+def parse_hujson(text: str) -> Any:
+    """Parse HuJSON: drop ``//`` and ``/* */`` comments and trailing commas, then JSON."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char == '"':
+            end = i + 1
+            while text[end] != '"':
+                end += 2 if text[end] == "\\" else 1
+            out.append(text[i : end + 1])
+            i = end + 1
+        elif text.startswith("//", i):
+            i = text.find("\n", i) if "\n" in text[i:] else len(text)
+        elif text.startswith("/*", i):
+            i = text.index("*/", i) + 2
+        else:
+            out.append(char)
+            i += 1
+    return json.loads(re.sub(r",(\s*[\]}])", r"\1", "".join(out)))

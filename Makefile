@@ -9,20 +9,31 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Exact versions of every Python dependency (dev tools included): README "Dependencies".
+LOCK := requirements.lock
 
-.PHONY: demo lab-down test lint unit setup deps docs measure-releases clean
+.PHONY: demo lab-down test lint unit setup deps docs lock measure-releases clean
 
 setup: deps $(STAMP)
 
 deps:
 	@scripts/install-deps
 
-# Reinstall only when the dependencies change.
-$(STAMP): pyproject.toml
+# Reinstall only when the dependencies change; the lock moves an old venv to its versions too.
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev]'
 	@touch $@
+
+# Write the lock again from pyproject.toml with pip-compile (pip-tools). Pins that still fit are
+# kept; `make lock ARGS=--upgrade` takes the newest allowed versions, `ARGS='--upgrade-package
+# ruff'` one package's.
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet -c $(LOCK) 'pip-tools>=7.4,<8'
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --strip-extras --extra dev \
+		--no-emit-index-url --no-emit-find-links --output-file $(LOCK) $(ARGS) pyproject.toml
 
 lint: setup
 	$(BIN)/ruff check src tests deploy inventory group_data bench

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from seed_table import seed_text
 
 from fks_infra.catalogue import CATALOGUE, RESERVED_PORTS, Catalogue, Category, Role, Service
 from fks_infra.errors import ProblemsError
-
-SEED = Path(__file__).resolve().parents[3] / "shared" / "design" / "seed-port-layout.md"
-
-
-def seed_text() -> str:
-    if not SEED.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the seed table {SEED} must be beside the checkout in CI")
-        pytest.skip(f"seed table not found at {SEED}")
-    # The seed was saved through a Latin-1 round trip ("â€“" for an en dash).
-    return SEED.read_text(encoding="utf-8").replace("â€“", "–")
 
 
 def seed_rows() -> list[tuple[int, str, str, str]]:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from seed_table import seed_text
 
 from fks_infra.catalogue import CATALOGUE
 from fks_infra.plan import POSTGRES_PASSWORD, REDIS_PASSWORD, TAILSCALE_AUTHKEY
@@ -66,14 +67,9 @@ def test_ports_markdown_is_the_committed_docs_ports_md() -> None:
 
 
 def test_ports_markdown_reproduces_the_seed_table_with_a_proper_dash() -> None:
-    seed = REPO.parent / "shared/design/seed-port-layout.md"
-    if not seed.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{seed} must exist in CI")
-        pytest.skip(f"no seed table at {seed}")
     seed_table = [
-        line.replace("â€“", "–")
-        for line in seed.read_text(encoding="utf-8").splitlines()
+        line
+        for line in seed_text().splitlines()
         if line.startswith("| 80") or line.startswith("| Port") or line.startswith("|---")
     ]
     ours = run("ports", "--format", "markdown").stdout.splitlines()

@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import json5
+
 from fks_infra.catalogue import Role, Service
 from fks_infra.datastores.config import POSTGRES_PORT, REDIS_PORT
 from fks_infra.errors import Problem, ProblemsError
@@ -370,22 +372,9 @@ def _dump(value: Any, level: int) -> str:
 
 
 def parse_hujson(text: str) -> Any:
-    """Parse HuJSON: drop ``//`` and ``/* */`` comments and trailing commas, then JSON."""
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == '"':
-            end = i + 1
-            while text[end] != '"':
-                end += 2 if text[end] == "\\" else 1
-            out.append(text[i : end + 1])
-            i = end + 1
-        elif text.startswith("//", i):
-            i = text.find("\n", i) if "\n" in text[i:] else len(text)
-        elif text.startswith("/*", i):
-            i = text.index("*/", i) + 2
-        else:
-            out.append(char)
-            i += 1
-    return json.loads(re.sub(r",(\s*[\]}])", r"\1", "".join(out)))
+    """Parse HuJSON (JSON with comments and trailing commas) with the json5 library.
+
+    HuJSON is a subset of JSON5, so every policy Tailscale accepts parses the same here;
+    invalid text raises ``ValueError``.
+    """
+    return json5.loads(text)

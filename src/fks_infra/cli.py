@@ -20,8 +20,8 @@ from fks_infra.lab.cli import lab
 from fks_infra.package_data import package_path
 from fks_infra.plan import InventoryPlan
 from fks_infra.port_table import ports_json, ports_markdown, ports_table
-from fks_infra.render import text_table
 from fks_infra.secrets import write_missing
+from fks_infra.tables import text_table
 
 INVALID = 2
 

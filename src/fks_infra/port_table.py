@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from fks_infra.catalogue import Catalogue, Category, describe_range
-from fks_infra.render import markdown_table, text_table
+from fks_infra.tables import markdown_table, text_table
 
 _HEADER = ("Port", "Service", "Type", "Description")
 

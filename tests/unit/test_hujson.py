@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fks_infra.tailnet import parse_hujson
+from fks_infra.tailscale.policy import parse_hujson
 
 
 @pytest.mark.parametrize(

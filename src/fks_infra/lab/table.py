@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fks_infra.lab.state import LabState
-from fks_infra.render import text_table
+from fks_infra.tables import text_table
 
 HEADERS = ("NAME", "ROLES", "ADDRESS", "STATE")
 

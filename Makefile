@@ -48,6 +48,7 @@ test: lint
 
 docs: setup
 	$(BIN)/fks-infra ports --format markdown > docs/PORTS.md
+	$(BIN)/fks-infra settings --format group-data > group_data/all.py
 
 # The main job on the embedded default: the local lab (three nspawn hosts). The lab stays
 # up afterwards for exploring (`fks-infra lab ssh core-1`); `make lab-down` removes it.

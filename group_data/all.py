@@ -3,6 +3,10 @@
 Override per role in group_data/<role>.py, per inventory in group_data/<inventory>.py
 (pyinfra puts every host of inventory/prod.py in the group "prod"), or per host in the
 inventory. pyinfra replaces a key whole (no deep merge), so keys are flat and prefixed.
+
+Generated from fks_infra.settings.HostSettings (each default, the docstring under it as the
+comment): edit the model there, then run `make docs` (or `fks-infra settings --format
+group-data > group_data/all.py`). A unit test fails while this file differs.
 """
 
 from fks_infra.transport import nodelay_transport
@@ -134,8 +138,8 @@ fks_firewall_public_tcp_ports: list[int] = []
 # UDP ports of this host open to any address (e.g. 41641 for direct tailscale connections).
 fks_firewall_public_udp_ports: list[int] = []
 
-# sshd PermitRootLogin: "prohibit-password" (keys only) or "no"; None: "no" where the inventory
-# logs in as another user (with sudo), "prohibit-password" where it logs in as root.
+# sshd PermitRootLogin: "prohibit-password" (keys only) or "no"; None: "no" where the inventory logs
+# in as another user (with sudo), "prohibit-password" where it logs in as root.
 fks_ssh_permit_root_login = None
 
 # sshd MaxAuthTries: authentication attempts per connection.

@@ -86,6 +86,22 @@ def ports(fmt: str) -> None:
 
 
 @main.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["group-data"]),
+    default="group-data",
+    show_default=True,
+    help="group-data is the text of group_data/all.py",
+)
+def settings(fmt: str) -> None:
+    """Print every host setting's default under its documentation (from the settings model)."""
+    from fks_infra.group_data import all_py
+
+    click.echo(all_py(), nl=False)
+
+
+@main.command()
 @inventory_argument
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True

@@ -1,14 +1,57 @@
-"""group_data/all.py is the documented public interface of the settings model."""
+"""group_data/all.py, the documented public interface of the settings model, generated from it.
+
+The committed file must be the generator's text; the checks on its content below guard the
+generator (valid Python that pyinfra loads, the model's defaults, a comment on each setting).
+"""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+from pydantic import BaseModel, Field
+
+from fks_infra.cli import main
+from fks_infra.group_data import WIDTH, all_py
 from fks_infra.settings import HostSettings
 from fks_infra.transport import nodelay_transport
 
 ALL = Path(__file__).resolve().parents[2] / "group_data" / "all.py"
+REGENERATE = "run `make docs` (or `fks-infra settings --format group-data > group_data/all.py`)"
+
+
+def test_all_py_is_the_text_generated_from_the_model() -> None:
+    assert ALL.read_text(encoding="utf-8") == all_py(), (
+        f"group_data/all.py differs from the settings model: {REGENERATE}"
+    )
+
+
+def test_the_settings_command_prints_the_generated_text() -> None:
+    result = CliRunner().invoke(main, ["settings", "--format", "group-data"])
+    assert result.exit_code == 0, result.output
+    assert result.output == all_py()
+
+
+class Wide(BaseModel):
+    """Defaults too long for one line, and an empty container of nested types."""
+
+    names: tuple[str, ...] = tuple(f"service-number-{index}" for index in range(8))
+    """A list that does not fit on one line."""
+    url: str = "https://mirror.example.org/" + "debian/" * 20 + "keyring.deb"
+    """A string that does not fit on one line even in parentheses."""
+    indices: dict[str, tuple[int, ...]] = Field(default_factory=dict)
+    """An empty dict."""
+
+
+def test_long_defaults_are_wrapped_and_read_back_equal() -> None:
+    text = all_py(Wide)
+    assert max(len(line) for line in text.splitlines()) <= WIDTH
+    assert "indices: dict[str, list[int]] = {}" in text
+    namespace: dict[str, object] = {}
+    exec(compile(text, "all.py", "exec"), namespace)
+    assert Wide.model_validate({key: namespace[key] for key in Wide.model_fields}) == Wide()
 
 
 def assignments() -> dict[str, ast.stmt]:
@@ -50,3 +93,14 @@ def test_each_setting_has_a_comment_line_above_it() -> None:
     for key, node in assignments().items():
         above = lines[node.lineno - 2]
         assert above.startswith("# ") and len(above) > 10, f"{key} needs a comment line"
+
+
+class Undocumented(BaseModel):
+    documented: int = 1
+    """Has its docstring."""
+    bare: int = 2
+
+
+def test_a_setting_without_a_docstring_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"Undocumented\.bare has no docstring"):
+        all_py(Undocumented)

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 
 from fks_infra.catalogue import Service
 from fks_infra.errors import Problem, ProblemsError
+from fks_infra.settings import HostSettings
 from fks_infra.templating import render
 
 #: The one unit template, relative to ``templates/``.
@@ -45,10 +46,16 @@ _MEMORY = re.compile(r"[1-9][0-9]*[KMGT]?|([1-9][0-9]?|100)%|infinity")
 # Words systemd takes literally in ExecStart= and Environment= (once % is doubled).
 _PLAIN = re.compile(r"[A-Za-z0-9_@%$+=:,./-]+")
 
+#: The settings' defaults, where UnitOptions takes its defaults for the same things.
+_DEFAULTS = HostSettings()
+
 
 @dataclass(frozen=True)
 class UnitOptions:
     """How a service's unit runs on one host; the defaults suit a single-host lab.
+
+    The defaults of user, group, memory_max and tasks_max are the settings' own
+    (``fks_service_user``, ``fks_memory_max``, ``fks_tasks_max``), read from the model.
 
     + user: system user the service runs as (created by the deploy; never root)
     + group: its group
@@ -70,14 +77,14 @@ class UnitOptions:
     + after: units of the same host to start after (the datastores the service reads)
     """
 
-    user: str = "fks"
-    group: str = "fks"
+    user: str = _DEFAULTS.fks_service_user
+    group: str = _DEFAULTS.fks_service_user
     bind_address: str = "127.0.0.1"
     ip_allow: tuple[str, ...] = ()
     gpu_indices: tuple[int, ...] = ()
     memory_deny_write_execute: bool = True
-    memory_max: str = "1G"
-    tasks_max: int = 512
+    memory_max: str = _DEFAULTS.fks_memory_max
+    tasks_max: int = _DEFAULTS.fks_tasks_max
     restart_sec: int = 2
     start_limit_burst: int = 5
     start_limit_interval_sec: int = 60

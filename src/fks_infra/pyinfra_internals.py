@@ -153,6 +153,16 @@ def current_inventory() -> Any:
     return inventory._get_module()  # type: ignore[attr-defined]
 
 
+def finished_operations(state: Any, host: Any) -> int | None:
+    """How many operations pyinfra has finished on ``host`` in this run, failed ones
+    included; None where no run is going on (a state without results, as in unit tests)."""
+    results = getattr(state, "get_results_for_host", None)
+    if results is None:
+        return None
+    found = results(host)
+    return int(found.ops + found.error_ops)
+
+
 def ssh_client(host: Any) -> Any:
     """The host's connected ``paramiko.SSHClient``; None for ``@local`` and other connectors
     (and before the connection is made)."""

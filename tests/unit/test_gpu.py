@@ -182,7 +182,7 @@ def deploy_calls(
     monkeypatch.setattr(gpu_deploy, "any_changed", lambda *ops: [o.name for o in ops])
     nvidia = {"kernel": "6.1.0-28-amd64", "module": "/dev/nvidia0" in devices, "devices": devices}
     host = FakeHost({DebPackages: {}, NvidiaHost: nvidia})
-    monkeypatch.setattr(gpu_deploy, "fact", host.get_fact)
+    monkeypatch.setattr(gpu_deploy, "host", host)
     gpu_deploy.install_gpu_driver._inner(plan(**settings).host("gpu-1"))  # type: ignore[attr-defined]
     return calls
 

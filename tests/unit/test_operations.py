@@ -14,11 +14,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
+import pytest
 from pydantic import SecretStr
 from pyinfra.api import FileUploadCommand, StringCommand
-from pyinfra.context import ctx_host
+from pyinfra.context import ctx_host, ctx_state
 from pyinfra.facts.deb import DebPackages
 
 from fks_infra import paths
@@ -79,11 +81,11 @@ class RecordedHost:
 @contextmanager
 def recorded(facts: dict[Any, Any]) -> Iterator[RecordedHost]:
     """A recorded host in pyinfra's context, with fks-infra's fact cache empty."""
-    factcache._cache.clear()
+    factcache.forget_all()
     recording = RecordedHost(facts)
     with ctx_host.use(recording):
         yield recording
-    factcache._cache.clear()
+    factcache.forget_all()
 
 
 def commands(op: Any, facts: dict[Any, Any], **kwargs: Any) -> list[str]:
@@ -414,6 +416,42 @@ def test_facts_are_read_once_until_an_operation_changes_the_host() -> None:
         release("web", "new")
         release("api", "abc123")
         assert host.asked == [DeployedServices, DeployedServices]
+
+
+class RunningState:
+    """A pyinfra State as far as the fact cache reads it: each host's finished operations."""
+
+    def __init__(self) -> None:
+        self.finished = 0
+
+    def get_results_for_host(self, host: Any) -> Any:
+        return SimpleNamespace(ops=self.finished, error_ops=0)
+
+
+def test_a_stock_operation_between_two_of_ours_drops_the_cache() -> None:
+    facts = {DeployedServices: {"api": "abc123"}, FileDigests: {}}
+    run = RunningState()
+
+    def release() -> None:
+        list(
+            service_ops.service_release._inner(
+                service=CATALOGUE["api"], files=(), deploy_id="abc123", arguments=[]
+            )
+        )
+        run.finished += 1  # pyinfra counts the operation once it finished
+
+    with ctx_state.use(run), recorded(facts) as host:
+        release()
+        release()
+        assert host.asked == [DeployedServices]  # one of ours after another: still valid
+        run.finished += 1  # e.g. apt.packages installed something in between
+        release()
+        assert host.asked == [DeployedServices, DeployedServices]
+
+
+def test_facts_are_read_only_inside_an_operation() -> None:
+    with recorded({DeployedServices: {}}), pytest.raises(RuntimeError, match=r"host\.get_fact"):
+        factcache.fact(DeployedServices)
 
 
 def test_managed_files_are_digested_in_one_batched_fact() -> None:

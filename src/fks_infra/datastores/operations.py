@@ -7,18 +7,17 @@ from collections.abc import Generator, Sequence
 
 from pydantic import SecretStr
 from pyinfra.api.command import StringCommand
-from pyinfra.api.operation import operation
-from pyinfra.context import host
 
 from fks_infra.datastores.config import scram_verifier, setup_sql, verifier_matches
 from fks_infra.datastores.facts import PostgresDatabase
+from fks_infra.operations.factcache import fact, host_operation
 from fks_infra.operations.files import upload_commands
 
 #: The setup script of the FKS role and database, for the length of one psql run (root-only).
 POSTGRES_SETUP_FILE = "/var/lib/fks-infra/postgres-setup.sql"
 
 
-@operation()
+@host_operation
 def postgres_database(
     user: str, database: str, password: SecretStr, extensions: Sequence[str] = ()
 ) -> Generator[object, None, None]:
@@ -35,7 +34,7 @@ def postgres_database(
     stdin by root's shell (never in argv; psql runs as postgres) and is removed whatever
     psql returns.
     """
-    state = host.get_fact(PostgresDatabase, user=user, database=database)
+    state = fact(PostgresDatabase, user=user, database=database)
     secret = password.get_secret_value()
     verifier = state["verifier"]
     present = state["extensions"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pyinfra.api.deploy import deploy
 from pyinfra.api.operation import OperationMeta
+from pyinfra.context import host
 from pyinfra.facts.deb import DebPackages
 from pyinfra.operations import apt, server
 from pyinfra.operations.util import any_changed
@@ -19,7 +20,6 @@ from fks_infra.gpu import driver as gpu
 from fks_infra.gpu.facts import NvidiaHost
 from fks_infra.gpu.operations import kernel_headers
 from fks_infra.operations.apt import pinned_packages
-from fks_infra.operations.factcache import fact
 from fks_infra.operations.files import daemon_files, fetched_file, private_file
 from fks_infra.operations.systemd import service_state
 from fks_infra.plan import HostPlan
@@ -34,7 +34,7 @@ def install_gpu_driver(plan: HostPlan) -> None:
         return
     settings = plan.settings
     packages = gpu.driver_packages(settings)
-    installed = fact(DebPackages)
+    installed = host.get_fact(DebPackages)
 
     repository = _cuda_keyring(plan) if settings.fks_gpu_driver_source == "cuda" else []
     sources = private_file(
@@ -92,7 +92,7 @@ def install_gpu_driver(plan: HostPlan) -> None:
             version_prefix=settings.fks_gpu_cuda_version,
         )
 
-    module_loaded = fact(NvidiaHost)["module"]
+    module_loaded = host.get_fact(NvidiaHost)["module"]
     service_state(
         name=f"Enable {PERSISTENCED}",
         units=[PERSISTENCED],
@@ -121,7 +121,7 @@ def _cuda_keyring(plan: HostPlan) -> list[OperationMeta]:
         sha256=settings.fks_gpu_cuda_keyring_sha256,
         local_file=settings.fks_gpu_cuda_keyring_file,
     )
-    keyring_missing = "cuda-keyring" not in fact(DebPackages)
+    keyring_missing = "cuda-keyring" not in host.get_fact(DebPackages)
     keyring = server.shell(
         name=f"Install the cuda-keyring package ({gpu.CUDA_KEYRING})",
         commands=[f"dpkg -i {gpu.CUDA_KEYRING_DEB}"],

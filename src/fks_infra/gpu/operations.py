@@ -6,15 +6,14 @@ import shlex
 from collections.abc import Generator
 
 from pyinfra.api.exceptions import OperationError
-from pyinfra.api.operation import operation
 from pyinfra.facts.deb import DebPackages
 
 from fks_infra.gpu.facts import NvidiaHost
 from fks_infra.operations.apt import APT_INSTALL
-from fks_infra.operations.factcache import changing, fact
+from fks_infra.operations.factcache import fact, host_operation
 
 
-@operation()
+@host_operation
 def kernel_headers() -> Generator[object, None, None]:
     """Install the headers of the running kernel, so DKMS can build the NVIDIA module for it."""
     kernel = fact(NvidiaHost)["kernel"]
@@ -23,5 +22,4 @@ def kernel_headers() -> Generator[object, None, None]:
     package = f"linux-headers-{kernel}"
     if package in fact(DebPackages):
         return
-    changing()
     yield f"{APT_INSTALL} {shlex.quote(package)}"

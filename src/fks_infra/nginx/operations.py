@@ -7,12 +7,11 @@ import shlex
 from collections.abc import Generator
 
 from pyinfra.api.command import StringCommand
-from pyinfra.api.operation import operation
 
-from fks_infra.operations.factcache import changing, file_digest
+from fks_infra.operations.factcache import file_digest, host_operation
 
 
-@operation()
+@host_operation
 def self_signed_certificate(
     certificate: str, key: str, common_name: str, addresses: tuple[str, ...] = (), days: int = 825
 ) -> Generator[object, None, None]:
@@ -27,7 +26,6 @@ def self_signed_certificate(
     """
     if file_digest(certificate) and file_digest(key):
         return
-    changing()
     alt_names = ",".join([f"DNS:{common_name}", *(f"IP:{address}" for address in addresses)])
     new_key, new_certificate = f"{key}.fks-new", f"{certificate}.fks-new"
     yield StringCommand("mkdir", "-p", "-m", "700", posixpath.dirname(key))

@@ -5,10 +5,9 @@ from __future__ import annotations
 import shlex
 from collections.abc import Generator, Sequence
 
-from pyinfra.api.operation import operation
 from pyinfra.facts.deb import DebPackages
 
-from fks_infra.operations.factcache import changing, fact
+from fks_infra.operations.factcache import fact, host_operation
 
 #: apt-get as the deploy runs it: no questions, and a changed conffile keeps the host's copy.
 APT_GET_INSTALL = (
@@ -25,7 +24,7 @@ APT_INSTALL = f"{APT_GET_INSTALL} --no-install-recommends"
 APT_UPDATE_STAMP = "/var/lib/apt/periodic/update-success-stamp"
 
 
-@operation()
+@host_operation
 def packages(
     names: Sequence[str], recommends: bool = True, lists_max_age_s: int = 86400
 ) -> Generator[object, None, None]:
@@ -42,7 +41,6 @@ def packages(
     missing = [name for name in names if name not in installed]
     if not missing:
         return
-    changing()
     minutes = max(1, lists_max_age_s // 60)
     yield (
         f"find {APT_UPDATE_STAMP} -mmin -{minutes} 2>/dev/null | grep -q . "
@@ -52,7 +50,7 @@ def packages(
     yield f"{install} {' '.join(shlex.quote(name) for name in missing)}"
 
 
-@operation()
+@host_operation
 def pinned_packages(packages: Sequence[str], version_prefix: str) -> Generator[object, None, None]:
     """Install packages at a version that starts with ``version_prefix`` (apt pins hold it).
 
@@ -73,6 +71,5 @@ def pinned_packages(packages: Sequence[str], version_prefix: str) -> Generator[o
     ]
     if not wrong:
         return
-    changing()
     wanted = " ".join(shlex.quote(f"{name}={version_prefix}.*") for name in packages)
     yield f"{APT_INSTALL} --allow-downgrades {wanted}"

@@ -20,9 +20,8 @@ from collections.abc import Generator, Mapping
 from io import BytesIO
 
 from pyinfra.api.command import FileUploadCommand, StringCommand
-from pyinfra.api.operation import operation
 
-from fks_infra.operations.factcache import changing, file_digest
+from fks_infra.operations.factcache import file_digest, host_operation
 from fks_infra.operations.files import upload_path
 
 #: Candidates live here, one directory per set (``label``), mirroring the live paths.
@@ -40,7 +39,7 @@ def candidate_path(name: str, live_path: str) -> str:
     return f"{candidate_dir(name)}{live_path}"
 
 
-@operation()
+@host_operation
 def checked_files(
     label: str,
     files: Mapping[str, str],
@@ -82,12 +81,10 @@ def checked_files(
     if len(current) == len(files):
         for path, digest in current.items():
             if (digest["mode"], digest["user"], digest["group"]) != (mode, "root", group):
-                changing()
                 yield StringCommand("chown", f"root:{group}", path)
                 yield StringCommand("chmod", mode, path)
         return
 
-    changing()
     directory = candidate_dir(label)
     quoted = shlex.quote(directory)
     # A fresh candidate set every time: no file of an earlier attempt is checked or installed.

@@ -28,10 +28,9 @@ from typing import Any
 
 from pyinfra import logger
 from pyinfra.api.command import FileUploadCommand, StringCommand
-from pyinfra.api.operation import operation
 from pyinfra.context import host
 
-from fks_infra.operations.factcache import changing, file_digest
+from fks_infra.operations.factcache import file_digest, host_operation
 from fks_infra.operations.systemd import service_state_commands
 from fks_infra.paths import STAGING_DIR, UNIT_DIR, UPLOADS_DIR
 from fks_infra.pyinfra_internals import ssh_client
@@ -54,7 +53,7 @@ def upload_path(name: str) -> str:
     return f"{UPLOADS_DIR}/{login_user()}/{name}.part"
 
 
-@operation()
+@host_operation
 def private_file(
     content: bytes | None,
     dest: str,
@@ -81,7 +80,6 @@ def private_file(
 def removal_commands(dest: str) -> Generator[object, None, None]:
     """The command that removes ``dest`` where it exists."""
     if file_digest(dest) is not None:
-        changing()
         yield StringCommand("rm", "-f", dest)
 
 
@@ -93,7 +91,6 @@ def write_commands(
     current = file_digest(dest)
     if current == {"sha256": wanted, "mode": mode, "user": user, "group": group}:
         return
-    changing()
     if current and current["sha256"] == wanted:
         yield StringCommand("chown", f"{user}:{group}", dest)
         yield StringCommand("chmod", mode, dest)
@@ -137,7 +134,7 @@ def files_in_place_commands(
     return changed
 
 
-@operation()
+@host_operation
 def daemon_files(
     unit: str,
     files: Sequence[tuple[str, bytes | None, str]],

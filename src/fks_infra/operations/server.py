@@ -7,13 +7,12 @@ import time
 from collections.abc import Generator
 
 from pyinfra.api.command import StringCommand
-from pyinfra.api.operation import operation
 
-from fks_infra.operations.factcache import changing, fact
+from fks_infra.operations.factcache import fact, host_operation
 from fks_infra.operations.facts import Account, DirectoryModes, Preflight
 
 
-@operation()
+@host_operation
 def system_account(
     user: str, shell: str = "/usr/sbin/nologin", home: str = "/nonexistent"
 ) -> Generator[object, None, None]:
@@ -25,20 +24,17 @@ def system_account(
     found = fact(Account, account=user)
     group, entry = found.get("group"), found.get("passwd")
     if group is None:
-        changing()
         yield StringCommand("groupadd", "--system", user)
     if entry is None:
-        changing()
         yield StringCommand(
             "useradd", "--system", "--gid", user, "--shell", shell, "--home-dir", home,
             "--no-create-home", user,
         )  # fmt: skip
     elif group is None or (entry[3], entry[5], entry[6]) != (group[2], home, shell):
-        changing()
         yield StringCommand("usermod", "--gid", user, "--shell", shell, "--home", home, user)
 
 
-@operation()
+@host_operation
 def directories(layout: tuple[tuple[str, str, str], ...]) -> Generator[object, None, None]:
     """Make directories exist with their mode and owner, read in one fact.
 
@@ -47,11 +43,10 @@ def directories(layout: tuple[tuple[str, str, str], ...]) -> Generator[object, N
     current = fact(DirectoryModes, paths=tuple(path for path, _, _ in layout))
     for path, mode, owner in layout:
         if current.get(path) != (mode, owner):
-            changing()
             yield StringCommand("install", "-d", "-m", mode, "-o", owner, path)
 
 
-@operation()
+@host_operation
 def preflight(min_free_mib: int, max_clock_skew_s: int) -> Generator[object, None, None]:
     """Stop this host before any change when its disk is almost full or its clock is off.
 

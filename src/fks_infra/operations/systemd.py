@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 
 from pyinfra.api.command import StringCommand
-from pyinfra.api.operation import operation
 
-from fks_infra.operations.factcache import changing, unit_state
+from fks_infra.operations.factcache import host_operation, unit_state
 
 
-@operation()
+@host_operation
 def service_state(
     units: Sequence[str], running: bool | None = True, enabled: bool | None = True
 ) -> Generator[object, None, None]:
@@ -39,8 +38,6 @@ def service_state_commands(
         unit for unit, state in states.items() if state.get("active") not in ("active", "reloading")
     ]
     if enabled and disabled:
-        changing()
         yield StringCommand("systemctl", "enable", *disabled)
     if running and stopped:
-        changing()
         yield StringCommand("systemctl", "start", *stopped)

@@ -6,16 +6,15 @@ import shlex
 from collections.abc import Generator, Sequence
 
 from pyinfra.api.command import StringCommand
-from pyinfra.api.operation import operation
 
 from fks_infra.catalogue import Service
-from fks_infra.operations.factcache import changing, fact
+from fks_infra.operations.factcache import fact, host_operation
 from fks_infra.operations.files import files_in_place_commands
 from fks_infra.paths import DEPLOYED_DIR, ROLLOUT, UNIT_DIR
 from fks_infra.services.facts import DeployedServices
 
 
-@operation()
+@host_operation
 def service_release(
     service: Service,
     files: Sequence[tuple[str, bytes, str]],
@@ -38,11 +37,10 @@ def service_release(
     yield from files_in_place_commands(files)
     if fact(DeployedServices).get(service.name) == deploy_id:
         return
-    changing()
     yield StringCommand(ROLLOUT, *(shlex.quote(arg) for arg in arguments))
 
 
-@operation()
+@host_operation
 def remove_services(services: Sequence[Service]) -> Generator[object, None, None]:
     """Stop, disable and delete the services the plan no longer places on this host.
 
@@ -53,7 +51,6 @@ def remove_services(services: Sequence[Service]) -> Generator[object, None, None
     present = [service for service in services if service.name in deployed]
     if not present:
         return
-    changing()
     units = [unit for service in present for unit in (*service.companion_units, service.unit)]
     for unit in units:
         yield f"systemctl disable --now {unit} 2>/dev/null || true"

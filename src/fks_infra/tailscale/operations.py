@@ -7,15 +7,14 @@ from collections.abc import Generator, Sequence
 
 from pydantic import SecretStr
 from pyinfra.api.command import StringCommand
-from pyinfra.api.operation import operation
 
-from fks_infra.operations.factcache import changing, fact
+from fks_infra.operations.factcache import fact, host_operation
 from fks_infra.operations.files import upload_commands
 from fks_infra.tailscale.facts import TAILSCALE_AUTHKEY_FILE, TAILSCALE_UP_HASH, TailscaleNode
 from fks_infra.tailscale.node import arguments_hash
 
 
-@operation()
+@host_operation
 def tailscale_up(arguments: Sequence[str], auth_key: SecretStr) -> Generator[object, None, None]:
     """Run ``tailscale up`` when its arguments changed or the node is not logged in.
 
@@ -32,10 +31,8 @@ def tailscale_up(arguments: Sequence[str], auth_key: SecretStr) -> Generator[obj
     node = fact(TailscaleNode)
     if node["backend_state"] == "Running" and node["up_sha256"] == wanted:
         if node["authkey_left"]:
-            changing()
             yield StringCommand("rm", "-f", TAILSCALE_AUTHKEY_FILE)
         return
-    changing()
     yield from upload_commands(
         auth_key.get_secret_value().encode(), TAILSCALE_AUTHKEY_FILE, "600", "root", "root"
     )

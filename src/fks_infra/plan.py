@@ -23,12 +23,10 @@ from fks_infra.catalogue import CATALOGUE, Catalogue, Role, Service
 from fks_infra.errors import MissingSecret, Problem, ProblemsError
 from fks_infra.gpu.driver import gpu_problems
 from fks_infra.nginx.tls import tls_problems
-from fks_infra.releases.model import Behaviour
+from fks_infra.releases.model import ReleaseError
+from fks_infra.releases.source import parse_release_source
 from fks_infra.settings import HostSettings, parse_settings
 from fks_infra.sshd.config import sshd_problems
-
-#: A release source of the form ``artifacts:DIR`` ships prebuilt artifacts from DIR.
-ARTIFACTS_PREFIX = "artifacts:"
 
 ROLE_NAMES: tuple[str, ...] = tuple(role.value for role in Role)
 
@@ -291,16 +289,10 @@ def _release_sources(settings: HostSettings, services: Iterable[Service]) -> dic
 
 def release_source_problem(source: str) -> str | None:
     """What is wrong with a release source setting, if anything (checked on this machine)."""
-    if source == "demo":
-        return None
-    if source.startswith("demo:"):
-        behaviours = [b.value for b in Behaviour]
-        if source.removeprefix("demo:") not in behaviours:
-            return f"release source {source!r}: a demo behaviour is one of {', '.join(behaviours)}"
-        return None
-    path = Path(source.removeprefix(ARTIFACTS_PREFIX))
-    if not path.is_dir():
-        return f"release source {source!r}: no such directory on this machine"
+    try:
+        parse_release_source(source)
+    except ReleaseError as error:
+        return str(error)
     return None
 
 

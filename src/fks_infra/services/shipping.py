@@ -11,23 +11,14 @@ import io
 import tarfile
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 from fks_infra.catalogue import Service
-from fks_infra.plan import ARTIFACTS_PREFIX
 from fks_infra.releases import (
     MANIFEST_NAME,
-    ArtifactSource,
-    Behaviour,
-    CheckoutSource,
-    DemoSource,
     Release,
-    Source,
     build_release,
 )
-from fks_infra.releases.demo import DEFAULT_DEMO_DIR
-
-DEMO = "demo"
+from fks_infra.releases.source import parse_release_source
 
 
 @dataclass(frozen=True)
@@ -39,17 +30,6 @@ class Shipment:
     sha256: str
 
 
-def parse_source(setting: str) -> tuple[Source, Behaviour | None]:
-    """``demo`` | ``demo:<behaviour>`` | ``artifacts:DIR`` | a checkout root directory."""
-    if setting == DEMO:
-        return DemoSource(DEFAULT_DEMO_DIR), None
-    if setting.startswith(f"{DEMO}:"):
-        return DemoSource(DEFAULT_DEMO_DIR), Behaviour(setting.removeprefix(f"{DEMO}:"))
-    if setting.startswith(ARTIFACTS_PREFIX):
-        return ArtifactSource(Path(setting.removeprefix(ARTIFACTS_PREFIX))), None
-    return CheckoutSource(Path(setting)), None
-
-
 _lock = threading.Lock()  # pyinfra prepares hosts in greenlets; gevent patches this lock
 _shipments: dict[tuple[str, str], Shipment] = {}
 
@@ -59,7 +39,7 @@ def shipment(service: Service, setting: str) -> Shipment:
     key = (service.name, setting)
     with _lock:
         if key not in _shipments:
-            source, behaviour = parse_source(setting)
+            source, behaviour = parse_release_source(setting)
             release = build_release(service.name, service.language.value, source, None, behaviour)
             tarball = pack(release)
             _shipments[key] = Shipment(release, tarball, hashlib.sha256(tarball).hexdigest())

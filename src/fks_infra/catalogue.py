@@ -15,6 +15,8 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from fks_infra.errors import Problem, ProblemsError
+from fks_infra.paths import ENV_DIR, INSTALL_ROOT
+from fks_infra.ports import RESERVED_PORTS
 
 
 class Language(StrEnum):
@@ -74,21 +76,6 @@ _CATEGORY_ROLE: Mapping[Category, Role] = {
     Category.EXECUTION_PLUGIN: Role.BRIDGE,
 }
 
-#: Ports the stack uses for its other parts; no FKS service may take one of them.
-RESERVED_PORTS: Mapping[int, str] = {
-    80: "nginx (http)",
-    443: "nginx (https)",
-    3000: "grafana",
-    5432: "postgresql",
-    6379: "redis",
-    9090: "prometheus",
-    9093: "alertmanager",
-    9100: "node exporter",
-    9115: "blackbox exporter",
-    41641: "tailscale (udp)",
-}
-
-
 _TASK = re.compile(r"[a-z][a-z0-9]*")
 
 
@@ -136,7 +123,7 @@ class Service(BaseModel):
 
     @property
     def env_file(self) -> str:
-        return f"/etc/fks/{self.name}.env"
+        return f"{ENV_DIR}/{self.name}.env"
 
     @property
     def upstream(self) -> str:
@@ -148,7 +135,7 @@ class Service(BaseModel):
 
     @property
     def install_dir(self) -> str:
-        return f"/opt/fks/{self.name}"
+        return f"{INSTALL_ROOT}/{self.name}"
 
     def companion_unit(self, companion: str) -> str:
         return f"fks-{self.name}-{companion}.service"

@@ -48,3 +48,36 @@ LAYOUT: tuple[tuple[str, str, str], ...] = (
     (UPLOADS_DIR, "711", "root"),
     (LIB_DIR, "755", "root"),
 )
+
+#: Every file fks-infra writes with its own operations, as shell globs (a ``*`` never crosses
+#: a ``/``): the fact cache digests all of them in one command per host. fks-infra's own
+#: layout comes from the names above; the rest are the components' config files (each named
+#: in its component's package).
+MANAGED_FILES: tuple[str, ...] = (
+    f"{ENV_DIR}/*",
+    f"{UNIT_DIR}/fks-*",
+    f"{INSTALL_ROOT}/*/artifacts/*",
+    f"{LIB_DIR}/*",
+    f"{STATE_DIR}/*",
+    "/etc/nginx/nginx.conf",  # nginx/config.py
+    "/etc/nginx/fks/*",
+    "/etc/nftables.conf",  # firewall/ruleset.py
+    "/etc/ssh/sshd_config.d/*",  # sshd/config.py
+    "/etc/chrony/chrony.conf",  # chrony/config.py
+    f"{UNIT_DIR}/*.d/fks-*",  # drop-ins of chrony, nvidia-persistenced
+    "/etc/apt/apt.conf.d/90fks-infra",  # host/deploy.py
+    "/etc/systemd/journald.conf.d/fks-infra.conf",
+    "/etc/nginx/tls/*",  # nginx/tls.py
+    "/etc/postgresql/*/main/conf.d/fks-infra.conf",  # datastores/config.py
+    "/etc/postgresql/*/main/pg_hba.conf",
+    "/etc/redis/redis.conf",
+    "/etc/default/prometheus*",  # monitoring/config.py
+    "/etc/default/tailscaled",  # tailscale/deploy.py
+    "/etc/prometheus/*.yml",
+    "/etc/prometheus/rules/*",
+    f"{GRAFANA_DIR}/*/*",
+    f"{GRAFANA_DIR}/*/*/*",
+    "/etc/apt/sources.list.d/fks-*",  # gpu/driver.py
+    "/etc/apt/preferences.d/fks-*",
+    "/etc/modprobe.d/fks-*",
+)

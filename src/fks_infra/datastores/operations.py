@@ -12,9 +12,10 @@ from fks_infra.datastores.config import scram_verifier, setup_sql, verifier_matc
 from fks_infra.datastores.facts import PostgresDatabase
 from fks_infra.operations.factcache import fact, host_operation
 from fks_infra.operations.files import upload_commands
+from fks_infra.paths import STATE_DIR
 
 #: The setup script of the FKS role and database, for the length of one psql run (root-only).
-POSTGRES_SETUP_FILE = "/var/lib/fks-infra/postgres-setup.sql"
+POSTGRES_SETUP_FILE = f"{STATE_DIR}/postgres-setup.sql"
 
 
 @host_operation

@@ -12,13 +12,14 @@ from pathlib import Path
 
 from fks_infra.catalogue import Catalogue, Service
 from fks_infra.errors import Problem
+from fks_infra.paths import STATE_DIR
 from fks_infra.settings import HostSettings
 from fks_infra.templating import render
 
 SOURCES = "/etc/apt/sources.list.d/fks-nvidia.sources"
 PREFERENCES = "/etc/apt/preferences.d/fks-nvidia"
 #: Where the CUDA repository's keyring package (cuda-keyring) lands before ``dpkg -i``.
-CUDA_KEYRING_DEB = "/var/lib/fks-infra/cuda-keyring.deb"
+CUDA_KEYRING_DEB = f"{STATE_DIR}/cuda-keyring.deb"
 #: The keyring cuda-keyring installs; our own sources file names it in Signed-By.
 CUDA_KEYRING = "/usr/share/keyrings/cuda-archive-keyring.gpg"
 #: cuda-keyring's own one-line sources file: removed, ours names the repository instead.

@@ -23,9 +23,8 @@ from pyinfra.api.command import FileUploadCommand, StringCommand
 
 from fks_infra.operations.factcache import file_digest, host_operation
 from fks_infra.operations.files import upload_path
+from fks_infra.paths import CANDIDATES_DIR
 
-#: Candidates live here, one directory per set (``label``), mirroring the live paths.
-CANDIDATES_DIR = "/var/lib/fks-infra/candidates"
 #: Written into the candidate directory by a passed check.
 ACCEPTED = ".accepted"
 

@@ -27,40 +27,11 @@ from pyinfra.api.operation import operation
 from pyinfra.context import host
 
 from fks_infra.operations.facts import FileDigest, FileDigests, UnitStates
+from fks_infra.paths import MANAGED_FILES
 from fks_infra.pyinfra_internals import current_state, finished_operations
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-#: Every file fks-infra writes with its own operations, digested in one command per host.
-MANAGED_FILES: tuple[str, ...] = (
-    "/etc/fks/*",
-    "/etc/systemd/system/fks-*",
-    "/opt/fks/*/artifacts/*",
-    "/usr/local/lib/fks-infra/*",
-    "/var/lib/fks-infra/*",
-    "/etc/nginx/nginx.conf",
-    "/etc/nginx/fks/*",
-    "/etc/nftables.conf",
-    "/etc/ssh/sshd_config.d/*",
-    "/etc/chrony/chrony.conf",
-    "/etc/systemd/system/*.d/fks-*",
-    "/etc/apt/apt.conf.d/90fks-infra",
-    "/etc/systemd/journald.conf.d/fks-infra.conf",
-    "/etc/nginx/tls/*",
-    "/etc/postgresql/*/main/conf.d/fks-infra.conf",
-    "/etc/postgresql/*/main/pg_hba.conf",
-    "/etc/redis/redis.conf",
-    "/etc/default/prometheus*",
-    "/etc/default/tailscaled",
-    "/etc/prometheus/*.yml",
-    "/etc/prometheus/rules/*",
-    "/etc/fks-infra/grafana/*/*",
-    "/etc/fks-infra/grafana/*/*/*",
-    "/etc/apt/sources.list.d/fks-*",
-    "/etc/apt/preferences.d/fks-*",
-    "/etc/modprobe.d/fks-*",
-)
 
 #: Every service unit fks-infra starts or enables, read in one command per host.
 MANAGED_UNITS: tuple[str, ...] = (

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pyinfra.api.facts import FactBase
 
+from fks_infra.paths import DEPLOYED_DIR, ENV_DIR, INSTALL_ROOT, UNIT_DIR
+
 
 class DeployedServices(FactBase[dict[str, str]]):
     """What fks-infra left on the host: {service: deployment id ('' if unknown)}.
@@ -19,9 +21,9 @@ class DeployedServices(FactBase[dict[str, str]]):
 
     def command(self) -> str:
         return (
-            "for p in /etc/systemd/system/fks-*.service /etc/fks/*.env /opt/fks/*/; do "
+            f"for p in {UNIT_DIR}/fks-*.service {ENV_DIR}/*.env {INSTALL_ROOT}/*/; do "
             '[ -e "$p" ] && echo "present $p"; done; '
-            "for f in /var/lib/fks-infra/deployed/*; do "
+            f"for f in {DEPLOYED_DIR}/*; do "
             '[ -f "$f" ] && echo "deployed ${f##*/} $(cat "$f")"; done; true'
         )
 

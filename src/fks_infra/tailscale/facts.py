@@ -6,12 +6,14 @@ import json
 
 from pyinfra.api.facts import FactBase
 
+from fks_infra.paths import STATE_DIR
+
 #: Where fks-infra records the hash of the arguments of the last successful ``tailscale up``.
-TAILSCALE_UP_HASH = "/var/lib/fks-infra/tailscale-up.sha256"
+TAILSCALE_UP_HASH = f"{STATE_DIR}/tailscale-up.sha256"
 
 
 #: Where the auth key lives for the length of one ``tailscale up`` (root-only).
-TAILSCALE_AUTHKEY_FILE = "/var/lib/fks-infra/tailscale-authkey"
+TAILSCALE_AUTHKEY_FILE = f"{STATE_DIR}/tailscale-authkey"
 
 
 class TailscaleNode(FactBase[dict[str, object]]):

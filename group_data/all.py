@@ -11,8 +11,8 @@ group-data > group_data/all.py`). A unit test fails while this file differs.
 
 from fks_infra.transport import nodelay_transport
 
-# pyinfra's SSH connection: TCP_NODELAY on (57 ms per command become 13 ms; see
-# fks_infra/transport.py). A host or group may replace the dict, e.g. to add paramiko options.
+# pyinfra's SSH connection: TCP_NODELAY on (see fks_infra/transport.py; measured gain in
+# bench/README.md). A host or group may replace the dict, e.g. to add paramiko options.
 ssh_paramiko_connect_kwargs = {"transport_factory": nodelay_transport}
 
 # Catalogue services to run on a host in addition to those of its roles (names).

@@ -2,13 +2,12 @@
 
 paramiko leaves Nagle's algorithm on. An SSH command is a few small writes (open a
 channel, send the exec request) that each wait for the last one's acknowledgement, which
-the server delays by up to 40 ms: measured on the lab, 57 ms per command with it, 13 ms
-without (median of 15 runs of ``dpkg -l`` over one connection). A deploy runs a few
-commands per host, the lab's benchmark floor one; both pay it on every command.
+the server delays (Linux's delayed ACK). A deploy runs a few commands per host and pays
+that on every one; the measured gain is in bench/README.md.
 
 group_data/all.py hands ``nodelay_transport`` to paramiko through pyinfra's
 ``ssh_paramiko_connect_kwargs`` (paramiko's ``transport_factory``); ``fks-infra verify``
-sets it on each testinfra connection (tests/infra/fleet.py).
+sets it on each testinfra connection (fks_infra/checks/fleet.py).
 """
 
 from __future__ import annotations

@@ -23,13 +23,13 @@ from fks_infra.catalogue import CATALOGUE, Language, Service
 from fks_infra.errors import ProblemsError
 from fks_infra.services.units import (
     UNIT_TEMPLATE,
-    WRITE_EXECUTE_SERVICES,
     UnitContext,
     UnitOptions,
     render_unit,
     unit_context,
     unit_path,
 )
+from fks_infra.settings import HostSettings
 from fks_infra.templating import render, template_path
 
 NAMES = CATALOGUE.names
@@ -50,7 +50,9 @@ VARIANTS: dict[str, dict[str, object]] = {
 
 def options_for(service: Service, variant: str = "peers") -> UnitOptions:
     values = dict(VARIANTS[variant])
-    values["memory_deny_write_execute"] = service.name not in WRITE_EXECUTE_SERVICES
+    values["memory_deny_write_execute"] = (
+        service.name not in HostSettings().fks_write_execute_services
+    )
     if service.needs_gpu and variant != "lab":
         values["gpu_indices"] = (0,)
     return UnitOptions(**values)  # type: ignore[arg-type]
@@ -117,7 +119,7 @@ def test_unit_lines(name: str) -> None:
         "10.0.0.0/24",
         "100.64.0.0/10",
     ]
-    mdwe = "no" if name in WRITE_EXECUTE_SERVICES else "yes"
+    mdwe = "no" if name in HostSettings().fks_write_execute_services else "yes"
     assert values(text, "Service", "MemoryDenyWriteExecute") == [mdwe]
     assert text.endswith("WantedBy=multi-user.target\n")
     assert "\n\n\n" not in text, "the template's tags leave blank lines"

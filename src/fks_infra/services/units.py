@@ -23,11 +23,6 @@ from fks_infra.templating import render
 #: The one unit template, relative to ``templates/``.
 UNIT_TEMPLATE = "etc/systemd/system/fks-service.service.j2"
 
-#: Services whose runtime needs writable+executable memory (PyTorch and numba JITs, cffi
-#: callbacks), so their units run with ``MemoryDenyWriteExecute=no``: the default of the
-#: per-host list a deploy turns into ``UnitOptions.memory_deny_write_execute``.
-WRITE_EXECUTE_SERVICES: tuple[str, ...] = ("ai", "training")
-
 #: Variables the unit sets itself; ``UnitOptions.environment`` may not set them again.
 RESERVED_VARIABLES: tuple[str, ...] = (
     "SERVICE_NAME",

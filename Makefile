@@ -33,7 +33,7 @@ lock:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet -c $(LOCK) 'pip-tools>=7.4,<8'
 	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --strip-extras --extra dev \
-		--no-emit-index-url --no-emit-find-links --output-file $(LOCK) $(ARGS) pyproject.toml
+		--allow-unsafe --no-emit-index-url --no-emit-find-links --output-file $(LOCK) $(ARGS) pyproject.toml
 
 lint: setup
 	$(BIN)/ruff check src tests deploy inventory group_data bench

@@ -65,8 +65,9 @@ def main() -> None:
                 subprocess.run(
                     [str(BIN / "fks-infra"), *command], cwd=REPO, check=True, capture_output=True
                 )
-            (base / "secrets").mkdir(exist_ok=True)
-            shutil.copy2(REPO / "secrets" / "fks.toml", base / "secrets" / "fks.toml")
+            # group_data/lab.py: the lab's secrets file, relative to the project root.
+            (base / ".lab").mkdir(exist_ok=True)
+            shutil.copy2(REPO / ".lab" / "secrets.toml", base / ".lab" / "secrets.toml")
             warm_up = [str(BIN / "pyinfra"), "-y", "inventory/lab.py", "deploy/all.py"]
             # Converges the lab (a cold deploy when it was not), then must be a no-op.
             subprocess.run(warm_up, cwd=REPO, env=ours, check=True, capture_output=True)

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from fks_infra.addresses import socket_address
 from fks_infra.checks import fleet
 from fks_infra.checks.fleet import CompanionTarget, HostTarget, Target, connect
 from fks_infra.datastores.config import POSTGRES_PORT, REDIS_PORT, listen_addresses
@@ -83,10 +84,6 @@ def listening(host_name: str, port: int) -> set[str]:
     return {line.split()[3] for line in out.splitlines() if line.strip()}
 
 
-def socket_text(address: str, port: int) -> str:
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-
-
 # --- datastores --------------------------------------------------------------------------
 
 
@@ -97,7 +94,7 @@ def test_datastores_active_and_bound_to_localhost_and_the_private_address(
     for unit in ("postgresql@15-main.service", "redis-server.service"):
         assert host.service(unit).is_running, f"{unit} is not running"
     for port in (POSTGRES_PORT, REDIS_PORT):
-        wanted = {socket_text(a, port) for a in listen_addresses(datastore.host)}
+        wanted = {socket_address(a, port) for a in listen_addresses(datastore.host)}
         assert listening(datastore.host.name, port) == wanted
 
 
@@ -268,7 +265,7 @@ def test_node_exporter_on_the_private_address(node_exporter: HostTarget) -> None
     host = connect(node_exporter.host.name)
     assert host.service("prometheus-node-exporter.service").is_running
     assert listening(node_exporter.host.name, 9100) == {
-        socket_text(node_exporter.host.address, 9100)
+        socket_address(node_exporter.host.address, 9100)
     }
 
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from urllib.parse import quote
 
+from fks_infra.addresses import url_host
 from fks_infra.catalogue import Service
 from fks_infra.plan import POSTGRES_PASSWORD, REDIS_PASSWORD, HostPlan, InventoryPlan
 from fks_infra.templating import render
@@ -51,10 +52,6 @@ def client_host(plan: HostPlan, inventory: InventoryPlan) -> str:
     return "127.0.0.1" if store.name == plan.name else store.address
 
 
-def _url_host(address: str) -> str:
-    return f"[{address}]" if ":" in address else address
-
-
 def datastore_env(service: Service, plan: HostPlan, inventory: InventoryPlan) -> dict[str, str]:
     """The env file variables of ``service`` on ``plan`` that point it at the datastores.
 
@@ -73,11 +70,11 @@ def datastore_env(service: Service, plan: HostPlan, inventory: InventoryPlan) ->
             "POSTGRES_USER": user,
             "POSTGRES_PASSWORD": password,
             "DATABASE_URL": f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}"
-            f"@{_url_host(host)}:{POSTGRES_PORT}/{database}",
+            f"@{url_host(host)}:{POSTGRES_PORT}/{database}",
         }
     if service.needs_redis:
         password = plan.secrets[REDIS_PASSWORD].get_secret_value()
-        base = f"redis://:{quote(password, safe='')}@{_url_host(host)}:{REDIS_PORT}"
+        base = f"redis://:{quote(password, safe='')}@{url_host(host)}:{REDIS_PORT}"
         env |= {
             "REDIS_HOST": host,
             "REDIS_PORT": str(REDIS_PORT),

@@ -15,8 +15,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
+from fks_infra.addresses import socket_address
 from fks_infra.firewall.ruleset import MONITOR, NODE_EXPORTER_PORT
-from fks_infra.nginx.config import placed_port, socket_address
+from fks_infra.nginx.config import placed_port
 from fks_infra.plan import HostPlan, InventoryPlan
 from fks_infra.templating import render
 

@@ -15,6 +15,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from fks_infra.errors import Problem, ProblemsError
+from fks_infra.ports import RESERVED_PORTS
 
 
 class Language(StrEnum):
@@ -72,20 +73,6 @@ _CATEGORY_ROLE: Mapping[Category, Role] = {
     Category.ORCHESTRATOR: Role.CORE,
     Category.GPU: Role.GPU,
     Category.EXECUTION_PLUGIN: Role.BRIDGE,
-}
-
-#: Ports the stack uses for its other parts; no FKS service may take one of them.
-RESERVED_PORTS: Mapping[int, str] = {
-    80: "nginx (http)",
-    443: "nginx (https)",
-    3000: "grafana",
-    5432: "postgresql",
-    6379: "redis",
-    9090: "prometheus",
-    9093: "alertmanager",
-    9100: "node exporter",
-    9115: "blackbox exporter",
-    41641: "tailscale (udp)",
 }
 
 

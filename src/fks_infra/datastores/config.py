@@ -21,11 +21,10 @@ from urllib.parse import quote
 from fks_infra.addresses import url_host
 from fks_infra.catalogue import Service
 from fks_infra.plan import POSTGRES_PASSWORD, REDIS_PASSWORD, HostPlan, InventoryPlan
+from fks_infra.ports import POSTGRES, REDIS
 from fks_infra.templating import render
 
 POSTGRES_VERSION = "15"
-POSTGRES_PORT = 5432
-REDIS_PORT = 6379
 POSTGRES_UNIT = "postgresql.service"
 #: The cluster Debian creates with the server package; ``postgresql.service`` only wraps it.
 POSTGRES_CLUSTER_UNIT = f"postgresql@{POSTGRES_VERSION}-main.service"
@@ -65,19 +64,19 @@ def datastore_env(service: Service, plan: HostPlan, inventory: InventoryPlan) ->
         user, database = settings.fks_postgres_user, settings.fks_postgres_database
         env |= {
             "POSTGRES_HOST": host,
-            "POSTGRES_PORT": str(POSTGRES_PORT),
+            "POSTGRES_PORT": str(POSTGRES),
             "POSTGRES_DB": database,
             "POSTGRES_USER": user,
             "POSTGRES_PASSWORD": password,
             "DATABASE_URL": f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}"
-            f"@{url_host(host)}:{POSTGRES_PORT}/{database}",
+            f"@{url_host(host)}:{POSTGRES}/{database}",
         }
     if service.needs_redis:
         password = plan.secrets[REDIS_PASSWORD].get_secret_value()
-        base = f"redis://:{quote(password, safe='')}@{url_host(host)}:{REDIS_PORT}"
+        base = f"redis://:{quote(password, safe='')}@{url_host(host)}:{REDIS}"
         env |= {
             "REDIS_HOST": host,
-            "REDIS_PORT": str(REDIS_PORT),
+            "REDIS_PORT": str(REDIS),
             "REDIS_PASSWORD": password,
             "REDIS_URL": f"{base}/{CACHE_DB}",
             "CELERY_BROKER_URL": f"{base}/{BROKER_DB}",
@@ -137,7 +136,7 @@ def postgres_context(plan: HostPlan, inventory: InventoryPlan) -> PostgresContex
     settings = plan.settings
     return PostgresContext(
         listen_addresses=",".join(listen_addresses(plan)),
-        port=POSTGRES_PORT,
+        port=POSTGRES,
         database=settings.fks_postgres_database,
         user=settings.fks_postgres_user,
         clients=tuple(_network(a) for a in postgres_clients(inventory)),
@@ -162,7 +161,7 @@ def render_redis(plan: HostPlan) -> str:
         "etc/redis/redis.conf.j2",
         {
             "bind": " ".join(listen_addresses(plan)),
-            "port": REDIS_PORT,
+            "port": REDIS,
             "password": _redis_quote(password),
             "maxmemory": plan.settings.fks_redis_maxmemory,
         },

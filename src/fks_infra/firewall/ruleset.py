@@ -19,18 +19,16 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from fks_infra.catalogue import Role
-from fks_infra.datastores.config import POSTGRES_PORT, REDIS_PORT
+from fks_infra.monitoring.config import MONITOR
 from fks_infra.nginx.config import edge_hosts, serves_edge
 from fks_infra.plan import HostPlan, InventoryPlan
+from fks_infra.ports import HTTP, HTTPS, NODE_EXPORTER, POSTGRES, REDIS, SSH
 from fks_infra.templating import render
 
 RULESET_PATH = "/etc/nftables.conf"
 RULESET_TEMPLATE = "etc/nftables.conf.j2"
 TABLE = "fks_infra"
-WEB_PORTS = (80, 443)
-#: The service that scrapes every other service's metrics.
-MONITOR = "monitor"
-NODE_EXPORTER_PORT = 9100
+WEB_PORTS = (HTTP, HTTPS)
 
 
 @dataclass(frozen=True)
@@ -96,11 +94,11 @@ def support_peers(
         for m in inventory.hosts_running(MONITOR)
         if m.address != plan.address
     }
-    found.append(("node-exporter", NODE_EXPORTER_PORT, monitors))
+    found.append(("node-exporter", NODE_EXPORTER, monitors))
     if Role.DATASTORE in plan.roles:
         for name, port, wanted in (
-            ("postgresql", POSTGRES_PORT, "needs_postgres"),
-            ("redis", REDIS_PORT, "needs_redis"),
+            ("postgresql", POSTGRES, "needs_postgres"),
+            ("redis", REDIS, "needs_redis"),
         ):
             readers: dict[str, list[str]] = {}
             for other in inventory.hosts:
@@ -127,7 +125,7 @@ def firewall_context(
     return FirewallContext(
         enabled=settings.fks_firewall_enabled,
         table=TABLE,
-        ssh_ports=tuple(sorted(set(ssh_ports))) or (22,),
+        ssh_ports=tuple(sorted(set(ssh_ports))) or (SSH,),
         web_ports=WEB_PORTS if serves_edge(plan) else (),
         public_tcp_ports=tuple(sorted(set(settings.fks_firewall_public_tcp_ports))),
         public_udp_ports=tuple(sorted(set(settings.fks_firewall_public_udp_ports))),
@@ -136,7 +134,7 @@ def firewall_context(
 
 
 def render_ruleset(
-    plan: HostPlan, inventory: InventoryPlan, ssh_ports: Iterable[int] = (22,)
+    plan: HostPlan, inventory: InventoryPlan, ssh_ports: Iterable[int] = (SSH,)
 ) -> str:
     """The text of ``/etc/nftables.conf`` for one host."""
     return render(RULESET_TEMPLATE, firewall_context(plan, inventory, ssh_ports).template_vars())

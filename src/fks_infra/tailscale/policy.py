@@ -29,13 +29,12 @@ from typing import Any
 import json5
 
 from fks_infra.catalogue import Role, Service
-from fks_infra.datastores.config import POSTGRES_PORT, REDIS_PORT
 from fks_infra.errors import Problem, ProblemsError
 from fks_infra.plan import HostPlan, InventoryPlan
-from fks_infra.ports import NODE_EXPORTER
+from fks_infra.ports import HTTPS, NODE_EXPORTER, POSTGRES, REDIS, SSH
 from fks_infra.tailscale.node import MONITOR_TAG, host_tags, role_tag
 
-ADMIN_PORTS = (22, 443)
+ADMIN_PORTS = (SSH, HTTPS)
 
 
 @dataclass(frozen=True)
@@ -133,8 +132,8 @@ def build_policy(inventory: InventoryPlan) -> Policy:
         if h.name == store.name or not store.settings.fks_tailscale_enabled:
             continue
         for port, what, wanted in (
-            (POSTGRES_PORT, "postgresql", "needs_postgres"),
-            (REDIS_PORT, "redis", "needs_redis"),
+            (POSTGRES, "postgresql", "needs_postgres"),
+            (REDIS, "redis", "needs_redis"),
         ):
             if any(getattr(s, wanted) for s in h.services):
                 allow(tags_of[h.name][0], datastore, port, what, "datastore clients")
@@ -148,8 +147,8 @@ def build_policy(inventory: InventoryPlan) -> Policy:
         if tag != MONITOR_TAG
     ]
     for grant in admin_grants:
-        grant.add(22, "ssh")
-        grant.add(443, "https")
+        grant.add(SSH, "ssh")
+        grant.add(HTTPS, "https")
 
     all_grants = (*ordered, *admin_grants)
     return Policy(
@@ -206,7 +205,7 @@ def _tests(
     """
     ports_behind: dict[str, set[int]] = {tag: {*ADMIN_PORTS, NODE_EXPORTER} for tag in tags}
     if role_tag(Role.DATASTORE) in ports_behind:
-        ports_behind[role_tag(Role.DATASTORE)] |= {POSTGRES_PORT, REDIS_PORT}
+        ports_behind[role_tag(Role.DATASTORE)] |= {POSTGRES, REDIS}
     for endpoint in endpoints:
         ports_behind[endpoint.tag].add(endpoint.port)
     allowed = {(g.src, g.dst, port) for g in grants for port in g.ports}

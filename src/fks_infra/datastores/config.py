@@ -2,7 +2,8 @@
 
 The datastore host is the one host with ``Role.DATASTORE`` (see ``plan``). PostgreSQL and
 Redis listen on localhost and that host's private address only; ``pg_hba.conf`` lets in the
-FKS role from exactly the inventory hosts whose services read PostgreSQL (scram-sha-256).
+FKS role from exactly the inventory hosts whose services read PostgreSQL (scram-sha-256):
+the sources of ``access.py``'s rules to PostgreSQL.
 Services that declare ``needs_postgres`` / ``needs_redis`` in the catalogue get the
 connection settings in their env file. No pyinfra import.
 """
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from urllib.parse import quote
 
+from fks_infra.access import POSTGRESQL_NAME, access_to
 from fks_infra.addresses import url_host
 from fks_infra.catalogue import Service
 from fks_infra.plan import POSTGRES_PASSWORD, REDIS_PASSWORD, HostPlan, InventoryPlan
@@ -100,18 +102,14 @@ def listen_addresses(plan: HostPlan) -> tuple[str, ...]:
 
 
 def postgres_clients(inventory: InventoryPlan) -> tuple[str, ...]:
-    """Addresses of the inventory hosts running a service that reads PostgreSQL."""
-    addresses = {
-        plan.address for plan in inventory.hosts if any(s.needs_postgres for s in plan.services)
-    }
-    return tuple(sorted(addresses, key=ipaddress.ip_address))
+    """Addresses of the sources of the access rules to PostgreSQL, in address order.
 
-
-def redis_clients(inventory: InventoryPlan) -> tuple[str, ...]:
-    """Addresses of the inventory hosts running a service that reads Redis."""
-    addresses = {
-        plan.address for plan in inventory.hosts if any(s.needs_redis for s in plan.services)
-    }
+    These are the inventory hosts running a service that reads PostgreSQL (``access.py``),
+    the datastore host itself among them when it runs one.
+    """
+    rules = access_to(inventory, inventory.datastore)
+    sources = {rule.source for rule in rules if rule.what == POSTGRESQL_NAME}
+    addresses = {plan.address for plan in inventory.hosts if plan.name in sources}
     return tuple(sorted(addresses, key=ipaddress.ip_address))
 
 

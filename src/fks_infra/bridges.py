@@ -13,6 +13,7 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, urlsplit
 
+from fks_infra.addresses import url_host
 from fks_infra.catalogue import Catalogue, Service
 from fks_infra.errors import Problem
 from fks_infra.settings import HostSettings
@@ -156,9 +157,8 @@ def winrm_connection(settings: HostSettings, password: str) -> str | None:
         return None
     user = quote(settings.fks_windows_winrm_user, safe="")
     secret = quote(password, safe="")
-    address = f"[{host}]" if ":" in host else host
     verify = "false" if settings.fks_windows_winrm_verify_tls else "true"
     return (
-        f"winrm://{user}:{secret}@{address}:{settings.fks_windows_winrm_port}"
+        f"winrm://{user}:{secret}@{url_host(host)}:{settings.fks_windows_winrm_port}"
         f"?no_verify_ssl={verify}"
     )

@@ -76,6 +76,7 @@ _CATEGORY_ROLE: Mapping[Category, Role] = {
     Category.EXECUTION_PLUGIN: Role.BRIDGE,
 }
 
+
 _TASK = re.compile(r"[a-z][a-z0-9]*")
 
 

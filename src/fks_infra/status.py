@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from fks_infra.addresses import url_host
 from fks_infra.plan import HostPlan, InventoryPlan
 
 PROBE = r"""
@@ -67,7 +68,7 @@ def probe_command(plan: HostPlan) -> str:
             "home": s.install_dir,
             "bind": plan.bind_address,
             "port": s.port,
-            "url": f"http://{plan.bind_address}:{s.port}{s.health_path}",
+            "url": f"http://{url_host(plan.bind_address)}:{s.port}{s.health_path}",
         }
         for s in plan.services
     ]

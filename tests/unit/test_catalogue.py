@@ -8,8 +8,9 @@ import pytest
 from pydantic import ValidationError
 from seed_table import seed_text
 
-from fks_infra.catalogue import CATALOGUE, RESERVED_PORTS, Catalogue, Category, Role, Service
+from fks_infra.catalogue import CATALOGUE, Catalogue, Category, Role, Service
 from fks_infra.errors import ProblemsError
+from fks_infra.ports import RESERVED_PORTS
 
 
 def seed_rows() -> list[tuple[int, str, str, str]]:

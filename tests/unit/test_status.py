@@ -109,3 +109,13 @@ def test_the_probe_command_carries_only_the_plan() -> None:
     command = status.probe_command(three_hosts().host("gpu-1"))
     assert command.startswith("python3 -c ")
     assert "http://10.9.0.3:8007/health" in command and "8011" in command
+
+
+def test_the_probe_url_of_an_ipv6_bind_address_is_bracketed() -> None:
+    specs = [
+        HostSpec("core-1", ("core",), {"ssh_hostname": "10.9.0.2"}),
+        HostSpec("gpu-1", ("gpu",), {"ssh_hostname": "fd00::3"}),
+        HostSpec("bridge-1", ("bridge",), {"ssh_hostname": "10.9.0.4", **ENDPOINTS}),
+    ]
+    inventory = plan_inventory(specs, secrets=lambda name, settings: (SecretStr("x"), []))
+    assert "http://[fd00::3]:8007/health" in status.probe_command(inventory.host("gpu-1"))

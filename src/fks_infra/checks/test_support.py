@@ -16,16 +16,22 @@ from typing import Any, TypeVar
 
 import pytest
 
+from fks_infra.addresses import socket_address
 from fks_infra.checks import fleet
 from fks_infra.checks.fleet import CompanionTarget, HostTarget, Target, connect
-from fks_infra.datastores.config import POSTGRES_PORT, REDIS_PORT, listen_addresses
+from fks_infra.datastores.config import listen_addresses
 from fks_infra.monitoring.config import (
-    ALERTMANAGER_PORT,
     ALERTS,
-    BLACKBOX_PORT,
     GRAFANA_DIR,
-    PROMETHEUS_PORT,
     monitoring_context,
+)
+from fks_infra.ports import (
+    ALERTMANAGER,
+    BLACKBOX_EXPORTER,
+    NODE_EXPORTER,
+    POSTGRES,
+    PROMETHEUS,
+    REDIS,
 )
 
 HARDENING_TARGET = 1.5
@@ -83,10 +89,6 @@ def listening(host_name: str, port: int) -> set[str]:
     return {line.split()[3] for line in out.splitlines() if line.strip()}
 
 
-def socket_text(address: str, port: int) -> str:
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-
-
 # --- datastores --------------------------------------------------------------------------
 
 
@@ -96,8 +98,8 @@ def test_datastores_active_and_bound_to_localhost_and_the_private_address(
     host = connect(datastore.host.name)
     for unit in ("postgresql@15-main.service", "redis-server.service"):
         assert host.service(unit).is_running, f"{unit} is not running"
-    for port in (POSTGRES_PORT, REDIS_PORT):
-        wanted = {socket_text(a, port) for a in listen_addresses(datastore.host)}
+    for port in (POSTGRES, REDIS):
+        wanted = {socket_address(a, port) for a in listen_addresses(datastore.host)}
         assert listening(datastore.host.name, port) == wanted
 
 
@@ -143,7 +145,7 @@ def test_postgres_refuses_a_wrong_password(postgres_clients: Target) -> None:
 def test_datastores_closed_to_hosts_that_do_not_use_them(datastore_strangers: HostTarget) -> None:
     assert fleet.current is not None
     store = fleet.current.plan.datastore.address
-    for port in (POSTGRES_PORT, REDIS_PORT):
+    for port in (POSTGRES, REDIS):
         code = (
             "import socket, sys\n"
             "try: socket.create_connection((sys.argv[1], int(sys.argv[2])), 3); print(1)\n"
@@ -163,7 +165,7 @@ def api(host_name: str, path: str) -> Any:
     code = (
         "import sys, urllib.request as u\nprint(u.urlopen(sys.argv[1], timeout=10).read().decode())"
     )
-    url = f"http://127.0.0.1:{PROMETHEUS_PORT}{path}"
+    url = f"http://127.0.0.1:{PROMETHEUS}{path}"
     result = connect(host_name).run("python3 -c %s %s", code, url)
     assert result.rc == 0, result.stderr
     return json.loads(result.stdout)
@@ -237,7 +239,7 @@ def test_alert_rules_loaded(monitoring: HostTarget) -> None:
 
 def test_prometheus_reaches_alertmanager(monitoring: HostTarget) -> None:
     active = api(monitoring.host.name, "/api/v1/alertmanagers")["data"]["activeAlertmanagers"]
-    assert [a["url"] for a in active] == [f"http://127.0.0.1:{ALERTMANAGER_PORT}/api/v2/alerts"]
+    assert [a["url"] for a in active] == [f"http://127.0.0.1:{ALERTMANAGER}/api/v2/alerts"]
 
 
 def test_monitoring_daemons_listen_on_localhost_only(monitoring: HostTarget) -> None:
@@ -249,7 +251,7 @@ def test_monitoring_daemons_listen_on_localhost_only(monitoring: HostTarget) -> 
     ):
         assert host.service(unit).is_running, f"{unit} is not running"
         assert host.service(unit).is_enabled, f"{unit} is not enabled"
-    for port in (PROMETHEUS_PORT, ALERTMANAGER_PORT, BLACKBOX_PORT):
+    for port in (PROMETHEUS, ALERTMANAGER, BLACKBOX_EXPORTER):
         assert listening(monitoring.host.name, port) == {f"127.0.0.1:{port}"}
     assert listening(monitoring.host.name, 9094) == set(), "Alertmanager gossips"
 
@@ -267,8 +269,8 @@ def test_grafana_provisioning_rendered(monitoring: HostTarget) -> None:
 def test_node_exporter_on_the_private_address(node_exporter: HostTarget) -> None:
     host = connect(node_exporter.host.name)
     assert host.service("prometheus-node-exporter.service").is_running
-    assert listening(node_exporter.host.name, 9100) == {
-        socket_text(node_exporter.host.address, 9100)
+    assert listening(node_exporter.host.name, NODE_EXPORTER) == {
+        socket_address(node_exporter.host.address, NODE_EXPORTER)
     }
 
 

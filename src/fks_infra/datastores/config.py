@@ -2,7 +2,8 @@
 
 The datastore host is the one host with ``Role.DATASTORE`` (see ``plan``). PostgreSQL and
 Redis listen on localhost and that host's private address only; ``pg_hba.conf`` lets in the
-FKS role from exactly the inventory hosts whose services read PostgreSQL (scram-sha-256).
+FKS role from exactly the inventory hosts whose services read PostgreSQL (scram-sha-256):
+the sources of ``access.py``'s rules to PostgreSQL.
 Services that declare ``needs_postgres`` / ``needs_redis`` in the catalogue get the
 connection settings in their env file. No pyinfra import.
 """
@@ -18,13 +19,14 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from urllib.parse import quote
 
+from fks_infra.access import POSTGRESQL_NAME, access_to
+from fks_infra.addresses import url_host
 from fks_infra.catalogue import Service
 from fks_infra.plan import POSTGRES_PASSWORD, REDIS_PASSWORD, HostPlan, InventoryPlan
+from fks_infra.ports import POSTGRES, REDIS
 from fks_infra.templating import render
 
 POSTGRES_VERSION = "15"
-POSTGRES_PORT = 5432
-REDIS_PORT = 6379
 POSTGRES_UNIT = "postgresql.service"
 #: The cluster Debian creates with the server package; ``postgresql.service`` only wraps it.
 POSTGRES_CLUSTER_UNIT = f"postgresql@{POSTGRES_VERSION}-main.service"
@@ -51,10 +53,6 @@ def client_host(plan: HostPlan, inventory: InventoryPlan) -> str:
     return "127.0.0.1" if store.name == plan.name else store.address
 
 
-def _url_host(address: str) -> str:
-    return f"[{address}]" if ":" in address else address
-
-
 def datastore_env(service: Service, plan: HostPlan, inventory: InventoryPlan) -> dict[str, str]:
     """The env file variables of ``service`` on ``plan`` that point it at the datastores.
 
@@ -68,19 +66,19 @@ def datastore_env(service: Service, plan: HostPlan, inventory: InventoryPlan) ->
         user, database = settings.fks_postgres_user, settings.fks_postgres_database
         env |= {
             "POSTGRES_HOST": host,
-            "POSTGRES_PORT": str(POSTGRES_PORT),
+            "POSTGRES_PORT": str(POSTGRES),
             "POSTGRES_DB": database,
             "POSTGRES_USER": user,
             "POSTGRES_PASSWORD": password,
             "DATABASE_URL": f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}"
-            f"@{_url_host(host)}:{POSTGRES_PORT}/{database}",
+            f"@{url_host(host)}:{POSTGRES}/{database}",
         }
     if service.needs_redis:
         password = plan.secrets[REDIS_PASSWORD].get_secret_value()
-        base = f"redis://:{quote(password, safe='')}@{_url_host(host)}:{REDIS_PORT}"
+        base = f"redis://:{quote(password, safe='')}@{url_host(host)}:{REDIS}"
         env |= {
             "REDIS_HOST": host,
-            "REDIS_PORT": str(REDIS_PORT),
+            "REDIS_PORT": str(REDIS),
             "REDIS_PASSWORD": password,
             "REDIS_URL": f"{base}/{CACHE_DB}",
             "CELERY_BROKER_URL": f"{base}/{BROKER_DB}",
@@ -104,18 +102,14 @@ def listen_addresses(plan: HostPlan) -> tuple[str, ...]:
 
 
 def postgres_clients(inventory: InventoryPlan) -> tuple[str, ...]:
-    """Addresses of the inventory hosts running a service that reads PostgreSQL."""
-    addresses = {
-        plan.address for plan in inventory.hosts if any(s.needs_postgres for s in plan.services)
-    }
-    return tuple(sorted(addresses, key=ipaddress.ip_address))
+    """Addresses of the sources of the access rules to PostgreSQL, in address order.
 
-
-def redis_clients(inventory: InventoryPlan) -> tuple[str, ...]:
-    """Addresses of the inventory hosts running a service that reads Redis."""
-    addresses = {
-        plan.address for plan in inventory.hosts if any(s.needs_redis for s in plan.services)
-    }
+    These are the inventory hosts running a service that reads PostgreSQL (``access.py``),
+    the datastore host itself among them when it runs one.
+    """
+    rules = access_to(inventory, inventory.datastore)
+    sources = {rule.source for rule in rules if rule.what == POSTGRESQL_NAME}
+    addresses = {plan.address for plan in inventory.hosts if plan.name in sources}
     return tuple(sorted(addresses, key=ipaddress.ip_address))
 
 
@@ -140,7 +134,7 @@ def postgres_context(plan: HostPlan, inventory: InventoryPlan) -> PostgresContex
     settings = plan.settings
     return PostgresContext(
         listen_addresses=",".join(listen_addresses(plan)),
-        port=POSTGRES_PORT,
+        port=POSTGRES,
         database=settings.fks_postgres_database,
         user=settings.fks_postgres_user,
         clients=tuple(_network(a) for a in postgres_clients(inventory)),
@@ -165,7 +159,7 @@ def render_redis(plan: HostPlan) -> str:
         "etc/redis/redis.conf.j2",
         {
             "bind": " ".join(listen_addresses(plan)),
-            "port": REDIS_PORT,
+            "port": REDIS,
             "password": _redis_quote(password),
             "maxmemory": plan.settings.fks_redis_maxmemory,
         },

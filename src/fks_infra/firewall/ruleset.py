@@ -1,15 +1,14 @@
 """The nftables firewall of a host, rendered from the placement of the whole inventory.
 
 Inbound is denied by default. Open are: loopback, replies, ICMP that IP needs, SSH from
-anywhere (so a deploy can never lock its operator out), 80/443 on edge hosts, and each FKS
-service port only to the inventory hosts whose plan needs it: the edge (nginx) hosts, which
-proxy to every service, and the host running ``monitor``, which scrapes every service. The
-node exporter (9100) is open to the monitor host; PostgreSQL (5432) and Redis (6379) on the
-datastore host to the hosts whose services read them. Prometheus, Alertmanager and the
-blackbox exporter listen on localhost only and need no rule. The control machine is not
-among them. fks-infra owns one table (``inet fks_infra``) and never
-flushes the whole ruleset, so rules of other tools (tailscale, container runtimes) stay.
-No pyinfra import.
+anywhere (so a deploy can never lock its operator out), 80/443 on edge hosts, and each port
+of an FKS service, node exporter or datastore only to the inventory hosts that need it: the
+EDGE, SCRAPE, OPENED and DATASTORE needs of ``access.py`` (nginx hosts and the monitor host
+reach every service, the monitor host every node exporter, readers of PostgreSQL and Redis
+the datastore host). Prometheus, Alertmanager and the blackbox exporter listen on localhost
+only and need no rule. The control machine is not among them. fks-infra owns one table
+(``inet fks_infra``) and never flushes the whole ruleset, so rules of other tools
+(tailscale, container runtimes) stay. No pyinfra import.
 """
 
 from __future__ import annotations
@@ -18,19 +17,16 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from fks_infra.catalogue import Role
-from fks_infra.datastores.config import POSTGRES_PORT, REDIS_PORT
-from fks_infra.nginx.config import edge_hosts, serves_edge
+from fks_infra.access import Need, access_to
+from fks_infra.nginx.config import serves_edge
 from fks_infra.plan import HostPlan, InventoryPlan
+from fks_infra.ports import HTTP, HTTPS, SSH
 from fks_infra.templating import render
 
 RULESET_PATH = "/etc/nftables.conf"
 RULESET_TEMPLATE = "etc/nftables.conf.j2"
 TABLE = "fks_infra"
-WEB_PORTS = (80, 443)
-#: The service that scrapes every other service's metrics.
-MONITOR = "monitor"
-NODE_EXPORTER_PORT = 9100
+WEB_PORTS = (HTTP, HTTPS)
 
 
 @dataclass(frozen=True)
@@ -58,21 +54,28 @@ class FirewallContext:
         return asdict(self)
 
 
-def peers_of(plan: HostPlan, inventory: InventoryPlan, service_name: str) -> dict[str, str]:
-    """{address: why} of every other inventory host that needs to reach a service of ``plan``.
+#: The needs of ``access.py`` nftables enforces; CALL is the tailnet's alone.
+FIREWALL_NEEDS = frozenset({Need.EDGE, Need.SCRAPE, Need.OPENED, Need.DATASTORE})
 
-    The host itself is left out: what it sends to its own addresses arrives on loopback.
+
+def service_rules(plan: HostPlan, inventory: InventoryPlan) -> tuple[ServiceRule, ...]:
+    """One rule per port of ``plan`` other inventory hosts must reach, in ``access_to`` order.
+
+    Sources are the hosts' addresses, without ``plan``'s own (what it sends to its own
+    addresses arrives on loopback). A rule's reason joins each address's reasons with
+    ``, `` and the addresses' with ``; ``.
     """
-    why: dict[str, list[str]] = {}
-    for edge in edge_hosts(inventory):
-        why.setdefault(edge.address, []).append(f"nginx on {edge.name}")
-    for monitor in inventory.hosts_running(MONITOR):
-        why.setdefault(monitor.address, []).append(f"monitor on {monitor.name}")
-    if service_name in plan.settings.fks_firewall_open_services:
-        for other in inventory.hosts:
-            why.setdefault(other.address, []).append(f"{other.name} (fks_firewall_open_services)")
-    why.pop(plan.address, None)
-    return {address: ", ".join(reasons) for address, reasons in why.items()}
+    address_of = {host.name: host.address for host in inventory.hosts}
+    peers: dict[tuple[str, int], dict[str, list[str]]] = {}
+    for rule in access_to(inventory, plan):
+        source = address_of[rule.source]
+        if rule.need in FIREWALL_NEEDS and source != plan.address:
+            why = peers.setdefault((rule.what, rule.port), {}).setdefault(source, [])
+            why.append(rule.reason)
+    return tuple(
+        _rule(what, port, {address: ", ".join(why) for address, why in by_address.items()})
+        for (what, port), by_address in peers.items()
+    )
 
 
 def _rule(name: str, port: int, peers: dict[str, str]) -> ServiceRule:
@@ -86,57 +89,24 @@ def _rule(name: str, port: int, peers: dict[str, str]) -> ServiceRule:
     )
 
 
-def support_peers(
-    plan: HostPlan, inventory: InventoryPlan
-) -> list[tuple[str, int, dict[str, str]]]:
-    """(name, port, {address: why}) of the supporting ports other hosts reach on ``plan``."""
-    found: list[tuple[str, int, dict[str, str]]] = []
-    monitors = {
-        m.address: f"prometheus on {m.name}"
-        for m in inventory.hosts_running(MONITOR)
-        if m.address != plan.address
-    }
-    found.append(("node-exporter", NODE_EXPORTER_PORT, monitors))
-    if Role.DATASTORE in plan.roles:
-        for name, port, wanted in (
-            ("postgresql", POSTGRES_PORT, "needs_postgres"),
-            ("redis", REDIS_PORT, "needs_redis"),
-        ):
-            readers: dict[str, list[str]] = {}
-            for other in inventory.hosts:
-                users = [s.name for s in other.services if getattr(s, wanted)]
-                if users and other.address != plan.address:
-                    readers.setdefault(other.address, []).append(
-                        f"{', '.join(users)} on {other.name}"
-                    )
-            found.append((name, port, {a: "; ".join(w) for a, w in readers.items()}))
-    return [(name, port, peers) for name, port, peers in found if peers]
-
-
 def firewall_context(
     plan: HostPlan, inventory: InventoryPlan, ssh_ports: Iterable[int]
 ) -> FirewallContext:
     """The firewall of one host; ``ssh_ports`` are where its sshd can be reached."""
     settings = plan.settings
-    rules = []
-    for service in plan.services:
-        peers = peers_of(plan, inventory, service.name)
-        if peers:
-            rules.append(_rule(service.name, service.port, peers))
-    rules += [_rule(name, port, peers) for name, port, peers in support_peers(plan, inventory)]
     return FirewallContext(
         enabled=settings.fks_firewall_enabled,
         table=TABLE,
-        ssh_ports=tuple(sorted(set(ssh_ports))) or (22,),
+        ssh_ports=tuple(sorted(set(ssh_ports))) or (SSH,),
         web_ports=WEB_PORTS if serves_edge(plan) else (),
         public_tcp_ports=tuple(sorted(set(settings.fks_firewall_public_tcp_ports))),
         public_udp_ports=tuple(sorted(set(settings.fks_firewall_public_udp_ports))),
-        service_rules=tuple(rules),
+        service_rules=service_rules(plan, inventory),
     )
 
 
 def render_ruleset(
-    plan: HostPlan, inventory: InventoryPlan, ssh_ports: Iterable[int] = (22,)
+    plan: HostPlan, inventory: InventoryPlan, ssh_ports: Iterable[int] = (SSH,)
 ) -> str:
     """The text of ``/etc/nftables.conf`` for one host."""
     return render(RULESET_TEMPLATE, firewall_context(plan, inventory, ssh_ports).template_vars())

@@ -15,14 +15,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from fks_infra.firewall.ruleset import MONITOR, NODE_EXPORTER_PORT
-from fks_infra.nginx.config import placed_port, socket_address
+from fks_infra.addresses import socket_address
+from fks_infra.nginx.config import placed_port
 from fks_infra.plan import HostPlan, InventoryPlan
+from fks_infra.ports import ALERTMANAGER, BLACKBOX_EXPORTER, NODE_EXPORTER, PROMETHEUS
 from fks_infra.templating import render
 
-PROMETHEUS_PORT = 9090
-ALERTMANAGER_PORT = 9093
-BLACKBOX_PORT = 9115
+#: The service whose host runs Prometheus and scrapes every other service and host.
+MONITOR = "monitor"
 PROMETHEUS_CONFIG = "/etc/prometheus/prometheus.yml"
 #: Named relative to prometheus.yml in it, so a candidate copy is checked with its own rules.
 RULES_FILE = "/etc/prometheus/rules/fks.rules.yml"
@@ -96,7 +96,7 @@ def monitoring_context(plan: HostPlan, inventory: InventoryPlan) -> MonitoringCo
                 ScrapeTarget(f"http://{where}{service.health_path}", other.name, service.name)
             )
     nodes = tuple(
-        ScrapeTarget(socket_address(other.address, NODE_EXPORTER_PORT), other.name, "node")
+        ScrapeTarget(socket_address(other.address, NODE_EXPORTER), other.name, "node")
         for other in inventory.hosts
     )
     settings = plan.settings
@@ -104,9 +104,9 @@ def monitoring_context(plan: HostPlan, inventory: InventoryPlan) -> MonitoringCo
         scrape_interval=settings.fks_prometheus_scrape_interval,
         alert_for=settings.fks_alert_for,
         disk_free_percent=settings.fks_alert_disk_free_percent,
-        prometheus=socket_address("127.0.0.1", PROMETHEUS_PORT),
-        alertmanager=socket_address("127.0.0.1", ALERTMANAGER_PORT),
-        blackbox=socket_address("127.0.0.1", BLACKBOX_PORT),
+        prometheus=socket_address("127.0.0.1", PROMETHEUS),
+        alertmanager=socket_address("127.0.0.1", ALERTMANAGER),
+        blackbox=socket_address("127.0.0.1", BLACKBOX_EXPORTER),
         services=tuple(services),
         nodes=nodes,
         health=tuple(health),
@@ -137,15 +137,14 @@ def render_defaults(plan: HostPlan) -> dict[str, str]:
     retention = plan.settings.fks_prometheus_retention
     arguments = {
         "prometheus.service": (
-            f"--web.listen-address=127.0.0.1:{PROMETHEUS_PORT} "
-            f"--storage.tsdb.retention.time={retention}"
+            f"--web.listen-address=127.0.0.1:{PROMETHEUS} --storage.tsdb.retention.time={retention}"
         ),
         # No cluster: one Alertmanager, and no gossip port (9094) open anywhere.
         "prometheus-alertmanager.service": (
-            f"--web.listen-address=127.0.0.1:{ALERTMANAGER_PORT} --cluster.listen-address="
+            f"--web.listen-address=127.0.0.1:{ALERTMANAGER} --cluster.listen-address="
         ),
         "prometheus-blackbox-exporter.service": (
-            f"--config.file={BLACKBOX_CONFIG} --web.listen-address=127.0.0.1:{BLACKBOX_PORT}"
+            f"--config.file={BLACKBOX_CONFIG} --web.listen-address=127.0.0.1:{BLACKBOX_EXPORTER}"
         ),
     }
     return {
@@ -156,7 +155,7 @@ def render_defaults(plan: HostPlan) -> dict[str, str]:
 
 def render_node_exporter_defaults(plan: HostPlan) -> str:
     """/etc/default/prometheus-node-exporter: the private address only."""
-    listen = socket_address(plan.address, NODE_EXPORTER_PORT)
+    listen = socket_address(plan.address, NODE_EXPORTER)
     return render(
         "etc/default/fks-exporter.j2",
         {"unit": NODE_EXPORTER_UNIT, "args": f"--web.listen-address={listen}"},
@@ -178,7 +177,7 @@ def render_grafana(plan: HostPlan, inventory: InventoryPlan) -> dict[str, str]:
                 "uid": GRAFANA_DATASOURCE_UID,
                 "type": "prometheus",
                 "access": "proxy",
-                "url": f"http://127.0.0.1:{PROMETHEUS_PORT}",
+                "url": f"http://127.0.0.1:{PROMETHEUS}",
                 "isDefault": True,
                 "editable": False,
             }

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
+from fks_infra.addresses import socket_address
 from fks_infra.catalogue import Role, Service
 from fks_infra.nginx.tls import TlsFiles
 from fks_infra.plan import HostPlan, InventoryPlan
@@ -43,10 +44,6 @@ def edge_hosts(inventory: InventoryPlan) -> tuple[HostPlan, ...]:
 def placed_port(plan: HostPlan, name: str) -> int:
     """The port of a service on one host (after that host's port overrides)."""
     return next(service.port for service in plan.services if service.name == name)
-
-
-def socket_address(address: str, port: int) -> str:
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pyinfra.api.deploy import deploy
 from pyinfra.context import host
 
+from fks_infra.addresses import url_host
 from fks_infra.bridges import endpoint_addresses, service_environment
 from fks_infra.catalogue import CATALOGUE, Service
 from fks_infra.datastores.config import datastore_env, datastore_units
@@ -157,7 +158,7 @@ def _rollout_arguments(
         "--deploy-id",
         deploy_id,
         "--url",
-        f"http://{_url_host(plan.bind_address)}:{service.port}{service.health_path}",
+        f"http://{url_host(plan.bind_address)}:{service.port}{service.health_path}",
         "--install",
         json.dumps([list(step) for step in release.install]),
         "--timeout",
@@ -172,7 +173,3 @@ def _rollout_arguments(
         "--pre-start",
         json.dumps([list(release.task_command(task)) for task in service.pre_start]),
     ]
-
-
-def _url_host(address: str) -> str:
-    return f"[{address}]" if ":" in address else address

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Sequence
 
 from fks_infra.catalogue import Role
+from fks_infra.monitoring.config import runs_monitoring
 from fks_infra.plan import HostPlan
 
 TAG_PREFIX = "tag:fks-"
@@ -13,9 +14,6 @@ TAG_PREFIX = "tag:fks-"
 
 #: Extra tag of the host(s) running the ``monitor`` service: the Prometheus scraper.
 MONITOR_TAG = f"{TAG_PREFIX}monitor"
-
-
-MONITOR_SERVICE = "monitor"
 
 
 #: Seconds ``tailscale up`` waits for the node to reach Running before failing.
@@ -29,7 +27,7 @@ def role_tag(role: Role) -> str:
 def host_tags(plan: HostPlan) -> tuple[str, ...]:
     """The ACL tags a host advertises: one per role, plus ``tag:fks-monitor`` if it scrapes."""
     tags = [role_tag(role) for role in plan.roles]
-    if plan.runs(MONITOR_SERVICE):
+    if runs_monitoring(plan):
         tags.append(MONITOR_TAG)
     return tuple(tags)
 

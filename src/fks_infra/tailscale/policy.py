@@ -4,18 +4,22 @@ Pure Python, no pyinfra: the deploy (``join_tailnet``) and ``fks-infra tailscale
 read the same functions, so the tags a node advertises are exactly the tags the policy
 grants access to.
 
-Access is derived from the catalogue and the placement, deny by default:
+Deny by default. The grants are the CALL, SCRAPE and DATASTORE needs of ``access.py``
+between two different hosts that join the tailnet, turned from host to tag:
 
-- core hosts reach the services placed on *other* hosts (gpu: ai, training; bridge: meta,
-  ninja; core services on another core host);
-- the monitoring host (the one running ``monitor``, tagged ``tag:fks-monitor``) reaches every
-  service port and node exporter (9100) on every other host;
-- hosts running services that read PostgreSQL or Redis reach 5432 or 6379 on the datastore
-  host (``tag:fks-datastore``);
-- admins reach SSH (22) and HTTPS (443) on every fks host.
+- CALL: ``tag:fks-core`` reaches the services placed on *other* hosts (gpu: ai, training;
+  bridge: meta, ninja; core services on another core host);
+- SCRAPE: ``tag:fks-monitor`` (the host running ``monitor``) reaches every service port and
+  node exporter (9100) on every other host;
+- DATASTORE: a host running services that read PostgreSQL or Redis reaches 5432 or 6379 on
+  ``tag:fks-datastore``, under its first tag.
+
+Admins are people, not inventory hosts, so they have no access rule: they reach SSH (22) and
+HTTPS (443) on every fks host by a grant of this module alone.
 
 A service's destination tag is the tag of its own role when its host has that role, else the
-host's first role tag (a service moved with ``fks_services_extra``).
+host's first role tag (a service moved with ``fks_services_extra``); a node exporter's is its
+host's first tag.
 """
 
 from __future__ import annotations
@@ -28,14 +32,22 @@ from typing import Any
 
 import json5
 
+from fks_infra.access import NODE_EXPORTER_NAME, Access, Need, inventory_access
 from fks_infra.catalogue import Role, Service
-from fks_infra.datastores.config import POSTGRES_PORT, REDIS_PORT
 from fks_infra.errors import Problem, ProblemsError
 from fks_infra.plan import HostPlan, InventoryPlan
-from fks_infra.ports import NODE_EXPORTER
+from fks_infra.ports import HTTPS, NODE_EXPORTER, POSTGRES, REDIS, SSH
 from fks_infra.tailscale.node import MONITOR_TAG, host_tags, role_tag
 
-ADMIN_PORTS = (22, 443)
+ADMIN_PORTS = (SSH, HTTPS)
+#: The needs of ``access.py`` the tailnet grants, and the comment each grant carries.
+TAILNET_NEEDS: Mapping[Need, str] = {
+    Need.CALL: "core services call",
+    Need.SCRAPE: "metrics scrape",
+    Need.DATASTORE: "datastore clients",
+}
+#: Grant comments name the node exporter as the policy always has.
+_LABELS: Mapping[str, str] = {NODE_EXPORTER_NAME: "node_exporter"}
 
 
 @dataclass(frozen=True)
@@ -104,42 +116,7 @@ def build_policy(inventory: InventoryPlan) -> Policy:
     used_tags = sorted({tag for tags in tags_of.values() for tag in tags}, key=_tag_order)
     endpoints = [_endpoint(h, s) for h in hosts for s in h.services]
 
-    grants: dict[tuple[str, str], Grant] = {}
-
-    def allow(src: str, dst: str, port: int, what: str, why: str) -> None:
-        grants.setdefault((src, dst), Grant(src, dst, why=why)).add(port, what)
-
-    core = role_tag(Role.CORE)
-    for endpoint in endpoints:
-        # A tag's grant matters only if a host carrying it is not the endpoint's own host:
-        # a host talks to itself without the tailnet.
-        if _carried_elsewhere(core, endpoint.host, tags_of):
-            allow(core, endpoint.tag, endpoint.port, endpoint.what, "core services call")
-        if _carried_elsewhere(MONITOR_TAG, endpoint.host, tags_of):
-            allow(MONITOR_TAG, endpoint.tag, endpoint.port, endpoint.what, "metrics scrape")
-    for h in hosts:
-        if _carried_elsewhere(MONITOR_TAG, h.name, tags_of):
-            allow(
-                MONITOR_TAG,
-                tags_of[h.name][0],
-                NODE_EXPORTER,
-                "node_exporter",
-                "metrics scrape",
-            )
-
-    store = inventory.datastore
-    datastore = role_tag(Role.DATASTORE)
-    for h in hosts:
-        if h.name == store.name or not store.settings.fks_tailscale_enabled:
-            continue
-        for port, what, wanted in (
-            (POSTGRES_PORT, "postgresql", "needs_postgres"),
-            (REDIS_PORT, "redis", "needs_redis"),
-        ):
-            if any(getattr(s, wanted) for s in h.services):
-                allow(tags_of[h.name][0], datastore, port, what, "datastore clients")
-
-    ordered = sorted(grants.values(), key=lambda g: (_tag_order(g.src), _tag_order(g.dst)))
+    ordered = _host_grants(inventory, tags_of, endpoints)
     # Every host has a role tag; the monitor tag adds no host, so it needs no admin grant.
     admin_grants = [
         Grant(src=admin, dst=tag, why="admins")
@@ -148,8 +125,8 @@ def build_policy(inventory: InventoryPlan) -> Policy:
         if tag != MONITOR_TAG
     ]
     for grant in admin_grants:
-        grant.add(22, "ssh")
-        grant.add(443, "https")
+        grant.add(SSH, "ssh")
+        grant.add(HTTPS, "https")
 
     all_grants = (*ordered, *admin_grants)
     return Policy(
@@ -165,8 +142,42 @@ def _endpoint(plan: HostPlan, service: Service) -> Endpoint:
     return Endpoint(plan.name, role_tag(role), service.port, service.name)
 
 
-def _carried_elsewhere(tag: str, host: str, tags_of: Mapping[str, tuple[str, ...]]) -> bool:
-    return any(tag in tags and name != host for name, tags in tags_of.items())
+def _host_grants(
+    inventory: InventoryPlan,
+    tags_of: Mapping[str, tuple[str, ...]],
+    endpoints: Iterable[Endpoint],
+) -> list[Grant]:
+    """Tag-to-tag grants of the access rules between two different hosts of the tailnet.
+
+    A grant's comment names the need of its first rule; grants are ordered by tag.
+    """
+    service_tag = {(endpoint.host, endpoint.what): endpoint.tag for endpoint in endpoints}
+    grants: dict[tuple[str, str], Grant] = {}
+    for rule in inventory_access(inventory):
+        why = TAILNET_NEEDS.get(rule.need)
+        # A host talks to itself without the tailnet.
+        if why is None or rule.source == rule.destination:
+            continue
+        if rule.source not in tags_of or rule.destination not in tags_of:
+            continue
+        if rule.need is Need.DATASTORE:
+            dst = role_tag(Role.DATASTORE)
+        else:
+            dst = service_tag.get((rule.destination, rule.what), tags_of[rule.destination][0])
+        src = _source_tag(rule, tags_of)
+        grant = grants.setdefault((src, dst), Grant(src, dst, why=why))
+        grant.add(rule.port, _LABELS.get(rule.what, rule.what))
+    return sorted(grants.values(), key=lambda g: (_tag_order(g.src), _tag_order(g.dst)))
+
+
+def _source_tag(rule: Access, tags_of: Mapping[str, tuple[str, ...]]) -> str:
+    """The tag a source host has a need under: core services call, the monitor scrapes,
+    anything else goes under the host's first tag."""
+    if rule.need is Need.CALL:
+        return role_tag(Role.CORE)
+    if rule.need is Need.SCRAPE:
+        return MONITOR_TAG
+    return tags_of[rule.source][0]
 
 
 def _tag_order(tag: str) -> tuple[int, str]:
@@ -206,7 +217,7 @@ def _tests(
     """
     ports_behind: dict[str, set[int]] = {tag: {*ADMIN_PORTS, NODE_EXPORTER} for tag in tags}
     if role_tag(Role.DATASTORE) in ports_behind:
-        ports_behind[role_tag(Role.DATASTORE)] |= {POSTGRES_PORT, REDIS_PORT}
+        ports_behind[role_tag(Role.DATASTORE)] |= {POSTGRES, REDIS}
     for endpoint in endpoints:
         ports_behind[endpoint.tag].add(endpoint.port)
     allowed = {(g.src, g.dst, port) for g in grants for port in g.ports}

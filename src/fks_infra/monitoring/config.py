@@ -148,7 +148,7 @@ def render_defaults(plan: HostPlan) -> dict[str, str]:
         ),
     }
     return {
-        path: render("etc/default/fks-exporter.j2", {"unit": unit, "args": arguments[unit]})
+        path: render("etc/default/prometheus-daemon.j2", {"unit": unit, "args": arguments[unit]})
         for unit, path in DEFAULTS_FILES.items()
     }
 
@@ -157,7 +157,7 @@ def render_node_exporter_defaults(plan: HostPlan) -> str:
     """/etc/default/prometheus-node-exporter: the private address only."""
     listen = socket_address(plan.address, NODE_EXPORTER)
     return render(
-        "etc/default/fks-exporter.j2",
+        "etc/default/prometheus-daemon.j2",
         {"unit": NODE_EXPORTER_UNIT, "args": f"--web.listen-address={listen}"},
     )
 

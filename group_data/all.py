@@ -66,14 +66,14 @@ fks_write_execute_services = ["ai", "training"]
 # Install Tailscale and join every host to the tailnet (needs secret TAILSCALE_AUTHKEY).
 fks_tailscale_enabled = True
 
-# apt repository Tailscale comes from (a mirror may stand in for pkgs.tailscale.com).
-fks_tailscale_repository = "https://pkgs.tailscale.com/stable/debian"
+# apt repository Tailscale comes from; None: pkgs.tailscale.com/stable/<host's distro>.
+fks_tailscale_repository = None
 
-# Suite (distribution) of that repository: the hosts' Debian codename.
-fks_tailscale_suite = "bookworm"
+# Suite of that repository; None: the host's codename (another release's is refused).
+fks_tailscale_suite = None
 
-# URL of the repository's signing keyring (binary .gpg), used unless keyring_file is set.
-fks_tailscale_keyring_url = "https://pkgs.tailscale.com/stable/debian/bookworm.noarmor.gpg"
+# URL of the repository's signing keyring (.gpg); None: <repository>/<suite>.noarmor.gpg.
+fks_tailscale_keyring_url = None
 
 # Keyring file on this machine (relative to the project root) shipped instead of the URL.
 fks_tailscale_keyring_file = None
@@ -157,11 +157,12 @@ fks_ntp_servers: list[str] = []
 # Let chrony set the clock; False: measure only (chronyd -x), for containers without CAP_SYS_TIME.
 fks_time_adjust_clock = True
 
-# NVIDIA driver source: "cuda" (NVIDIA's CUDA apt repository) or "debian" (bookworm non-free).
+# NVIDIA driver source: "cuda" (NVIDIA's CUDA repository) or the host's own archive ("debian":
+# non-free, "ubuntu": restricted).
 fks_gpu_driver_source = "cuda"
 
-# Driver branch held by apt preferences (every NVIDIA package stays at <branch>.*).
-fks_gpu_driver_branch = "535"
+# Driver branch apt holds (<branch>.*); None: the host's release's (fks_infra/distro.py).
+fks_gpu_driver_branch = None
 
 # Install the kernel module (DKMS, headers, nouveau out of the initramfs); False: userland only.
 fks_gpu_kernel_module = True
@@ -178,16 +179,11 @@ fks_gpu_cuda_toolkit = False
 # CUDA version of the toolkit, major.minor ("12.2" from NVIDIA; Debian bookworm has "11.8").
 fks_gpu_cuda_version = "12.2"
 
-# NVIDIA's CUDA apt repository (flat, ends in /); a mirror may stand in.
-fks_gpu_cuda_repository = (
-    "https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/"
-)
+# NVIDIA's CUDA apt repository (flat, ends in /); None: NVIDIA's for the host's release.
+fks_gpu_cuda_repository = None
 
-# URL of NVIDIA's cuda-keyring .deb (installs the repository's signing key).
-fks_gpu_cuda_keyring_url = (
-    "https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/"
-    "cuda-keyring_1.1-1_all.deb"
-)
+# URL of NVIDIA's cuda-keyring .deb; None: cuda-keyring_1.1-1_all.deb in the repository.
+fks_gpu_cuda_keyring_url = None
 
 # cuda-keyring .deb on this machine (relative to the project root) shipped instead of the URL.
 fks_gpu_cuda_keyring_file = None
@@ -201,8 +197,8 @@ fks_gpu_debian_mirror = "http://deb.debian.org/debian"
 # Debian security mirror for the "debian" driver source.
 fks_gpu_debian_security_mirror = "http://deb.debian.org/debian-security"
 
-# Debian suite of the hosts for the "debian" driver source.
-fks_gpu_debian_suite = "bookworm"
+# Suite for the "debian" driver source; None: the host's codename (another's is refused).
+fks_gpu_debian_suite = None
 
 # Number of GPUs of the host when known (indices are checked against it); None: unknown.
 fks_gpu_count = None

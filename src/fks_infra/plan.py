@@ -71,6 +71,8 @@ class HostPlan:
     secrets: Mapping[str, SecretStr] = field(default_factory=dict, repr=False)
     #: the user pyinfra logs in as (``ssh_user``, else the local user name, as paramiko does)
     login_user: str = "root"
+    #: for each data key, the file (or flag) that set it: for messages naming the file
+    sources: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def runs(self, service_name: str) -> bool:
         return any(service.name == service_name for service in self.services)
@@ -256,7 +258,15 @@ def _plan_host(
         return None, problems
     bind = str(settings.fks_bind_address) if settings.fks_bind_address else address
     plan = HostPlan(
-        spec.name, roles, services, settings, address, bind, host_secrets, login_user(spec)
+        spec.name,
+        roles,
+        services,
+        settings,
+        address,
+        bind,
+        host_secrets,
+        login_user(spec),
+        sources=spec.source_of,
     )
     return plan, []
 

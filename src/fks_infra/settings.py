@@ -87,17 +87,12 @@ class HostSettings(BaseModel):
     """Services whose runtime JIT-compiles code (PyTorch, numba): MemoryDenyWriteExecute=no."""
     fks_tailscale_enabled: bool = True
     """Install Tailscale and join every host to the tailnet (needs secret TAILSCALE_AUTHKEY)."""
-    fks_tailscale_repository: str = Field(
-        "https://pkgs.tailscale.com/stable/debian", pattern=r"^(https?|file)://\S+$"
-    )
-    """apt repository Tailscale comes from (a mirror may stand in for pkgs.tailscale.com)."""
-    fks_tailscale_suite: str = Field("bookworm", pattern=r"^[a-z0-9][a-z0-9._-]*$")
-    """Suite (distribution) of that repository: the hosts' Debian codename."""
-    fks_tailscale_keyring_url: str = Field(
-        "https://pkgs.tailscale.com/stable/debian/bookworm.noarmor.gpg",
-        pattern=r"^(https?|file)://\S+$",
-    )
-    """URL of the repository's signing keyring (binary .gpg), used unless keyring_file is set."""
+    fks_tailscale_repository: str | None = Field(None, pattern=r"^(https?|file)://\S+$")
+    """apt repository Tailscale comes from; None: pkgs.tailscale.com/stable/<host's distro>."""
+    fks_tailscale_suite: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    """Suite of that repository; None: the host's codename (another release's is refused)."""
+    fks_tailscale_keyring_url: str | None = Field(None, pattern=r"^(https?|file)://\S+$")
+    """URL of the repository's signing keyring (.gpg); None: <repository>/<suite>.noarmor.gpg."""
     fks_tailscale_keyring_file: str | None = None
     """Keyring file on this machine (relative to the project root) shipped instead of the URL."""
     fks_tailscale_keyring_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
@@ -185,11 +180,11 @@ class HostSettings(BaseModel):
     CAP_SYS_TIME."""
 
     # GPU nodes: the NVIDIA driver and GPU assignment (fks_infra.gpu, deploys/gpu.py).
-    fks_gpu_driver_source: Literal["cuda", "debian"] = "cuda"
-    """NVIDIA driver source: "cuda" (NVIDIA's CUDA apt repository) or "debian"
-    (bookworm non-free)."""
-    fks_gpu_driver_branch: str = Field("535", pattern=r"^[1-9][0-9]{2}$")
-    """Driver branch held by apt preferences (every NVIDIA package stays at <branch>.*)."""
+    fks_gpu_driver_source: Literal["cuda", "debian", "ubuntu"] = "cuda"
+    """NVIDIA driver source: "cuda" (NVIDIA's CUDA repository) or the host's own archive
+    ("debian": non-free, "ubuntu": restricted)."""
+    fks_gpu_driver_branch: str | None = Field(None, pattern=r"^[1-9][0-9]{2}$")
+    """Driver branch apt holds (<branch>.*); None: the host's release's (fks_infra/distro.py)."""
     fks_gpu_kernel_module: bool = True
     """Install the kernel module (DKMS, headers, nouveau out of the initramfs); False: userland
     only."""
@@ -201,17 +196,10 @@ class HostSettings(BaseModel):
     """Install the CUDA toolkit (cuda-toolkit-X-Y from NVIDIA, or Debian's nvidia-cuda-toolkit)."""
     fks_gpu_cuda_version: str = Field("12.2", pattern=r"^[1-9][0-9]?\.[0-9]{1,2}$")
     """CUDA version of the toolkit, major.minor ("12.2" from NVIDIA; Debian bookworm has "11.8")."""
-    fks_gpu_cuda_repository: str = Field(
-        "https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/",
-        pattern=r"^(https?|file)://\S+/$",
-    )
-    """NVIDIA's CUDA apt repository (flat, ends in /); a mirror may stand in."""
-    fks_gpu_cuda_keyring_url: str = Field(
-        "https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/"
-        "cuda-keyring_1.1-1_all.deb",
-        pattern=r"^(https?|file)://\S+\.deb$",
-    )
-    """URL of NVIDIA's cuda-keyring .deb (installs the repository's signing key)."""
+    fks_gpu_cuda_repository: str | None = Field(None, pattern=r"^(https?|file)://\S+/$")
+    """NVIDIA's CUDA apt repository (flat, ends in /); None: NVIDIA's for the host's release."""
+    fks_gpu_cuda_keyring_url: str | None = Field(None, pattern=r"^(https?|file)://\S+\.deb$")
+    """URL of NVIDIA's cuda-keyring .deb; None: cuda-keyring_1.1-1_all.deb in the repository."""
     fks_gpu_cuda_keyring_file: str | None = None
     """cuda-keyring .deb on this machine (relative to the project root) shipped instead
     of the URL."""
@@ -225,8 +213,8 @@ class HostSettings(BaseModel):
         "http://deb.debian.org/debian-security", pattern=r"^(https?|file)://\S+$"
     )
     """Debian security mirror for the "debian" driver source."""
-    fks_gpu_debian_suite: str = Field("bookworm", pattern=r"^[a-z][a-z0-9-]*$")
-    """Debian suite of the hosts for the "debian" driver source."""
+    fks_gpu_debian_suite: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]*$")
+    """Suite for the "debian" driver source; None: the host's codename (another's is refused)."""
     fks_gpu_count: int | None = Field(None, ge=0, le=64)
     """Number of GPUs of the host when known (indices are checked against it); None: unknown."""
     fks_gpu_indices: dict[str, tuple[int, ...]] = Field(default_factory=dict)

@@ -150,25 +150,48 @@ def test_apt_waits_for_the_dpkg_lock_instead_of_failing(lab: Lab, deployed: Run)
     assert waited >= 5, f"apt did not wait for the lock ({waited:.1f} s)"
 
 
-def test_a_pinned_version_that_does_not_exist_fails_its_host_and_restarts_nothing(
+#: What a refused run must leave as it was: every file fks-infra owns and every service's process.
+WATCHED = (
+    "sha256sum /etc/fks/* /etc/systemd/system/fks-* /etc/nftables.conf "
+    "/etc/apt/sources.list.d/* /etc/apt/preferences.d/* 2>/dev/null; "
+    "systemctl show -P MainPID $(systemctl list-units --plain --no-legend 'fks-*' | cut -d' ' -f1)"
+)
+
+
+def test_a_pinned_branch_its_release_lacks_is_refused_before_any_change(
     lab: Lab, deployed: Run
 ) -> None:
-    running = (
-        "systemctl show -P MainPID fks-ai.service fks-training.service; readlink /opt/fks/*/current"
-    )
-    before = lab.ssh("gpu-1", running).stdout
-    driver = "dpkg-query -W -f '${Version} ' nvidia-smi libnvidia-ml1 nvidia-persistenced"
-    installed = lab.ssh("gpu-1", driver).stdout
-    run = deploy("--data", 'fks_gpu_driver_branch="999"')  # no such branch in the sources
+    before = {host.name: lab.ssh(host.name, WATCHED).stdout for host in lab.hosts}
+    run = deploy("--data", 'fks_gpu_driver_branch="999"')  # no such branch in the archive
     assert run.returncode != 0
-    assert run.results["failed_hosts"] == ["gpu-1"]
-    assert "[gpu-1]    E: Version '999.*' for 'nvidia-smi' was not found" in run.stderr
-    # The host stopped at the driver, before its services: the same processes still serve.
-    assert lab.ssh("gpu-1", running).stdout == before
-    assert lab.ssh("gpu-1", driver).stdout == installed
+    assert "host gpu-1: fks_gpu_driver_branch: fks_gpu_driver_branch '999': Debian" in run.stderr
+    assert "archive has the" in run.stderr and "nothing was changed" in run.stderr
+    for host in lab.hosts:
+        assert lab.ssh(host.name, WATCHED).stdout == before[host.name], host.name
     assert all_healthy(lab)
-    restored = deploy()
-    assert restored.returncode == 0, restored.why()
+    assert deploy().changed() == []
+
+
+def test_an_unsupported_release_is_refused_before_any_change(lab: Lab, deployed: Run) -> None:
+    before = {host.name: lab.ssh(host.name, WATCHED).stdout for host in lab.hosts}
+    bullseye = 'PRETTY_NAME="Debian GNU/Linux 11 (bullseye)"\nID=debian\nVERSION_ID="11"\n'
+    swap = lab.ssh(
+        "bridge-1",
+        "mv /etc/os-release /etc/os-release.fks-test && "
+        f"printf {shlex.quote(bullseye)} > /etc/os-release",
+    )
+    assert swap.returncode == 0, swap.stderr
+    try:
+        run = deploy()
+    finally:
+        lab.ssh("bridge-1", "mv -f /etc/os-release.fks-test /etc/os-release")
+    assert run.returncode != 0
+    assert "bridge-1: Debian GNU/Linux 11 (bullseye) is not supported (supported: Debian 12" in (
+        run.stderr
+    )
+    assert "nothing was changed" in run.stderr
+    for host in lab.hosts:
+        assert lab.ssh(host.name, WATCHED).stdout == before[host.name], host.name
     assert deploy().changed() == []
 
 

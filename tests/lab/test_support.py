@@ -15,14 +15,17 @@ from xml.etree import ElementTree
 import pytest
 from deploying import INVENTORY, REPO, Run, deploy, fks_infra
 
+from fks_infra.datastores.config import PostgresCluster
+from fks_infra.distro import distro_of, parse_os_release
 from fks_infra.inventory import plan_for_path
 from fks_infra.lab.testing import Lab
 from fks_infra.monitoring.config import PROMETHEUS_CONFIG, RULES_FILE, monitor_host
 
 pytestmark = pytest.mark.lab
 
+#: The first is the datastore host's PostgreSQL cluster, of its own release (``postgres_unit``).
 SUPPORT_UNITS = (
-    "postgresql@15-main.service",
+    "postgresql.service",
     "redis-server.service",
     "prometheus.service",
     "prometheus-alertmanager.service",
@@ -47,16 +50,23 @@ def prometheus(lab: Lab, path: str) -> dict[str, object]:
     return answer
 
 
+def postgres_unit(lab: Lab, host: str) -> str:
+    """The ``main`` cluster's unit of the PostgreSQL of ``host``'s own release."""
+    release = distro_of(parse_os_release(lab.ssh(host, "cat /etc/os-release").stdout))
+    return PostgresCluster(release.postgres).unit
+
+
 def test_deploy_converges_with_datastores_and_monitoring(lab: Lab, deployed: Run) -> None:
     assert deployed.results["failed_hosts"] == []
     store, monitor = datastore_name(), monitor_name()
+    units = (postgres_unit(lab, store), *SUPPORT_UNITS[1:])
     wanted = {
-        store: SUPPORT_UNITS[:2],
-        monitor: SUPPORT_UNITS[2:5],
-        **{h.name: (SUPPORT_UNITS[5],) for h in lab.hosts},
+        store: units[:2],
+        monitor: units[2:5],
+        **{h.name: (units[5],) for h in lab.hosts},
     }
     if store == monitor:
-        wanted[store] = SUPPORT_UNITS
+        wanted[store] = units
     for host, units in wanted.items():
         done = lab.ssh(host, f"systemctl is-active {' '.join(units)}")
         assert done.stdout.split() == ["active"] * len(units), (host, done.stdout)

@@ -14,6 +14,7 @@ from test_operations import commands
 from windows_side import ENDPOINTS
 
 from fks_infra.catalogue import CATALOGUE
+from fks_infra.distro import SUPPORTED
 from fks_infra.errors import Problem, ProblemsError
 from fks_infra.gpu import deploy as gpu_deploy
 from fks_infra.gpu import driver as gpu
@@ -25,6 +26,8 @@ from fks_infra.services.deploy import unit_options
 from fks_infra.settings import HostSettings
 
 APT_CACHE = shutil.which("apt-cache")
+
+BOOKWORM = SUPPORTED[0]
 
 
 def secrets(name: str, settings: HostSettings) -> tuple[SecretStr | None, list[Problem]]:
@@ -183,7 +186,7 @@ def deploy_calls(
     nvidia = {"kernel": "6.1.0-28-amd64", "module": "/dev/nvidia0" in devices, "devices": devices}
     host = FakeHost({DebPackages: {}, NvidiaHost: nvidia})
     monkeypatch.setattr(gpu_deploy, "host", host)
-    gpu_deploy.install_gpu_driver._inner(plan(**settings).host("gpu-1"))  # type: ignore[attr-defined]
+    gpu_deploy.install_gpu_driver._inner(plan(**settings).host("gpu-1"), BOOKWORM)  # type: ignore[attr-defined]
     return calls
 
 
@@ -226,7 +229,7 @@ def test_userland_mode_installs_no_module_headers_or_initramfs(
     calls = deploy_calls(monkeypatch, [], fks_gpu_kernel_module=False,
                          fks_gpu_driver_source="debian")  # fmt: skip
     (driver,) = named(calls, "pinned_packages")
-    assert driver["packages"] == gpu.USERLAND_PACKAGES
+    assert driver["packages"] == BOOKWORM.nvidia_userland("535")
     assert named(calls, "kernel_headers") == []
     assert not [c for c in named(calls, "server.shell") if "initramfs" in c["name"]]
     assert [c["dest"] for c in named(calls, "private_file")] == [
@@ -256,7 +259,7 @@ def test_cuda_source_installs_the_keyring_and_removes_its_own_list(
     (download,) = named(calls, "fetched_file")
     assert download["url"].endswith("cuda-keyring_1.1-1_all.deb")
     removed = [c["dest"] for c in named(calls, "private_file") if c["content"] is None]
-    assert removed == [gpu.CUDA_KEYRING_LIST]
+    assert removed == ["/etc/apt/sources.list.d/cuda-debian12-x86_64.list"]
 
 
 # --- rendered apt files, read by apt itself ----------------------------------------------
@@ -267,12 +270,12 @@ def test_cuda_source_installs_the_keyring_and_removes_its_own_list(
 def test_apt_reads_the_rendered_sources_and_pin(tmp_path: Path, source: str) -> None:
     settings = HostSettings(fks_gpu_driver_source=source, fks_gpu_cuda_toolkit=True,
                             fks_gpu_cuda_version="11.8")  # fmt: skip
-    preferences = gpu.render_preferences(settings)
+    preferences = gpu.render_preferences(settings, BOOKWORM)
     assert "Pin: version 535.*\nPin-Priority: 1001\n" in preferences
     result = apt_policy(
         tmp_path,
         "nvidia-driver",
-        {"fks-nvidia.sources": gpu.render_sources(settings)},
+        {"fks-nvidia.sources": gpu.render_sources(settings, BOOKWORM)},
         {"fks-nvidia": preferences},
     )
     assert result.returncode == 0, result.stderr
@@ -281,7 +284,9 @@ def test_apt_reads_the_rendered_sources_and_pin(tmp_path: Path, source: str) -> 
 
 @pytest.mark.skipif(APT_CACHE is None, reason="apt-cache is not installed")
 def test_apt_check_catches_broken_files(tmp_path: Path) -> None:
-    broken = gpu.render_sources(HostSettings()).replace("Suites: /", "Suites: /\nTypes")
+    broken = str(gpu.render_sources(HostSettings(), BOOKWORM)).replace(
+        "Suites: /", "Suites: /\nTypes"
+    )
     assert (
         apt_policy(
             tmp_path,
@@ -294,6 +299,6 @@ def test_apt_check_catches_broken_files(tmp_path: Path) -> None:
 
 
 def test_debian_sources_enable_the_components_beside_main_only() -> None:
-    text = gpu.render_sources(HostSettings(fks_gpu_driver_source="debian"))
+    text = str(gpu.render_sources(HostSettings(fks_gpu_driver_source="debian"), BOOKWORM))
     assert text.count("Components: contrib non-free non-free-firmware\n") == 2
     assert "Suites: bookworm bookworm-updates\n" in text and "bookworm-security" in text

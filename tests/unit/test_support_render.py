@@ -29,9 +29,8 @@ from pydantic import SecretStr
 
 from fks_infra.catalogue import CATALOGUE
 from fks_infra.datastores.config import (
-    POSTGRES_CONF,
-    POSTGRES_HBA,
     REDIS_CONF,
+    PostgresCluster,
     datastore_env,
     datastore_units,
     render_postgres,
@@ -64,6 +63,9 @@ from fks_infra.settings import HostSettings
 
 #: A password with everything that needs quoting somewhere: URLs, redis.conf, env files, SQL.
 AWKWARD = "p'a\"s s$w`o\\r:d@/#?%"
+
+#: The cluster of the PostgreSQL this machine has (Debian 12's, from scripts/install-deps).
+CLUSTER = PostgresCluster("15")
 
 
 def secrets(name: str, settings: HostSettings) -> tuple[SecretStr | None, list[Problem]]:
@@ -119,7 +121,7 @@ def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return checkers.run(argv, timeout=90, **kwargs)
 
 
-PG_BIN = "/usr/lib/postgresql/15/bin"
+PG_BIN = CLUSTER.bin_dir
 
 
 def needs_postgres() -> None:
@@ -250,7 +252,7 @@ def hba_lines(text: str) -> list[str]:
 
 def test_pg_hba_admits_the_fks_role_from_the_hosts_that_read_postgres_only() -> None:
     inventory = three()
-    hba = render_postgres(inventory.host("core-1"), inventory)[POSTGRES_HBA]
+    hba = render_postgres(inventory.host("core-1"), inventory, CLUSTER)[CLUSTER.hba]
     assert hba_lines(hba) == [
         "host fks fks 127.0.0.1/32 scram-sha-256",
         "host fks fks ::1/128 scram-sha-256",
@@ -258,13 +260,13 @@ def test_pg_hba_admits_the_fks_role_from_the_hosts_that_read_postgres_only() -> 
         "host fks fks 10.0.0.20/32 scram-sha-256",  # training on gpu-1
     ]
     assert "trust" not in hba and "md5" not in hba
-    settings = render_postgres(inventory.host("core-1"), inventory)[POSTGRES_CONF]
+    settings = render_postgres(inventory.host("core-1"), inventory, CLUSTER)[CLUSTER.conf]
     assert "listen_addresses = '127.0.0.1,10.0.0.10'" in settings
 
 
 def test_timescaledb_is_preloaded_when_asked_for() -> None:
     inventory = three(fks_postgres_extensions=["vector", "timescaledb"])
-    settings = render_postgres(inventory.host("core-1"), inventory)[POSTGRES_CONF]
+    settings = render_postgres(inventory.host("core-1"), inventory, CLUSTER)[CLUSTER.conf]
     assert "shared_preload_libraries = 'timescaledb'" in settings
 
 
@@ -272,17 +274,17 @@ def test_timescaledb_is_preloaded_when_asked_for() -> None:
 def test_postgres_accepts_the_rendered_settings_and_hba(layout: Any, tmp_path: Path) -> None:
     needs_postgres()
     inventory = layout()
-    files = write(tmp_path, render_postgres(inventory.datastore, inventory))
-    result = run([host_file(CHECK_POSTGRES), str(files[POSTGRES_CONF]), str(files[POSTGRES_HBA])])
+    files = write(tmp_path, render_postgres(inventory.datastore, inventory, CLUSTER))
+    result = run([host_file(CHECK_POSTGRES), str(files[CLUSTER.conf]), str(files[CLUSTER.hba])])
     assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.parametrize(
     ("which", "broken", "message"),
     [
-        (POSTGRES_HBA, "host fks fks 10.0.0.999/32 scram-sha-256\n", "could not load pg_hba.conf"),
-        (POSTGRES_HBA, "host fks fks 10.0.0.0/8 scram-sha-255\n", "invalid authentication method"),
-        (POSTGRES_CONF, "password_encryption = 'rot13'\n", "invalid value"),
+        (CLUSTER.hba, "host fks fks 10.0.0.999/32 scram-sha-256\n", "could not load pg_hba.conf"),
+        (CLUSTER.hba, "host fks fks 10.0.0.0/8 scram-sha-255\n", "invalid authentication method"),
+        (CLUSTER.conf, "password_encryption = 'rot13'\n", "invalid value"),
     ],
 )
 def test_postgres_refuses_a_broken_file(
@@ -290,10 +292,10 @@ def test_postgres_refuses_a_broken_file(
 ) -> None:
     needs_postgres()
     inventory = three()
-    rendered = render_postgres(inventory.datastore, inventory)
+    rendered = render_postgres(inventory.datastore, inventory, CLUSTER)
     rendered[which] += broken
     files = write(tmp_path, rendered)
-    result = run([host_file(CHECK_POSTGRES), str(files[POSTGRES_CONF]), str(files[POSTGRES_HBA])])
+    result = run([host_file(CHECK_POSTGRES), str(files[CLUSTER.conf]), str(files[CLUSTER.hba])])
     assert result.returncode != 0
     assert message in result.stderr
 
@@ -311,8 +313,8 @@ def cluster() -> Iterator[tuple[Path, int]]:
     # Not under pytest's tmp_path: its parents are root-only, and the server runs as postgres.
     work = Path(tempfile.mkdtemp(prefix="fks-pgtest-"))
     inventory = three()
-    rendered = render_postgres(inventory.datastore, inventory)
-    (work / "pg_hba.conf").write_text(rendered[POSTGRES_HBA])
+    rendered = render_postgres(inventory.datastore, inventory, CLUSTER)
+    (work / "pg_hba.conf").write_text(rendered[CLUSTER.hba])
     shutil.chown(work, "postgres", "postgres")
     shutil.chown(work / "pg_hba.conf", "postgres", "postgres")
     work.chmod(0o700)

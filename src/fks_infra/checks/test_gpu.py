@@ -6,9 +6,12 @@ Checks that need a GPU skip with "no NVIDIA device on <host>" where no /dev/nvid
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from fks_infra.checks.fleet import HostTarget, Target, connect
+from fks_infra.distro import Distro, distro_of, parse_os_release
 from fks_infra.gpu import driver as gpu
 
 
@@ -24,11 +27,17 @@ def need_device(host_name: str) -> list[str]:
     return found
 
 
+def release(host: Any) -> Distro:
+    """The release the live host runs, from its own ``/etc/os-release``."""
+    return distro_of(parse_os_release(host.file("/etc/os-release").content_string))
+
+
 def test_driver_packages_at_the_pinned_branch(gpu_host: HostTarget) -> None:
     settings = gpu_host.host.settings
     host = connect(gpu_host.host.name)
-    branch = settings.fks_gpu_driver_branch
-    for name in gpu.driver_packages(settings).install:
+    distro = release(host)
+    branch = gpu.driver_source(settings, distro).branch
+    for name in gpu.driver_packages(settings, distro).install:
         package = host.package(name)
         assert package.is_installed, f"{name} is not installed"
         assert package.version.startswith(f"{branch}."), f"{name} {package.version} not {branch}.*"
@@ -37,12 +46,19 @@ def test_driver_packages_at_the_pinned_branch(gpu_host: HostTarget) -> None:
 def test_pin_and_source_are_the_rendered_ones(gpu_host: HostTarget) -> None:
     host = connect(gpu_host.host.name)
     settings = gpu_host.host.settings
-    assert host.file(gpu.PREFERENCES).content_string == gpu.render_preferences(settings)
-    assert host.file(gpu.SOURCES).content_string == gpu.render_sources(settings)
+    distro = release(host)
+    assert host.file(gpu.PREFERENCES).content_string == gpu.render_preferences(settings, distro)
+    sources = gpu.render_sources(settings, distro)
+    if sources is None:  # the release's own archive, listed by the host's sources
+        assert not host.file(gpu.SOURCES).exists
+    else:
+        assert host.file(gpu.SOURCES).content_string == sources
     # apt itself holds the branch: the candidate of the driver is the pinned one.
-    policy = host.run("apt-cache policy nvidia-smi").stdout
+    smi = gpu.driver_packages(settings, distro).install[0]
+    policy = host.run(f"apt-cache policy {smi}").stdout
     candidate = next(line for line in policy.splitlines() if "Candidate:" in line)
-    assert candidate.split()[-1].startswith(f"{settings.fks_gpu_driver_branch}."), policy
+    branch = gpu.driver_source(settings, distro).branch
+    assert candidate.split()[-1].startswith(f"{branch}."), policy
 
 
 def test_nouveau_blacklisted(gpu_host: HostTarget) -> None:
@@ -69,7 +85,8 @@ def test_nvidia_smi_lists_the_gpus_and_the_driver(gpu_host: HostTarget) -> None:
     rows = [line.split(", ") for line in result.stdout.strip().splitlines()]
     expected = gpu_host.host.settings.fks_gpu_count
     assert len(rows) == (expected if expected is not None else len(found)), rows
-    branch = gpu_host.host.settings.fks_gpu_driver_branch
+    host = connect(gpu_host.host.name)
+    branch = gpu.driver_source(gpu_host.host.settings, release(host)).branch
     assert all(version.startswith(f"{branch}.") for _, version in rows), rows
 
 

@@ -19,7 +19,8 @@ import pytest
 from fks_infra.addresses import socket_address
 from fks_infra.checks import fleet
 from fks_infra.checks.fleet import CompanionTarget, HostTarget, Target, connect
-from fks_infra.datastores.config import listen_addresses
+from fks_infra.datastores.config import PostgresCluster, listen_addresses
+from fks_infra.distro import distro_of, parse_os_release
 from fks_infra.monitoring.config import (
     ALERTS,
     GRAFANA_DIR,
@@ -96,7 +97,8 @@ def test_datastores_active_and_bound_to_localhost_and_the_private_address(
     datastore: HostTarget,
 ) -> None:
     host = connect(datastore.host.name)
-    for unit in ("postgresql@15-main.service", "redis-server.service"):
+    release = distro_of(parse_os_release(host.file("/etc/os-release").content_string))
+    for unit in (PostgresCluster(release.postgres).unit, "redis-server.service"):
         assert host.service(unit).is_running, f"{unit} is not running"
     for port in (POSTGRES, REDIS):
         wanted = {socket_address(a, port) for a in listen_addresses(datastore.host)}

@@ -26,24 +26,61 @@ from fks_infra.plan import POSTGRES_PASSWORD, REDIS_PASSWORD, HostPlan, Inventor
 from fks_infra.ports import POSTGRES, REDIS
 from fks_infra.templating import render
 
-POSTGRES_VERSION = "15"
 POSTGRES_UNIT = "postgresql.service"
-#: The cluster Debian creates with the server package; ``postgresql.service`` only wraps it.
-POSTGRES_CLUSTER_UNIT = f"postgresql@{POSTGRES_VERSION}-main.service"
 REDIS_UNIT = "redis-server.service"
-POSTGRES_CONF_DIR = f"/etc/postgresql/{POSTGRES_VERSION}/main"
-#: Read through Debian's ``include_dir = 'conf.d'``; changes need a restart (listen_addresses).
-POSTGRES_CONF = f"{POSTGRES_CONF_DIR}/conf.d/fks-infra.conf"
-POSTGRES_HBA = f"{POSTGRES_CONF_DIR}/pg_hba.conf"
 REDIS_CONF = "/etc/redis/redis.conf"
 #: Redis database numbers of the original stack: 0 is Celery's broker, 1 the cache.
 BROKER_DB, CACHE_DB = 0, 1
-#: apt package of each extension ``fks_postgres_extensions`` may name (neither is in
-#: Debian 12's main archive: PGDG's apt.postgresql.org and Timescale's repository have them).
+#: apt package of each extension ``fks_postgres_extensions`` may name, for a major version
+#: (PGDG's apt.postgresql.org and Timescale's repository have them; Debian 13 has pgvector).
 EXTENSION_PACKAGES: Mapping[str, str] = {
-    "vector": f"postgresql-{POSTGRES_VERSION}-pgvector",
-    "timescaledb": f"timescaledb-2-postgresql-{POSTGRES_VERSION}",
+    "vector": "postgresql-{version}-pgvector",
+    "timescaledb": "timescaledb-2-postgresql-{version}",
 }
+
+
+@dataclass(frozen=True)
+class PostgresCluster:
+    """The ``main`` cluster Debian and Ubuntu create with the server package of one major
+    version (the release's: ``Distro.postgres``), and where its files are.
+
+    + version: PostgreSQL's major version, e.g. ``"17"``
+    """
+
+    version: str
+
+    @property
+    def unit(self) -> str:
+        """The cluster's own unit; ``postgresql.service`` only wraps it."""
+        return f"postgresql@{self.version}-main.service"
+
+    @property
+    def conf_dir(self) -> str:
+        return f"/etc/postgresql/{self.version}/main"
+
+    @property
+    def conf(self) -> str:
+        """Read through the packages' ``include_dir = 'conf.d'``; changes need a restart."""
+        return f"{self.conf_dir}/conf.d/fks-infra.conf"
+
+    @property
+    def hba(self) -> str:
+        return f"{self.conf_dir}/pg_hba.conf"
+
+    @property
+    def bin_dir(self) -> str:
+        """The server's programs (``initdb``, ``pg_ctl``), for the candidate check."""
+        return f"/usr/lib/postgresql/{self.version}/bin"
+
+    def packages(self, extensions: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """The server, the client and each extension's package."""
+        return (
+            f"postgresql-{self.version}",
+            "postgresql-client",
+            *(EXTENSION_PACKAGES[name].format(version=self.version) for name in extensions),
+        )
+
+
 _SCRAM_ITERATIONS = 4096
 
 
@@ -143,12 +180,14 @@ def postgres_context(plan: HostPlan, inventory: InventoryPlan) -> PostgresContex
     )
 
 
-def render_postgres(plan: HostPlan, inventory: InventoryPlan) -> dict[str, str]:
-    """{live path: text} of the server settings and of ``pg_hba.conf``."""
+def render_postgres(
+    plan: HostPlan, inventory: InventoryPlan, cluster: PostgresCluster
+) -> dict[str, str]:
+    """{live path: text} of the cluster's server settings and of its ``pg_hba.conf``."""
     variables = postgres_context(plan, inventory).template_vars()
     return {
-        POSTGRES_CONF: render("etc/postgresql/15/main/conf.d/fks-infra.conf.j2", variables),
-        POSTGRES_HBA: render("etc/postgresql/15/main/pg_hba.conf.j2", variables),
+        cluster.conf: render("etc/postgresql/VERSION/main/conf.d/fks-infra.conf.j2", variables),
+        cluster.hba: render("etc/postgresql/VERSION/main/pg_hba.conf.j2", variables),
     }
 
 

@@ -11,18 +11,15 @@ from __future__ import annotations
 from pyinfra.api.deploy import deploy
 
 from fks_infra.datastores.config import (
-    EXTENSION_PACKAGES,
-    POSTGRES_CLUSTER_UNIT,
-    POSTGRES_CONF,
-    POSTGRES_HBA,
     POSTGRES_UNIT,
-    POSTGRES_VERSION,
     REDIS_CONF,
     REDIS_UNIT,
+    PostgresCluster,
     render_postgres,
     render_redis,
 )
 from fks_infra.datastores.operations import postgres_database
+from fks_infra.distro import Distro
 from fks_infra.operations.apt import packages
 from fks_infra.operations.checked import checked_files
 from fks_infra.operations.files import private_file
@@ -33,16 +30,13 @@ from fks_infra.plan import POSTGRES_PASSWORD, HostPlan, InventoryPlan
 
 
 @deploy("PostgreSQL")
-def install_postgres(plan: HostPlan, inventory: InventoryPlan) -> None:
-    """PostgreSQL 15 on localhost and the private address; the FKS role and database."""
+def install_postgres(plan: HostPlan, inventory: InventoryPlan, distro: Distro) -> None:
+    """The release's PostgreSQL on localhost and the private address; the FKS role and
+    database."""
     extensions = plan.settings.fks_postgres_extensions
+    cluster = PostgresCluster(distro.postgres)
     packages(
-        name="Install PostgreSQL",
-        names=[
-            f"postgresql-{POSTGRES_VERSION}",
-            "postgresql-client",
-            *(EXTENSION_PACKAGES[name] for name in extensions),
-        ],
+        name=f"Install PostgreSQL {cluster.version}", names=cluster.packages(tuple(extensions))
     )
     private_file(
         name=f"Install {CHECK_POSTGRES}",
@@ -50,28 +44,27 @@ def install_postgres(plan: HostPlan, inventory: InventoryPlan) -> None:
         dest=CHECK_POSTGRES,
         mode="755",
     )
-    rendered = render_postgres(plan, inventory)
+    rendered = render_postgres(plan, inventory, cluster)
+    check = f"FKS_POSTGRES_BIN={cluster.bin_dir} {CHECK_POSTGRES}"
     # Server settings first (checked against the live pg_hba.conf): listen_addresses and
     # shared_preload_libraries need a restart. Then pg_hba.conf (checked against the now live
     # settings), which a reload applies without dropping connections.
     checked_files(
-        name=f"Render {POSTGRES_CONF}",
+        name=f"Render {cluster.conf}",
         label="postgresql-settings",
-        files={POSTGRES_CONF: rendered[POSTGRES_CONF]},
-        check=f"{CHECK_POSTGRES} {{candidate}}{POSTGRES_CONF} {POSTGRES_HBA}",
-        activate=f"systemctl restart {POSTGRES_CLUSTER_UNIT}",
+        files={cluster.conf: rendered[cluster.conf]},
+        check=f"{check} {{candidate}}{cluster.conf} {cluster.hba}",
+        activate=f"systemctl restart {cluster.unit}",
     )
     checked_files(
-        name=f"Render {POSTGRES_HBA}",
+        name=f"Render {cluster.hba}",
         label="postgresql-hba",
-        files={POSTGRES_HBA: rendered[POSTGRES_HBA]},
-        check=f"{CHECK_POSTGRES} {POSTGRES_CONF} {{candidate}}{POSTGRES_HBA}",
-        activate=f"systemctl reload-or-restart {POSTGRES_CLUSTER_UNIT}",
+        files={cluster.hba: rendered[cluster.hba]},
+        check=f"{check} {cluster.conf} {{candidate}}{cluster.hba}",
+        activate=f"systemctl reload-or-restart {cluster.unit}",
     )
     service_state(name=f"Enable {POSTGRES_UNIT}", units=[POSTGRES_UNIT])
-    service_state(
-        name=f"Start {POSTGRES_CLUSTER_UNIT}", units=[POSTGRES_CLUSTER_UNIT], enabled=None
-    )
+    service_state(name=f"Start {cluster.unit}", units=[cluster.unit], enabled=None)
     postgres_database(
         name="FKS role and database in PostgreSQL",
         user=plan.settings.fks_postgres_user,

@@ -16,6 +16,7 @@ from pyinfra.facts.deb import DebPackages
 from pyinfra.operations import apt, server
 from pyinfra.operations.util import any_changed
 
+from fks_infra.distro import Distro
 from fks_infra.gpu import driver as gpu
 from fks_infra.gpu.facts import NvidiaHost
 from fks_infra.gpu.operations import kernel_headers
@@ -28,24 +29,25 @@ PERSISTENCED = "nvidia-persistenced.service"
 
 
 @deploy("NVIDIA driver")
-def install_gpu_driver(plan: HostPlan) -> None:
+def install_gpu_driver(plan: HostPlan, distro: Distro) -> None:
     """Install the pinned NVIDIA driver where the plan places a service that needs a GPU."""
     if not gpu.needs_driver(plan.services):
         return
     settings = plan.settings
-    packages = gpu.driver_packages(settings)
+    chosen = gpu.driver_source(settings, distro)
+    packages = gpu.driver_packages(settings, distro)
     installed = host.get_fact(DebPackages)
 
-    repository = _cuda_keyring(plan) if settings.fks_gpu_driver_source == "cuda" else []
+    repository = _cuda_keyring(plan, chosen) if chosen.source == "cuda" else []
     sources = private_file(
         name=f"Render {gpu.SOURCES}",
-        content=gpu.render_sources(settings).encode(),
+        content=_encoded(gpu.render_sources(settings, distro)),
         dest=gpu.SOURCES,
         mode="644",
     )
     pin = private_file(
-        name=f"Pin the NVIDIA driver to {settings.fks_gpu_driver_branch}.* in {gpu.PREFERENCES}",
-        content=gpu.render_preferences(settings).encode(),
+        name=f"Pin the NVIDIA driver to {chosen.branch}.* in {gpu.PREFERENCES}",
+        content=gpu.render_preferences(settings, distro).encode(),
         dest=gpu.PREFERENCES,
         mode="644",
     )
@@ -80,10 +82,9 @@ def install_gpu_driver(plan: HostPlan) -> None:
     )
 
     driver = pinned_packages(
-        name=f"Install the NVIDIA driver {settings.fks_gpu_driver_branch}.* "
-        f"({', '.join(packages.install)})",
+        name=f"Install the NVIDIA driver {chosen.branch}.* ({', '.join(packages.install)})",
         packages=packages.install,
-        version_prefix=settings.fks_gpu_driver_branch,
+        version_prefix=chosen.branch,
     )
     if packages.toolkit:
         pinned_packages(
@@ -111,13 +112,13 @@ def install_gpu_driver(plan: HostPlan) -> None:
         )
 
 
-def _cuda_keyring(plan: HostPlan) -> list[OperationMeta]:
+def _cuda_keyring(plan: HostPlan, chosen: gpu.DriverSource) -> list[OperationMeta]:
     """The CUDA repository's keyring package: shipped or downloaded, installed when new."""
     settings = plan.settings
     deb = fetched_file(
         name=f"Put the cuda-keyring package at {gpu.CUDA_KEYRING_DEB}",
         dest=gpu.CUDA_KEYRING_DEB,
-        url=settings.fks_gpu_cuda_keyring_url,
+        url=chosen.cuda_keyring_url,
         sha256=settings.fks_gpu_cuda_keyring_sha256,
         local_file=settings.fks_gpu_cuda_keyring_file,
     )
@@ -130,8 +131,12 @@ def _cuda_keyring(plan: HostPlan) -> list[OperationMeta]:
     # Its own one-line sources file would name the repository a second time: ours names it
     # (fks_gpu_cuda_repository, so a mirror can stand in).
     listing = private_file(
-        name=f"Remove cuda-keyring's {gpu.CUDA_KEYRING_LIST}",
+        name=f"Remove cuda-keyring's {chosen.keyring_list}",
         content=None,
-        dest=gpu.CUDA_KEYRING_LIST,
+        dest=chosen.keyring_list,
     )
     return [deb, keyring, listing]
+
+
+def _encoded(text: str | None) -> bytes | None:
+    return None if text is None else text.encode()

@@ -1,7 +1,7 @@
 """GPU nodes: which driver packages, from which apt source, pinned how; which GPU for whom.
 
-Pure data from settings (no pyinfra): the deploy (``deploys/gpu.py``), the checks
-(``tests/infra/test_gpu.py``) and the unit tests read the same answers.
+Pure data from settings (no pyinfra): the deploy (``gpu/deploy.py``), the checks
+(``checks/test_gpu.py``) and the unit tests read the same answers.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fks_infra.catalogue import Catalogue, Service
+from fks_infra.distro import Distro
 from fks_infra.errors import Problem
 from fks_infra.paths import STATE_DIR
 from fks_infra.settings import HostSettings
@@ -22,19 +23,83 @@ PREFERENCES = "/etc/apt/preferences.d/fks-nvidia"
 CUDA_KEYRING_DEB = f"{STATE_DIR}/cuda-keyring.deb"
 #: The keyring cuda-keyring installs; our own sources file names it in Signed-By.
 CUDA_KEYRING = "/usr/share/keyrings/cuda-archive-keyring.gpg"
-#: cuda-keyring's own one-line sources file: removed, ours names the repository instead.
-CUDA_KEYRING_LIST = "/etc/apt/sources.list.d/cuda-debian12-x86_64.list"
 DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 BLACKLIST = "/etc/modprobe.d/fks-blacklist-nouveau.conf"
 PERSISTENCED_DROP_IN = "/etc/systemd/system/nvidia-persistenced.service.d/fks-infra.conf"
 
-#: What installs and works without a kernel module: nvidia-smi, NVML, the persistence
-#: daemon (checked with ``apt-get -s install`` against bookworm's non-free: none of them
-#: pulls in dkms or headers).
-USERLAND_PACKAGES = ("nvidia-smi", "libnvidia-ml1", "nvidia-persistenced")
-#: The kernel module as a DKMS package (built for the running kernel's headers) and the
-#: driver metapackage that pulls in the rest of the userland.
-MODULE_PACKAGES = ("nvidia-driver", "nvidia-kernel-dkms")
+#: NVIDIA's CUDA repositories, one folder per release (``Distro.cuda_path``).
+CUDA_REPOSITORIES = "https://developer.download.nvidia.com/compute/cuda/repos"
+
+
+@dataclass(frozen=True)
+class DriverSource:
+    """The driver's apt source and branch for one host: its settings resolved against the
+    release it runs.
+
+    + source: ``cuda``, or the release's own archive (``debian``, ``ubuntu``)
+    + branch: the driver branch apt holds (``535``)
+    + suite: the Debian suite of the ``debian`` source (the host's codename)
+    + cuda_repository, cuda_keyring_url: NVIDIA's repository for the release, or the settings'
+    + keyring_list: the one-line sources file cuda-keyring installs (removed: ours names the
+      repository)
+    """
+
+    source: str
+    branch: str
+    suite: str
+    cuda_repository: str
+    cuda_keyring_url: str
+    keyring_list: str
+
+
+def driver_source(settings: HostSettings, distro: Distro) -> DriverSource:
+    """Where the driver of a host running ``distro`` comes from."""
+    repository = (
+        settings.fks_gpu_cuda_repository or f"{CUDA_REPOSITORIES}/{distro.cuda_path}/x86_64/"
+    )
+    return DriverSource(
+        source=settings.fks_gpu_driver_source,
+        branch=settings.fks_gpu_driver_branch or distro.nvidia_branch,
+        suite=settings.fks_gpu_debian_suite or distro.codename,
+        cuda_repository=repository,
+        cuda_keyring_url=settings.fks_gpu_cuda_keyring_url
+        or f"{repository}cuda-keyring_1.1-1_all.deb",
+        keyring_list=f"/etc/apt/sources.list.d/cuda-{distro.cuda_path}-x86_64.list",
+    )
+
+
+def driver_problems(settings: HostSettings, distro: Distro) -> list[Problem]:
+    """Driver settings that do not fit the host's release, each naming its key."""
+    problems = []
+    source = settings.fks_gpu_driver_source
+    if source != "cuda" and source != distro.archive_source:
+        problems.append(
+            Problem(
+                f"fks_gpu_driver_source {source!r} is another distribution's archive; the host "
+                f"runs {distro.name}: use 'cuda' or {distro.archive_source!r}",
+                key="fks_gpu_driver_source",
+            )
+        )
+    suite = settings.fks_gpu_debian_suite
+    if source == "debian" and suite is not None and suite != distro.codename:
+        problems.append(
+            Problem(
+                f"fks_gpu_debian_suite {suite!r} is not the release of the host, which runs "
+                f"{distro.name}: leave it unset or set {distro.codename!r}",
+                key="fks_gpu_debian_suite",
+            )
+        )
+    branch = settings.fks_gpu_driver_branch
+    if source == distro.archive_source and branch and branch not in distro.nvidia_archive_branches:
+        problems.append(
+            Problem(
+                f"fks_gpu_driver_branch {branch!r}: {distro.name}'s archive has the "
+                f"{', '.join(distro.nvidia_archive_branches)} branch"
+                f"{'es' if len(distro.nvidia_archive_branches) > 1 else ''} only",
+                key="fks_gpu_driver_branch",
+            )
+        )
+    return problems
 
 
 @dataclass(frozen=True)
@@ -49,9 +114,13 @@ class DriverPackages:
     toolkit: tuple[str, ...]
 
 
-def driver_packages(settings: HostSettings) -> DriverPackages:
-    """What to install for the host's driver settings."""
-    install = (*USERLAND_PACKAGES, *(MODULE_PACKAGES if settings.fks_gpu_kernel_module else ()))
+def driver_packages(settings: HostSettings, distro: Distro) -> DriverPackages:
+    """What to install for the host's driver settings on its release."""
+    branch = driver_source(settings, distro).branch
+    install = (
+        *distro.nvidia_userland(branch),
+        *(distro.nvidia_module(branch) if settings.fks_gpu_kernel_module else ()),
+    )
     toolkit: tuple[str, ...] = ()
     if settings.fks_gpu_cuda_toolkit:
         toolkit = (
@@ -64,31 +133,35 @@ def driver_packages(settings: HostSettings) -> DriverPackages:
     return DriverPackages(install=install, toolkit=toolkit)
 
 
-def render_sources(settings: HostSettings) -> str:
-    """``/etc/apt/sources.list.d/fks-nvidia.sources`` (deb822) for the configured source."""
+def render_sources(settings: HostSettings, distro: Distro) -> str | None:
+    """``/etc/apt/sources.list.d/fks-nvidia.sources`` (deb822) for the configured source;
+    None for Ubuntu's archive, which the host's own sources already list."""
+    chosen = driver_source(settings, distro)
+    if chosen.source == "ubuntu":
+        return None
     return render(
         "etc/apt/sources.list.d/fks-nvidia.sources.j2",
         {
-            "source": settings.fks_gpu_driver_source,
-            "cuda_repository": settings.fks_gpu_cuda_repository,
+            "source": chosen.source,
+            "cuda_repository": chosen.cuda_repository,
             "cuda_keyring": CUDA_KEYRING,
             "debian_mirror": settings.fks_gpu_debian_mirror,
             "debian_security_mirror": settings.fks_gpu_debian_security_mirror,
-            "suite": settings.fks_gpu_debian_suite,
+            "suite": chosen.suite,
             "debian_keyring": DEBIAN_KEYRING,
         },
     )
 
 
-def render_preferences(settings: HostSettings) -> str:
+def render_preferences(settings: HostSettings, distro: Distro) -> str:
     """``/etc/apt/preferences.d/fks-nvidia``: driver branch and CUDA version held."""
-    toolkit = driver_packages(settings).toolkit
+    toolkit = driver_packages(settings, distro).toolkit
     return render(
         "etc/apt/preferences.d/fks-nvidia.j2",
         {
-            "branch": settings.fks_gpu_driver_branch,
-            # Debian's toolkit carries its CUDA version in the version; NVIDIA's in the name.
-            "toolkit": toolkit if settings.fks_gpu_driver_source == "debian" else (),
+            "branch": driver_source(settings, distro).branch,
+            # The archives' toolkit carries its CUDA version in the version; NVIDIA's in the name.
+            "toolkit": toolkit if settings.fks_gpu_driver_source != "cuda" else (),
             "cuda_version": settings.fks_gpu_cuda_version,
         },
     )

@@ -14,15 +14,24 @@ import sys
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.context import host
 
+from fks_infra.distro import Distro, UnsupportedSystemError, distro_of
 from fks_infra.errors import ProblemsError
+from fks_infra.gpu.driver import driver_problems, needs_driver
+from fks_infra.host.facts import OsRelease
 from fks_infra.inventory import plan_for_inventory
 from fks_infra.plan import HostPlan, InventoryPlan
 from fks_infra.pyinfra_internals import cli_inventory_argument, current_inventory
 from fks_infra.run.runlock import hold_run_lock
+from fks_infra.tailscale.node import apt_source_problems
 
 
 class InvalidInventoryError(PyinfraError):
     """Raised from a deploy file; pyinfra prints it as an error line, not a traceback."""
+
+
+class UnsupportedHostError(PyinfraError):
+    """A host's operating system, or a setting pinned against it, is not supported: raised
+    while pyinfra plans, so no host has been changed."""
 
 
 _plans: dict[int, InventoryPlan] = {}
@@ -53,3 +62,29 @@ def host_plan() -> HostPlan:
     plan = inventory_plan().host(host.name)
     hold_run_lock(f"pid {os.getpid()} on {socket.gethostname()}")
     return plan
+
+
+def host_distro(plan: HostPlan) -> Distro:
+    """The supported release the current host runs, from its ``/etc/os-release``; and every
+    setting of ``plan`` that pins something of another release refused.
+
+    Read while pyinfra plans, before any operation of any host ran. Raises
+    ``UnsupportedHostError`` naming the host, what it runs and what is supported, or the
+    settings that do not fit its release.
+    """
+    os_release: dict[str, str] = host.get_fact(OsRelease)
+    try:
+        distro = distro_of(os_release)
+    except UnsupportedSystemError as error:
+        raise UnsupportedHostError(f"{host.name}: {error}; nothing was changed") from None
+    problems = [
+        *apt_source_problems(plan.settings, distro),
+        *(driver_problems(plan.settings, distro) if needs_driver(plan.services) else []),
+    ]
+    if problems:
+        report = "; ".join(
+            str(problem.located(source=plan.sources.get(problem.key, ""), host=host.name))
+            for problem in problems
+        )
+        raise UnsupportedHostError(f"{report}; nothing was changed")
+    return distro

@@ -35,7 +35,7 @@ from fks_infra.monitoring.deploy import install_monitoring, install_node_exporte
 from fks_infra.nginx.config import serves_edge
 from fks_infra.nginx.deploy import configure_nginx
 from fks_infra.pyinfra_internals import install_speedups
-from fks_infra.run.context import host_plan, inventory_plan
+from fks_infra.run.context import host_distro, host_plan, inventory_plan
 from fks_infra.services.deploy import install_services
 from fks_infra.sshd.deploy import harden_sshd
 from fks_infra.tailscale.deploy import join_tailnet
@@ -57,18 +57,19 @@ def deploy_roles(*roles: Role) -> None:
     chosen = set(roles or Role)
     if not chosen & set(plan.roles):
         return
+    distro = host_distro(plan)  # an unsupported release stops the run here, before any change
 
     def serving(*stage_roles: Role) -> bool:
         return bool(chosen & set(stage_roles))
 
     prepare_host(plan=plan)
-    join_tailnet(plan=plan)
+    join_tailnet(plan=plan, distro=distro)
     harden_sshd(plan=plan)
     configure_time(plan=plan)
     if serving(Role.GPU):
-        install_gpu_driver(plan=plan)
+        install_gpu_driver(plan=plan, distro=distro)
     if serving(Role.CORE, Role.DATASTORE) and Role.DATASTORE in plan.roles:
-        install_postgres(plan=plan, inventory=inventory)
+        install_postgres(plan=plan, inventory=inventory, distro=distro)
         install_redis(plan=plan)
     install_services(plan=plan, inventory=inventory)
     install_node_exporter(plan=plan)

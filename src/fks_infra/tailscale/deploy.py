@@ -15,9 +15,10 @@ from pyinfra.facts.deb import DebPackages
 from pyinfra.operations import apt
 from pyinfra.operations.util import any_changed
 
+from fks_infra.distro import Distro
 from fks_infra.operations.files import daemon_files, fetched_file, private_file
 from fks_infra.plan import TAILSCALE_AUTHKEY, HostPlan
-from fks_infra.tailscale.node import host_tags, tailscale_hostname, up_arguments
+from fks_infra.tailscale.node import apt_source, host_tags, tailscale_hostname, up_arguments
 from fks_infra.tailscale.operations import tailscale_up
 from fks_infra.templating import render
 
@@ -28,7 +29,7 @@ DEFAULTS = "/etc/default/tailscaled"
 
 
 @deploy("Join the tailnet")
-def join_tailnet(plan: HostPlan) -> None:
+def join_tailnet(plan: HostPlan, distro: Distro) -> None:
     """Install Tailscale from its signed repository and log the node in with its role tags.
 
     Needs ``prepare_host`` first: the auth key goes through its staging directory.
@@ -36,11 +37,12 @@ def join_tailnet(plan: HostPlan) -> None:
     settings = plan.settings
     if not settings.fks_tailscale_enabled:
         return
+    source = apt_source(settings, distro)
 
     keyring = fetched_file(
         name=f"Put the Tailscale repository keyring at {KEYRING}",
         dest=KEYRING,
-        url=settings.fks_tailscale_keyring_url,
+        url=source.keyring_url,
         sha256=settings.fks_tailscale_keyring_sha256,
         local_file=settings.fks_tailscale_keyring_file,
     )
@@ -50,8 +52,8 @@ def join_tailnet(plan: HostPlan) -> None:
             "etc/apt/sources.list.d/tailscale.list.j2",
             {
                 "keyring": KEYRING,
-                "repository": settings.fks_tailscale_repository,
-                "suite": settings.fks_tailscale_suite,
+                "repository": source.repository,
+                "suite": source.suite,
             },
         ).encode(),
         dest=SOURCES,

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from fks_infra.catalogue import Role
+from fks_infra.distro import Distro
+from fks_infra.errors import Problem
 from fks_infra.monitoring.config import runs_monitoring
 from fks_infra.plan import HostPlan
+from fks_infra.settings import HostSettings
 
 TAG_PREFIX = "tag:fks-"
 
@@ -58,3 +62,39 @@ def up_arguments(plan: HostPlan) -> tuple[str, ...]:
 def arguments_hash(arguments: Sequence[str]) -> str:
     """SHA-256 of ``tailscale up``'s arguments: the host records it after a successful up."""
     return hashlib.sha256("\0".join(arguments).encode()).hexdigest()
+
+
+#: Tailscale's own apt repositories, one per distribution (``stable/debian``, ``stable/ubuntu``).
+TAILSCALE_PACKAGES = "https://pkgs.tailscale.com/stable"
+
+
+@dataclass(frozen=True)
+class AptSource:
+    """Where a host gets Tailscale: repository, suite (the host's codename) and keyring."""
+
+    repository: str
+    suite: str
+    keyring_url: str
+
+
+def apt_source(settings: HostSettings, distro: Distro) -> AptSource:
+    """The Tailscale repository of a host running ``distro``: settings where given, else
+    pkgs.tailscale.com's for the host's distribution and codename."""
+    repository = settings.fks_tailscale_repository or f"{TAILSCALE_PACKAGES}/{distro.id}"
+    suite = settings.fks_tailscale_suite or distro.codename
+    keyring = settings.fks_tailscale_keyring_url or f"{repository}/{suite}.noarmor.gpg"
+    return AptSource(repository, suite, keyring)
+
+
+def apt_source_problems(settings: HostSettings, distro: Distro) -> list[Problem]:
+    """A suite of another release is refused: a host never gets another release's source."""
+    suite = settings.fks_tailscale_suite
+    if not settings.fks_tailscale_enabled or suite is None or suite == distro.codename:
+        return []
+    return [
+        Problem(
+            f"fks_tailscale_suite {suite!r} is not the release of the host, which runs "
+            f"{distro.name}: leave it unset (the host's codename) or set {distro.codename!r}",
+            key="fks_tailscale_suite",
+        )
+    ]

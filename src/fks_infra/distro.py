@@ -41,6 +41,7 @@ class Distro:
     + nvidia_branch: the NVIDIA driver branch fks-infra installs unless a setting pins another
     + nvidia_archive_branches: the branches the release's own archive carries
     + cuda_path: the release's folder in NVIDIA's CUDA repository
+    + nginx: the release's nginx (``MAJOR.MINOR``)
     + ssh_socket: whether OpenSSH is socket-activated (``ssh.socket`` owns the listening port)
     """
 
@@ -53,7 +54,15 @@ class Distro:
     nvidia_branch: str
     nvidia_archive_branches: tuple[str, ...]
     cuda_path: str
+    nginx: str
     ssh_socket: bool = False
+
+    @property
+    def nginx_http2_directive(self) -> bool:
+        """Whether nginx takes ``http2 on;`` (1.25.1 and later deprecate ``listen ... http2``,
+        warning on every ``nginx -t``; earlier ones do not know the directive)."""
+        major, minor = (int(part) for part in self.nginx.split("."))
+        return (major, minor) >= (1, 25)
 
     @property
     def name(self) -> str:
@@ -83,8 +92,8 @@ class Distro:
 
 
 SUPPORTED: tuple[Distro, ...] = (
-    Distro("debian", "12", "bookworm", "15", "3.11", "2.36", "535", ("535",), "debian12"),
-    Distro("debian", "13", "trixie", "17", "3.13", "2.41", "550", ("550",), "debian13"),
+    Distro("debian", "12", "bookworm", "15", "3.11", "2.36", "535", ("535",), "debian12", "1.22"),
+    Distro("debian", "13", "trixie", "17", "3.13", "2.41", "550", ("550",), "debian13", "1.26"),
     Distro(
         "ubuntu",
         "22.04",
@@ -95,6 +104,7 @@ SUPPORTED: tuple[Distro, ...] = (
         "535",
         ("535", "550", "570"),
         "ubuntu2204",
+        "1.18",
     ),
     Distro(
         "ubuntu",
@@ -106,6 +116,7 @@ SUPPORTED: tuple[Distro, ...] = (
         "550",
         ("535", "550", "570"),
         "ubuntu2404",
+        "1.24",
         ssh_socket=True,
     ),
 )

@@ -25,6 +25,7 @@ from windows_side import ENDPOINTS
 
 from fks_infra.catalogue import CATALOGUE
 from fks_infra.chrony import config as chrony
+from fks_infra.distro import SUPPORTED
 from fks_infra.errors import Problem, ProblemsError
 from fks_infra.firewall.ruleset import render_ruleset
 from fks_infra.nginx.config import MAIN_CONFIG, edge_hosts, render_nginx
@@ -35,6 +36,8 @@ from fks_infra.settings import HostSettings
 from fks_infra.sshd import config as sshd
 
 # --- plans -------------------------------------------------------------------------------
+
+BOOKWORM = SUPPORTED[0]
 
 
 def all_secrets(name: str, settings: HostSettings) -> tuple[SecretStr | None, list[Problem]]:
@@ -159,14 +162,14 @@ def test_nginx_accepts_the_rendered_config(
     tmp_path: Path, tls: TlsFiles, layout: str, host: str
 ) -> None:
     inventory = PLANS[layout]()
-    write_tree(tmp_path, render_nginx(inventory.host(host), inventory, tls))
+    write_tree(tmp_path, render_nginx(inventory.host(host), inventory, tls, BOOKWORM))
     result = nginx_test(tmp_path)
     assert (result.returncode, result.stderr) == (0, "")
 
 
 def test_nginx_refuses_a_broken_candidate(tmp_path: Path, tls: TlsFiles) -> None:
     inventory = three()
-    files = render_nginx(inventory.host("core-1"), inventory, tls)
+    files = render_nginx(inventory.host("core-1"), inventory, tls, BOOKWORM)
     site = "/etc/nginx/fks/site.conf"
     files[site] = files[site].replace("proxy_pass http://fks_api;", "proxy_pas http://fks_api;")
     write_tree(tmp_path, files)
@@ -184,7 +187,7 @@ def test_nginx_refuses_a_key_that_does_not_match(
                 "ec_paramgen_curve:prime256v1", "-out", str(other)]).returncode == 0  # fmt: skip
     inventory = three()
     mismatched = TlsFiles(tls.certificate, str(other))
-    write_tree(tmp_path, render_nginx(inventory.host("core-1"), inventory, mismatched))
+    write_tree(tmp_path, render_nginx(inventory.host("core-1"), inventory, mismatched, BOOKWORM))
     result = nginx_test(tmp_path)
     assert result.returncode != 0
     assert "key values mismatch" in result.stderr
@@ -192,7 +195,7 @@ def test_nginx_refuses_a_key_that_does_not_match(
 
 def test_upstreams_list_every_host_running_the_service_at_its_port() -> None:
     inventory = nine()
-    upstreams = render_nginx(inventory.host("core-1"), inventory, SELF_SIGNED_TLS)[
+    upstreams = render_nginx(inventory.host("core-1"), inventory, SELF_SIGNED_TLS, BOOKWORM)[
         "/etc/nginx/fks/upstreams.conf"
     ]
     blocks = dict(re.findall(r"upstream (fks_\w+) \{\n(.*?)\n\}", upstreams, re.S))
@@ -212,7 +215,7 @@ def test_upstreams_list_every_host_running_the_service_at_its_port() -> None:
 
 def test_ipv6_upstream_servers_are_bracketed() -> None:
     inventory = three()
-    text = render_nginx(inventory.host("core-1"), inventory, SELF_SIGNED_TLS)[
+    text = render_nginx(inventory.host("core-1"), inventory, SELF_SIGNED_TLS, BOOKWORM)[
         "/etc/nginx/fks/upstreams.conf"
     ]
     assert "server [fd00::30]:8005 " in text
@@ -220,7 +223,7 @@ def test_ipv6_upstream_servers_are_bracketed() -> None:
 
 def test_site_routes_health_api_and_web() -> None:
     inventory = three()
-    site = render_nginx(inventory.host("core-1"), inventory, SELF_SIGNED_TLS)[
+    site = render_nginx(inventory.host("core-1"), inventory, SELF_SIGNED_TLS, BOOKWORM)[
         "/etc/nginx/fks/site.conf"
     ]
     for service in CATALOGUE:
@@ -239,7 +242,9 @@ def test_site_routes_health_api_and_web() -> None:
 
 def test_every_nginx_file_has_the_managed_header() -> None:
     inventory = single()
-    for path, text in render_nginx(inventory.hosts[0], inventory, SELF_SIGNED_TLS).items():
+    for path, text in render_nginx(
+        inventory.hosts[0], inventory, SELF_SIGNED_TLS, BOOKWORM
+    ).items():
         assert text.startswith(f"# {path}: managed by fks-infra; do not edit\n")
 
 

@@ -494,13 +494,22 @@ def test_packages_installs_only_the_missing_ones_after_fresh_lists() -> None:
                     names=["python3", "ca-certificates"]) == []  # fmt: skip
     done = commands(apt.packages, {DebPackages: installed}, names=["python3", "python3-venv", "jq"])
     assert done == [
-        f"find {apt.APT_UPDATE_STAMP} -mmin -1440 2>/dev/null | grep -q . "
-        "|| DEBIAN_FRONTEND=noninteractive apt-get update -q",
+        "DEBIAN_FRONTEND=noninteractive apt-get update -q",
         f"{apt.APT_GET_INSTALL} python3-venv jq",
     ]
     without = commands(apt.packages, {DebPackages: {}}, names=["nginx"], recommends=False)
     assert without[-1] == f"{apt.APT_INSTALL} nginx"
     assert "--no-install-recommends" in apt.APT_INSTALL
+
+
+def test_the_lists_are_refreshed_once_per_run_and_host() -> None:
+    with recorded({DebPackages: {}}):
+        first = list(apt.packages._inner(names=["nginx"]))
+        second = list(apt.packages._inner(names=["chrony"]))
+    assert first[0] == apt.APT_GET_UPDATE and len(first) == 2
+    assert second == [f"{apt.APT_GET_INSTALL} chrony"]
+    # No stamp file decides it: Debian writes none outside apt's periodic job.
+    assert not any("update-success-stamp" in str(command) for command in first + second)
 
 
 def test_system_account_creates_fixes_or_leaves_the_user_and_group() -> None:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 
 from fks_infra.addresses import socket_address
 from fks_infra.catalogue import Role, Service
+from fks_infra.distro import Distro
 from fks_infra.nginx.tls import TlsFiles
 from fks_infra.plan import HostPlan, InventoryPlan
 from fks_infra.templating import render
@@ -74,12 +75,16 @@ class NginxContext:
     proxy_timeout: int
     api_rate: int
     api_burst: int
+    #: ``http2 on;`` rather than ``listen ... http2`` (the host's nginx, ``Distro``)
+    http2_directive: bool
 
     def template_vars(self) -> dict[str, object]:
         return asdict(self)
 
 
-def nginx_context(plan: HostPlan, inventory: InventoryPlan, tls: TlsFiles) -> NginxContext:
+def nginx_context(
+    plan: HostPlan, inventory: InventoryPlan, tls: TlsFiles, distro: Distro
+) -> NginxContext:
     """The context of one edge host's nginx: the site is the same on every edge host."""
     services: tuple[Service, ...] = tuple(inventory.catalogue)
     upstreams = tuple(
@@ -111,10 +116,13 @@ def nginx_context(plan: HostPlan, inventory: InventoryPlan, tls: TlsFiles) -> Ng
         proxy_timeout=settings.fks_nginx_proxy_timeout,
         api_rate=settings.fks_nginx_api_rate,
         api_burst=settings.fks_nginx_api_burst,
+        http2_directive=distro.nginx_http2_directive,
     )
 
 
-def render_nginx(plan: HostPlan, inventory: InventoryPlan, tls: TlsFiles) -> dict[str, str]:
-    """Every nginx file of an edge host: {live path: text}."""
-    variables = nginx_context(plan, inventory, tls).template_vars()
+def render_nginx(
+    plan: HostPlan, inventory: InventoryPlan, tls: TlsFiles, distro: Distro
+) -> dict[str, str]:
+    """Every nginx file of an edge host running ``distro``: {live path: text}."""
+    variables = nginx_context(plan, inventory, tls, distro).template_vars()
     return {path: render(template, variables) for path, template in NGINX_FILES.items()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pyinfra.api.deploy import deploy
 
+from fks_infra.distro import Distro
 from fks_infra.nginx.config import MAIN_CONFIG, render_nginx
 from fks_infra.nginx.operations import self_signed_certificate
 from fks_infra.nginx.tls import SELF_SIGNED_TLS, TLS_DIR, TlsFiles, configured_tls, read_tls
@@ -16,7 +17,7 @@ from fks_infra.plan import HostPlan, InventoryPlan
 
 
 @deploy("nginx")
-def configure_nginx(plan: HostPlan, inventory: InventoryPlan) -> None:
+def configure_nginx(plan: HostPlan, inventory: InventoryPlan, distro: Distro) -> None:
     """nginx from the distribution, serving the whole inventory's services over HTTPS."""
     packages(name="Install nginx", names=["nginx", "openssl"])
     directories(name=f"Directory {TLS_DIR}", layout=((TLS_DIR, "700", "root"),))
@@ -24,7 +25,7 @@ def configure_nginx(plan: HostPlan, inventory: InventoryPlan) -> None:
     checked_files(
         name="Render nginx config",
         label="nginx",
-        files=render_nginx(plan, inventory, tls),
+        files=render_nginx(plan, inventory, tls, distro),
         check="nginx -t -q -c {candidate}" + MAIN_CONFIG,
         # Reload: running connections finish on the old workers. Start if it is not running.
         activate="systemctl reload-or-restart nginx.service",

@@ -7,7 +7,7 @@ from collections.abc import Generator, Sequence
 
 from pyinfra.facts.deb import DebPackages
 
-from fks_infra.operations.factcache import fact, host_operation
+from fks_infra.operations.factcache import fact, first_time, host_operation
 
 #: apt-get as the deploy runs it: no questions, and a changed conffile keeps the host's copy.
 APT_GET_INSTALL = (
@@ -19,20 +19,19 @@ APT_GET_INSTALL = (
 #: The same without recommends, for the NVIDIA driver (a server needs none of its X tools).
 APT_INSTALL = f"{APT_GET_INSTALL} --no-install-recommends"
 
-
-#: apt's stamp of its last successful ``apt-get update``.
-APT_UPDATE_STAMP = "/var/lib/apt/periodic/update-success-stamp"
+#: Refreshes the package lists (no stamp of the last refresh exists on a plain Debian: apt's
+#: ``update-success-stamp`` is written only by its periodic job, which servers rarely run).
+APT_GET_UPDATE = "DEBIAN_FRONTEND=noninteractive apt-get update -q"
 
 
 @host_operation
-def packages(
-    names: Sequence[str], recommends: bool = True, lists_max_age_s: int = 86400
-) -> Generator[object, None, None]:
+def packages(names: Sequence[str], recommends: bool = True) -> Generator[object, None, None]:
     """Install the Debian packages of ``names`` that are not installed.
 
     + names: package names, any version
     + recommends: install what they recommend too, as apt does by default
-    + lists_max_age_s: before installing, refresh the apt lists when older than this
+
+    The package lists are refreshed before the first install of the run on each host, once.
 
     Installed packages come from one ``dpkg`` read shared by every package operation of the
     run (until fks-infra changes the host); a converged host costs no command here.
@@ -41,11 +40,8 @@ def packages(
     missing = [name for name in names if name not in installed]
     if not missing:
         return
-    minutes = max(1, lists_max_age_s // 60)
-    yield (
-        f"find {APT_UPDATE_STAMP} -mmin -{minutes} 2>/dev/null | grep -q . "
-        "|| DEBIAN_FRONTEND=noninteractive apt-get update -q"
-    )
+    if first_time("apt-get update"):
+        yield APT_GET_UPDATE
     install = APT_GET_INSTALL if recommends else APT_INSTALL
     yield f"{install} {' '.join(shlex.quote(name) for name in missing)}"
 

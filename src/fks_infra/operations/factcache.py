@@ -57,6 +57,8 @@ class _HostFacts:
     expected_finished: int | None = None
     #: whether an ``@host_operation`` of this host is running its commands now
     in_operation: bool = False
+    #: what was done once on this host in this run (``first_time``); kept across changes
+    done: set[str] = field(default_factory=set)
 
 
 _hosts: dict[tuple[int, str], _HostFacts] = {}
@@ -87,6 +89,18 @@ def fact(cls: type[FactBase[T]], **kwargs: Any) -> T:
         facts.values[key] = host.get_fact(cls, **kwargs)
     value: T = facts.values[key]
     return value
+
+
+def first_time(what: str) -> bool:
+    """Whether ``what`` is yet to be done on the current host in this run; marks it done.
+
+    For what a run needs once per host however many operations ask (``apt-get update``).
+    """
+    facts = _host_facts()
+    if what in facts.done:
+        return False
+    facts.done.add(what)
+    return True
 
 
 def host_operation(

@@ -76,5 +76,5 @@ def deploy_roles(*roles: Role) -> None:
     if serving(Role.CORE) and runs_monitoring(plan):
         install_monitoring(plan=plan, inventory=inventory)
     if serving(Role.CORE) and serves_edge(plan):
-        configure_nginx(plan=plan, inventory=inventory)
+        configure_nginx(plan=plan, inventory=inventory, distro=distro)
     configure_firewall(plan=plan, inventory=inventory)

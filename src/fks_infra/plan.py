@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import getpass
 import ipaddress
+import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,19 @@ REDIS_PASSWORD = "REDIS_PASSWORD"
 
 #: Resolves a secret for a host: (secret name, host settings) -> (value or None, problems).
 SecretLookup = Callable[[str, HostSettings], tuple[SecretStr | None, list[Problem]]]
+#: Resolves a host name on the control machine: name -> its addresses; raises ``OSError``
+#: when it cannot (tests give their own, so they resolve only names they define).
+Resolver = Callable[[str], list[str]]
+
+
+def resolve_host(name: str) -> list[str]:
+    """The addresses ``name`` resolves to on this machine (the system resolver, whose own
+    timeouts and attempts, resolv.conf(5), bound the wait), without duplicates.
+
+    Raises ``OSError`` (``socket.gaierror``) when it does not resolve.
+    """
+    found = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(entry[4][0]) for entry in found))
 
 
 @dataclass(frozen=True)
@@ -104,12 +118,15 @@ def plan_inventory(
     specs: Sequence[HostSpec],
     secrets: SecretLookup,
     catalogue: Catalogue = CATALOGUE,
+    resolve: Resolver = resolve_host,
 ) -> InventoryPlan:
     """Validate an inventory and place every service.
 
+    + resolve: how a host named by DNS name (``ssh_hostname``) gets its address
+
     Raises ``ProblemsError`` listing every problem of every host: unknown settings or roles,
     port clashes after overrides, services placed on no host or twice where they must be
-    unique, missing secrets.
+    unique, missing secrets, names that do not resolve to one address, hosts sharing one.
     """
     problems: list[Problem] = []
     if not specs:
@@ -117,13 +134,14 @@ def plan_inventory(
     datastore, datastore_problem = _datastore_host(specs)
     plans: list[HostPlan] = []
     for spec in specs:
-        plan, host_problems = _plan_host(spec, catalogue, secrets, spec.name == datastore)
+        plan, host_problems = _plan_host(spec, catalogue, secrets, resolve, spec.name == datastore)
         problems += [problem.located(host=spec.name) for problem in host_problems]
         if plan is not None:
             plans.append(plan)
     if not problems and datastore_problem:
         problems.append(datastore_problem)
     if not problems:
+        problems += _shared_address_problems(plans)
         problems += _inventory_problems(plans, catalogue)
         problems += _datastore_secret_problems(plans)
     if problems:
@@ -157,7 +175,11 @@ def _datastore_host(specs: Sequence[HostSpec]) -> tuple[str | None, Problem | No
 
 
 def _plan_host(
-    spec: HostSpec, catalogue: Catalogue, secrets: SecretLookup, datastore: bool = False
+    spec: HostSpec,
+    catalogue: Catalogue,
+    secrets: SecretLookup,
+    resolve: Resolver,
+    datastore: bool = False,
 ) -> tuple[HostPlan | None, list[Problem]]:
     settings, problems = parse_settings(spec.data, spec.source_of)
     roles = tuple(
@@ -208,16 +230,9 @@ def _plan_host(
     problems += gpu_problems(settings, services, catalogue, spec.source_of)
     problems += endpoint_problems(settings, services, host_catalogue, spec.source_of)
 
-    address = _address(spec, settings)
-    if address is None:
-        problems.append(
-            Problem(
-                "cannot tell the address other hosts reach this host at: set "
-                "fks_private_address (ssh_hostname is not an IP address)",
-                source("ssh_hostname"),
-                key="fks_private_address",
-            )
-        )
+    address, address_problem = _address(spec, settings, resolve)
+    if address_problem:
+        problems.append(Problem(address_problem, source("ssh_hostname"), key="fks_private_address"))
     for name, release_source in _release_sources(settings, services).items():
         problem = release_source_problem(release_source)
         if problem:
@@ -277,17 +292,61 @@ def login_user(spec: HostSpec) -> str:
     return str(spec.data.get("ssh_user") or getpass.getuser())
 
 
-def _address(spec: HostSpec, settings: HostSettings) -> str | None:
-    """The host's private address: fks_private_address, else an IP ssh_hostname."""
+def _address(
+    spec: HostSpec, settings: HostSettings, resolve: Resolver
+) -> tuple[str | None, str | None]:
+    """The host's private address: fks_private_address, else its ssh_hostname (or name) as
+    an IP address, else what that name resolves to on this machine when that is exactly
+    one address. Returns (address, None) or (None, why not)."""
     if settings.fks_private_address is not None:
-        return str(settings.fks_private_address)
+        return str(settings.fks_private_address), None
     if spec.name.startswith("@local"):
-        return "127.0.0.1"
+        return "127.0.0.1", None
     candidate = str(spec.data.get("ssh_hostname") or spec.name)
     try:
-        return str(ipaddress.ip_address(candidate))
+        return str(ipaddress.ip_address(candidate)), None
     except ValueError:
-        return None
+        pass
+    try:
+        found = resolve(candidate)
+    except OSError as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        return None, (
+            f"cannot tell the address other hosts reach this host at: {candidate!r} does not "
+            f"resolve on this machine ({reason}); set fks_private_address"
+        )
+    if len(found) != 1:
+        return None, (
+            f"{candidate!r} resolves to {len(found)} addresses ({', '.join(found) or 'none'}): "
+            "set fks_private_address to the one other hosts reach this host at"
+        )
+    return found[0], None
+
+
+def _shared_address_problems(plans: Sequence[HostPlan]) -> list[Problem]:
+    """Hosts that other hosts would reach at one address (NAT, port forwards: the same
+    ssh_hostname with different ssh_port): each must say its own fks_private_address, or
+    every rule for one of them would admit the other."""
+    by_address: dict[str, list[HostPlan]] = {}
+    for plan in plans:
+        by_address.setdefault(plan.address, []).append(plan)
+    problems = []
+    for address, sharing in by_address.items():
+        if len(sharing) < 2:
+            continue
+        names = [plan.name for plan in sharing]
+        for plan in sharing:
+            others = " and ".join(name for name in names if name != plan.name)
+            problems.append(
+                Problem(
+                    f"has the address {address}, as {others} do{'es' if len(names) == 2 else ''}"
+                    ": set fks_private_address on each to the address other hosts reach it at",
+                    plan.sources.get("fks_private_address") or plan.sources.get("ssh_hostname", ""),
+                    host=plan.name,
+                    key="fks_private_address",
+                )
+            )
+    return problems
 
 
 def _release_sources(settings: HostSettings, services: Iterable[Service]) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
@@ -27,8 +28,21 @@ def host(name: str, *groups: str, **data: Any) -> HostSpec:
     return HostSpec(name, groups, data, {key: "inventory/test.py" for key in data})
 
 
+#: The only names these tests resolve: their own (no query leaves this process).
+NAMES = {
+    "gpu-2.example.internal": ["10.9.0.22"],
+    "twice.example.internal": ["10.9.0.30", "fd00::30"],
+}
+
+
+def resolve(name: str) -> list[str]:
+    if name not in NAMES:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    return NAMES[name]
+
+
 def plan(*specs: HostSpec, secrets: Any = all_secrets) -> InventoryPlan:
-    return plan_inventory(specs, secrets=secrets)
+    return plan_inventory(specs, secrets=secrets, resolve=resolve)
 
 
 def problems(*specs: HostSpec, secrets: Any = all_secrets) -> list[str]:
@@ -255,12 +269,49 @@ def test_the_private_address_is_the_ip_ssh_hostname_or_the_setting() -> None:
     assert result.host("bridge-1").bind_address == "127.0.0.1"
 
 
-def test_a_host_name_without_an_address_is_refused() -> None:
+def test_a_host_name_that_does_not_resolve_is_refused() -> None:
     (problem,) = problems(host("core-1", "core", ssh_hostname="core.example.net"), *THREE[1:])
     assert problem == (
         "inventory/test.py: host core-1: fks_private_address: cannot tell the address other "
-        "hosts reach this host at: set fks_private_address (ssh_hostname is not an IP address)"
+        "hosts reach this host at: 'core.example.net' does not resolve on this machine (Name or "
+        "service not known); set fks_private_address"
     )
+
+
+def test_a_host_named_by_dns_name_gets_the_address_it_resolves_to() -> None:
+    result = plan(*THREE, host("gpu-2", "gpu", ssh_hostname="gpu-2.example.internal"))
+    assert result.host("gpu-2").address == "10.9.0.22"
+
+
+def test_a_name_with_several_addresses_needs_fks_private_address() -> None:
+    (problem,) = problems(*THREE, host("gpu-2", "gpu", ssh_hostname="twice.example.internal"))
+    assert "'twice.example.internal' resolves to 2 addresses (10.9.0.30, fd00::30): set " in (
+        problem
+    )
+    chosen = host("gpu-2", "gpu", ssh_hostname="twice.example.internal",
+                  fks_private_address="10.9.0.30")  # fmt: skip
+    assert plan(*THREE, chosen).host("gpu-2").address == "10.9.0.30"
+
+
+def test_hosts_behind_one_address_are_refused_naming_fks_private_address() -> None:
+    behind_nat = [
+        host("gpu-1", "gpu", ssh_hostname="203.0.113.7", ssh_port=2201),
+        host("gpu-2", "gpu", ssh_hostname="203.0.113.7", ssh_port=2202),
+    ]
+    found = problems(THREE[0], THREE[2], *behind_nat)
+    assert found == [
+        "inventory/test.py: host gpu-1: fks_private_address: has the address 203.0.113.7, as "
+        "gpu-2 does: set fks_private_address on each to the address other hosts reach it at",
+        "inventory/test.py: host gpu-2: fks_private_address: has the address 203.0.113.7, as "
+        "gpu-1 does: set fks_private_address on each to the address other hosts reach it at",
+    ]
+    own = [
+        host("gpu-1", "gpu", ssh_hostname="203.0.113.7", ssh_port=2201,
+             fks_private_address="10.0.0.21"),
+        host("gpu-2", "gpu", ssh_hostname="203.0.113.7", ssh_port=2202,
+             fks_private_address="10.0.0.22"),
+    ]  # fmt: skip
+    assert plan(THREE[0], THREE[2], *own).host("gpu-2").address == "10.0.0.22"
 
 
 def test_a_release_source_directory_must_exist(tmp_path: Any) -> None:

@@ -12,6 +12,7 @@ from fks_infra.datastores.config import PostgresCluster
 from fks_infra.distro import Distro, UnsupportedSystemError, distro_of, parse_os_release
 from fks_infra.gpu import driver as gpu
 from fks_infra.settings import HostSettings
+from fks_infra.sshd.config import activate_command
 from fks_infra.tailscale.node import apt_source, apt_source_problems
 from fks_infra.templating import render
 
@@ -170,3 +171,17 @@ def test_a_tailscale_suite_of_another_release_is_refused() -> None:
     assert problem.key == "fks_tailscale_suite" and "runs Debian 13 (trixie)" in problem.message
     assert apt_source_problems(pinned, release("bookworm")) == []
     assert apt_source_problems(HostSettings(), release("noble")) == []
+
+
+@pytest.mark.parametrize(
+    ("codename", "command"),
+    [
+        ("bookworm", "systemctl reload ssh.service"),
+        ("trixie", "systemctl reload ssh.service"),
+        ("jammy", "systemctl reload ssh.service"),
+        # socket-activated: sshd may not be running until the next connection starts it
+        ("noble", "systemctl try-reload-or-restart ssh.service"),
+    ],
+)
+def test_sshd_takes_its_drop_in_the_way_the_release_runs_it(codename: str, command: str) -> None:
+    assert activate_command(release(codename)) == command

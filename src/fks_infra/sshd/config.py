@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from fks_infra.distro import Distro
 from fks_infra.errors import Problem
 from fks_infra.settings import HostSettings
 from fks_infra.templating import render
@@ -73,3 +74,16 @@ def candidate_check(candidate_drop_in: str) -> str:
         f"printf 'Include %s\\nInclude %s\\n' {candidate_drop_in} {MAIN_CONFIG} > {wrapper} "
         f"&& sshd -t -f {wrapper}"
     )
+
+
+def activate_command(distro: Distro) -> str:
+    """How a changed drop-in takes effect on a host running ``distro``.
+
+    Where OpenSSH is socket-activated (Ubuntu 24.04: ``ssh.socket`` owns the port and
+    starts ``ssh.service`` on the first connection), the daemon may not be running: it is
+    reloaded only if it is, and the next connection starts it with the new config. The
+    drop-in changes no ``Port``, so ``ssh.socket`` itself stays as it is.
+    """
+    if distro.ssh_socket:
+        return "systemctl try-reload-or-restart ssh.service"
+    return "systemctl reload ssh.service"

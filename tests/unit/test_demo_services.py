@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from fks_infra.catalogue import CATALOGUE
+from fks_infra.distro import SUPPORTED
 from fks_infra.releases import (
     DEFAULT_DEMO_DIR,
     MANIFEST_NAME,
@@ -30,6 +31,7 @@ from fks_infra.releases import (
     Behaviour,
     DemoSource,
     Language,
+    PythonTarget,
     Release,
     build_release,
 )
@@ -62,16 +64,22 @@ def _install(
     """Build, ship to a fresh host directory, verify there and install offline."""
     if (name, behaviour) not in done:
         release = build_release(name, language, DemoSource(DEFAULT_DEMO_DIR), cache, behaviour)
-        host_dir = hosts.mktemp(f"host-{name}") / release.release_id
-        for shipped in [*(f.path for f in release.files), MANIFEST_NAME]:
-            (host_dir / shipped).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(release.directory / shipped, host_dir / shipped)
-        check = [sys.executable, "-I", str(VERIFY_SCRIPT), str(host_dir)]
-        subprocess.run([*check, "--manifest-sha256", release.manifest_sha256], check=True)
+        host_dir = _ship(release, hosts.mktemp(f"host-{name}"))
         for step in release.install:
             subprocess.run(step, cwd=host_dir, env=_bare_host_env(), check=True, timeout=180)
         done[(name, behaviour)] = (release, host_dir)
     return done[(name, behaviour)]
+
+
+def _ship(release: Release, host_root: Path) -> Path:
+    """Copy a release into ``host_root/<release id>`` as a deploy does, and verify it there."""
+    host_dir = host_root / release.release_id
+    for shipped in [*(f.path for f in release.files), MANIFEST_NAME]:
+        (host_dir / shipped).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(release.directory / shipped, host_dir / shipped)
+    check = [sys.executable, "-I", str(VERIFY_SCRIPT), str(host_dir)]
+    subprocess.run([*check, "--manifest-sha256", release.manifest_sha256], check=True)
+    return host_dir
 
 
 def _bare_host_env() -> dict[str, str]:
@@ -298,3 +306,115 @@ def test_release_ships_each_task_the_catalogue_declares(
     )  # fmt: skip
     assert done.returncode == 1
     assert f"fks_{name} {task}: failed:" in done.stderr
+
+
+# --- the compiled dependency, on each target's interpreter ---------------------------------
+
+
+def _assert_compiled(port: int, python: str) -> None:
+    """``/compiled`` answers from MarkupSafe's C extension, built for ``python``."""
+    status, content_type, body = _get(port, "/compiled")
+    assert (status, content_type) == (200, "application/json")
+    tag = python.replace(".", "")
+    assert json.loads(body) == {
+        "module": "markupsafe._speedups",
+        "file": f"_speedups.cpython-{tag}-x86_64-linux-gnu.so",
+        "markupsafe": "3.0.4",
+        "python": python,
+        "sample": '<fks & "demo">',
+        "escaped": "&lt;fks &amp; &#34;demo&#34;&gt;",
+    }
+
+
+def _python_version(interpreter: str) -> str | None:
+    """``MAJOR.MINOR`` of an interpreter that can make a venv with pip, or None."""
+    probe = "import ensurepip, sys, venv; print('%d.%d' % sys.version_info[:2])"
+    try:
+        done = subprocess.run(
+            [interpreter, "-c", probe], capture_output=True, text=True, timeout=30, check=False
+        )
+    except OSError:
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _interpreter(version: str) -> str | None:
+    """A CPython ``version`` on this machine (on PATH or installed by pyenv), or None."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates = [
+        shutil.which(f"python{version}"),
+        *map(str, sorted(pyenv.glob(f"{version}.*/bin/python{version}"))),
+    ]
+    return next(
+        (found for found in candidates if found and _python_version(found) == version), None
+    )
+
+
+def _host_env(interpreter: str, bin_dir: Path) -> dict[str, str]:
+    """A bare host environment whose ``python3`` is ``interpreter``."""
+    bin_dir.mkdir()
+    (bin_dir / "python3").symlink_to(interpreter)
+    env = _bare_host_env()
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    return env
+
+
+def test_python_service_answers_compiled(run_service) -> None:
+    _, process, port = run_service("api", "python")
+    _wait_listening(process, port)
+    _assert_compiled(port, "3.11")  # the default target: Debian 12's Python
+    assert_clean_stop(*_stop(process), "python")
+
+
+@pytest.mark.parametrize("distro", SUPPORTED, ids=[d.codename for d in SUPPORTED])
+def test_each_target_loads_its_compiled_wheel_on_its_python(
+    distro, release_cache: Path, tmp_path: Path
+) -> None:
+    """A release for a target installs offline with that Python and imports its wheel.
+
+    This machine's glibc stands in for the host's: MarkupSafe's wheel needs glibc 2.17.
+    """
+    interpreter = _interpreter(distro.python)
+    if interpreter is None:
+        pytest.skip(f"no Python {distro.python} with venv on this machine")
+    target = PythonTarget.of(distro)
+    release = build_release(
+        "api", "python", DemoSource(DEFAULT_DEMO_DIR), release_cache, None, target
+    )
+    host_dir = _ship(release, tmp_path / "host")
+    env = _host_env(interpreter, tmp_path / "bin")
+    for step in release.install:
+        subprocess.run(step, cwd=host_dir, env=env, check=True, timeout=180, capture_output=True)
+    port = _free_port()
+    process = _start(release, host_dir, port)
+    try:
+        _wait_listening(process, port)
+        _assert_compiled(port, distro.python)
+        assert json.loads(_get(port, "/health")[2])["status"] == "ok"
+        assert_clean_stop(*_stop(process), "python")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def test_a_release_for_another_python_does_not_install(release_cache: Path, tmp_path: Path) -> None:
+    """The host's pip refuses a compiled wheel built for another interpreter: the install
+    step fails loudly, before anything goes live."""
+    here = _python_version("python3")
+    if here is None:
+        pytest.skip("no python3 with venv on PATH")
+    other = next(d for d in SUPPORTED if d.python != here)
+    release = build_release(
+        "api", "python", DemoSource(DEFAULT_DEMO_DIR), release_cache, None, PythonTarget.of(other)
+    )
+    host_dir = _ship(release, tmp_path)
+    venv, pip = (
+        subprocess.run(
+            step, cwd=host_dir, env=_bare_host_env(), capture_output=True, text=True, timeout=180
+        )
+        for step in release.install
+    )
+    assert venv.returncode == 0, venv.stderr
+    assert pip.returncode != 0
+    assert "markupsafe" in (pip.stdout + pip.stderr).lower()

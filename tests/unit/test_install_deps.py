@@ -92,6 +92,13 @@ COMPUTED = {
         "a demo release's start command: its venv's uvicorn, or its Rust binary"
     ),
     "str(host_dir / program)": Computed("a demo release's task program"),
+    "'python3'": Computed(
+        "python3 on PATH, asked its version (what a demo release's install runs)", ("python3",)
+    ),
+    "f'python{version}'": Computed(
+        "python3.X on PATH, where present: a target's Python for its demo release (else skipped)"
+    ),
+    "found": Computed("python3.X on PATH or from pyenv, asked its version (else skipped)"),
     "command[command.index('--') + 1:]": Computed(
         "the task argv the fake systemd-run runs: a script the test wrote"
     ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from fks_infra.distro import SUPPORTED
 from fks_infra.releases import (
     DEFAULT_DEMO_DIR,
     MANIFEST_NAME,
@@ -19,6 +21,7 @@ from fks_infra.releases import (
     CheckoutSource,
     DemoSource,
     Language,
+    PythonTarget,
     Release,
     ReleaseError,
     build_release,
@@ -29,6 +32,7 @@ from fks_infra.releases import python as python_builder
 from fks_infra.releases import rust as rust_builder
 
 DEMO = DemoSource(DEFAULT_DEMO_DIR)
+TARGETS = {distro.codename: PythonTarget.of(distro) for distro in SUPPORTED}
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +51,12 @@ def auth(release_cache: Path) -> Release:
     return build_release("auth", "rust", DEMO, release_cache)
 
 
+@pytest.fixture(scope="session")
+def api_trixie(release_cache: Path) -> Release:
+    """The same source as ``api``, for Debian 13's Python 3.13 and glibc 2.41."""
+    return build_release("api", "python", DEMO, release_cache, target=TARGETS["trixie"])
+
+
 def _files(release: Release) -> dict[str, str]:
     return {f.path: f.sha256 for f in release.files}
 
@@ -63,6 +73,7 @@ def test_python_release_is_a_complete_pinned_wheelhouse(api: Release) -> None:
         "wheels/fks_api",
         "wheels/fks_demo",
         "wheels/h11",
+        "wheels/markupsafe",  # the demo's compiled dependency
         "wheels/uvicorn",
     ]
     requirements = (api.directory / "requirements.txt").read_text().splitlines()
@@ -77,6 +88,85 @@ def test_python_release_is_a_complete_pinned_wheelhouse(api: Release) -> None:
         "8001",
         "--no-access-log",
     )
+
+
+def test_the_demo_wheelhouse_holds_its_compiled_dependency_for_the_target(
+    api: Release, api_trixie: Release
+) -> None:
+    for release, abi in ((api, "cp311"), (api_trixie, "cp313")):
+        (wheel,) = (f.path for f in release.files if f.path.startswith("wheels/markupsafe-"))
+        assert wheel.startswith(f"wheels/markupsafe-3.0.4-{abi}-{abi}-")
+        assert "manylinux" in wheel and wheel.endswith("_x86_64.whl")
+
+
+def test_two_targets_are_two_releases_and_two_cache_entries(
+    api: Release, api_trixie: Release, release_cache: Path
+) -> None:
+    assert api.release_id.endswith("-cp311") and api_trixie.release_id.endswith("-cp313")
+    assert api.release_id.split("-")[0] != api_trixie.release_id.split("-")[0]
+    assert (api.target, api_trixie.target) == (
+        "cp311-manylinux_2_36_x86_64",
+        "cp313-manylinux_2_41_x86_64",
+    )
+    assert api.directory.parent == api_trixie.directory.parent == release_cache / "releases/api"
+    assert api.directory != api_trixie.directory
+    # One dependency download per target, each holding its own compiled wheel.
+    downloads = {
+        wheel.parent: wheel.name
+        for wheel in (release_cache / "pip-deps").glob("*/markupsafe-*.whl")
+        if wheel.name in {Path(f.path).name for f in (*api.files, *api_trixie.files)}
+    }
+    assert len(downloads) == 2
+    # Only the dependency wheels for the interpreter differ: the service's own are the same.
+    differ = {p for p, d in _files(api).items() if _files(api_trixie).get(p) != d}
+    assert {p.split("-")[0] for p in differ if p.startswith("wheels/")} == {"wheels/markupsafe"}
+    assert build_release("api", "python", DEMO, release_cache, target=TARGETS["trixie"]) == (
+        api_trixie
+    )
+
+
+def test_dependencies_follow_the_targets_markers(release_cache: Path) -> None:
+    # uvicorn needs typing-extensions on Python < 3.11 only; pip, running on this machine's
+    # Python, would skip it for a 3.10 host.
+    jammy = build_release("api", "python", DEMO, release_cache, target=TARGETS["jammy"])
+    noble = build_release("api", "python", DEMO, release_cache, target=TARGETS["noble"])
+    assert "wheels/typing_extensions-4.16.0-py3-none-any.whl" in _files(jammy)
+    assert not any("typing_extensions" in path for path in _files(noble))
+    assert jammy.release_id.endswith("-cp310") and noble.release_id.endswith("-cp312")
+
+
+def test_a_rust_release_is_the_same_for_every_target(auth: Release, release_cache: Path) -> None:
+    for target in TARGETS.values():
+        assert build_release("auth", "rust", DEMO, release_cache, target=target) == auth
+    assert auth.target is None
+    assert "-" not in auth.release_id
+
+
+def test_the_rust_binary_runs_on_every_supported_glibc(auth: Release) -> None:
+    """One Rust release serves every host: the glibc symbol versions it needs (named in its
+    dynamic string table, ``GLIBC_2.34``...) are all in the oldest supported release's."""
+    binary = (auth.directory / "bin" / "fks_auth").read_bytes()
+    needed = max(
+        tuple(int(part) for part in version.split(b"."))
+        for version in re.findall(rb"GLIBC_([0-9]+(?:\.[0-9]+)+)", binary)
+    )
+    oldest = min(tuple(int(part) for part in distro.glibc.split(".")) for distro in SUPPORTED)
+    assert needed <= oldest, f"the binary needs glibc {needed}, the oldest host has {oldest}"
+
+
+def test_requires_python_is_checked_for_the_target_not_this_machine(
+    release_cache: Path, tmp_path: Path
+) -> None:
+    service = generate_demo_checkout(tmp_path, "api")
+    pyproject = service / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('">=3.10"', '">=3.12"'))
+    with pytest.raises(ReleaseError, match=r"requires Python >=3.12; the target cp311-.* 3.11"):
+        build_release("api", "python", CheckoutSource(tmp_path), release_cache)
+    # Built here on whatever Python this machine has, for a host that has 3.13.
+    trixie = build_release(
+        "api", "python", CheckoutSource(tmp_path), release_cache, target=TARGETS["trixie"]
+    )
+    assert trixie.release_id.endswith("-cp313")
 
 
 def test_rust_release_is_one_executable_named_after_the_service(auth: Release) -> None:
@@ -281,3 +371,39 @@ def test_damaged_cache_entry_is_rebuilt(api: Release, release_cache: Path) -> No
     rebuilt = build_release("api", "python", DEMO, release_cache)
     assert rebuilt == api
     assert verify_manifest(rebuilt.directory, api.manifest_sha256) == []
+
+
+def test_a_deploy_ships_each_host_the_release_for_its_target(
+    api: Release,
+    api_trixie: Release,
+    auth: Release,
+    release_cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fks_infra.catalogue import CATALOGUE
+    from fks_infra.services import shipping
+
+    built: list[tuple[str, PythonTarget]] = []
+
+    def build_into_test_cache(
+        name: str,
+        language: Language,
+        source: DemoSource,
+        cache_dir: Path | None,
+        behaviour: Behaviour | None,
+        target: PythonTarget,
+    ) -> Release:
+        built.append((name, target))
+        return build_release(name, language, source, release_cache, behaviour, target)
+
+    monkeypatch.setattr(shipping, "_shipments", {})
+    monkeypatch.setattr(shipping, "build_release", build_into_test_cache)
+    bookworm = shipping.shipment(CATALOGUE["api"], "demo", TARGETS["bookworm"])
+    trixie = shipping.shipment(CATALOGUE["api"], "demo", TARGETS["trixie"])
+    assert (bookworm.release, trixie.release) == (api, api_trixie)
+    assert bookworm.sha256 != trixie.sha256
+    # A Rust release is one for every host: built once, one tarball.
+    rust = {shipping.shipment(CATALOGUE["auth"], "demo", t) for t in TARGETS.values()}
+    assert [shipped.release for shipped in rust] == [auth]
+    assert [name for name, _ in built] == ["api", "api", "auth"]
+    assert shipping.shipment(CATALOGUE["api"], "demo", TARGETS["trixie"]) is trixie

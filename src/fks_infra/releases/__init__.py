@@ -22,6 +22,7 @@ from fks_infra.releases.model import (
     ReleaseFile,
     Source,
 )
+from fks_infra.releases.target import DEFAULT_TARGET, PythonTarget
 
 # The host-side check, standalone: upload this file and run
 # ``python3 VERIFY_SCRIPT RELEASE_DIR --manifest-sha256 HEX`` before going live.
@@ -30,6 +31,7 @@ VERIFY_SCRIPT = Path(_manifest.__file__)
 __all__ = [
     "DEFAULT_CACHE_DIR",
     "DEFAULT_DEMO_DIR",
+    "DEFAULT_TARGET",
     "MANIFEST_NAME",
     "VERIFY_SCRIPT",
     "ArtifactSource",
@@ -37,6 +39,7 @@ __all__ = [
     "CheckoutSource",
     "DemoSource",
     "Language",
+    "PythonTarget",
     "Release",
     "ReleaseError",
     "ReleaseFile",

@@ -1,7 +1,8 @@
 """Build a release of one service on the control machine, cached by release id.
 
 The release id is a short SHA-256 over everything that decides the artifact (the
-source files, the target, the compiler, the baked-in behaviour). Building an
+source files, the target, the compiler, the baked-in behaviour); a Python release's id
+also names its target's interpreter (``-cp313``). Building an
 unchanged source again returns the cached release without doing the work, and a
 deploy of it finds nothing to change on the host.
 """
@@ -38,10 +39,11 @@ from fks_infra.releases.model import (
     ReleaseFile,
     Source,
 )
+from fks_infra.releases.target import DEFAULT_TARGET, PythonTarget
 from fks_infra.releases.tree import entries_digest, tree_digest
 
 # Bump when the builder's output changes for the same inputs, so old ids are not reused.
-BUILDER_FORMAT = "fks-release/1"
+BUILDER_FORMAT = "fks-release/2"
 RELEASE_JSON = "release.json"
 #: Built releases, kept between runs: ``$XDG_CACHE_HOME/fks-infra/releases`` (the XDG Base
 #: Directory default ``~/.cache`` when unset), outside any checkout or installed package.
@@ -60,6 +62,7 @@ def build_release(
     source: Source,
     cache_dir: Path | None = None,
     behaviour: Behaviour | None = None,
+    target: PythonTarget = DEFAULT_TARGET,
 ) -> Release:
     """Build (or find in the cache) the release of service ``name`` from ``source``.
 
@@ -68,8 +71,12 @@ def build_release(
     + source: DemoSource, CheckoutSource or ArtifactSource
     + cache_dir: where releases are kept (default ``DEFAULT_CACHE_DIR``)
     + behaviour: a fault to bake in; only the demo can do that
+    + target: the hosts' Python and platform (default: Debian 12's). A Python release is
+      built once per target and its id ends in the target's tag (``-cp313``); a Rust
+      release does not depend on it
 
-    Example: ``build_release("api", "python", DemoSource(DEFAULT_DEMO_DIR))``
+    Example: ``build_release("api", "python", DemoSource(DEFAULT_DEMO_DIR),
+    target=PythonTarget.of(distro))``
     """
     if not _SERVICE_NAME.fullmatch(name):
         raise ValueError(f"service name {name!r} must match {_SERVICE_NAME.pattern}")
@@ -78,9 +85,11 @@ def build_release(
     cache = (cache_dir or DEFAULT_CACHE_DIR).resolve()
     with tempfile.TemporaryDirectory(prefix="fks-release-") as scratch:
         if language == "python":
-            inputs, builder = _plan_python(name, source, behaviour, Path(scratch), cache)
+            inputs, builder = _plan_python(name, source, behaviour, Path(scratch), cache, target)
+            built_for: PythonTarget | None = target
         elif language == "rust":
             inputs, builder = _plan_rust(name, source, behaviour, cache)
+            built_for = None
         else:
             raise ValueError(f"language must be 'python' or 'rust', not {language!r}")
         header = [
@@ -90,11 +99,13 @@ def build_release(
             f"behaviour={behaviour.value if behaviour else ''}",
         ]
         release_id = hashlib.sha256("\n".join(header + inputs).encode()).hexdigest()[:ID_LENGTH]
+        if built_for is not None:
+            release_id += f"-{built_for.tag}"  # which interpreter it is for, at a glance
         final = cache / "releases" / name / release_id
         if final.is_dir() and (final / RELEASE_JSON).is_file() and not verify_manifest(final):
             return load_release(final)
         shutil.rmtree(final, ignore_errors=True)  # an incomplete or damaged cache entry
-        _build_into(final, builder, name, language, release_id)
+        _build_into(final, builder, name, language, release_id, built_for)
     return load_release(final)
 
 
@@ -114,11 +125,17 @@ def load_release(directory: Path) -> Release:
         manifest_sha256=sha256_file(directory / MANIFEST_NAME),
         command=tuple(meta["command"]),
         install=tuple(tuple(step) for step in meta["install"]),
+        target=meta.get("target"),
     )
 
 
 def _build_into(
-    final: Path, builder: Builder, name: str, language: Language, release_id: str
+    final: Path,
+    builder: Builder,
+    name: str,
+    language: Language,
+    release_id: str,
+    target: PythonTarget | None,
 ) -> None:
     """Build in a private directory, then rename it into place: no reader sees half a release."""
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -137,6 +154,7 @@ def _build_into(
             "release_id": release_id,
             "command": command,
             "install": install,
+            "target": str(target) if target else None,
         }
         (partial / RELEASE_JSON).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         write_manifest(partial)
@@ -150,24 +168,35 @@ def _build_into(
 
 
 def _plan_python(
-    name: str, source: Source, behaviour: Behaviour | None, scratch: Path, cache: Path
+    name: str,
+    source: Source,
+    behaviour: Behaviour | None,
+    scratch: Path,
+    cache: Path,
+    target: PythonTarget,
 ) -> tuple[list[str], Builder]:
     """Inputs and builder of a Python release; a demo's checkout is generated to build it."""
     project = python.normalize(f"fks_{name}")
-    target = [f"target={' '.join(python.PYTHON_TARGET)}"]
+    for_target = [f"target={' '.join(target.pip_options())}"]
     if isinstance(source, ArtifactSource):
         wheels = python.local_wheels(source.directory)
         if project not in wheels:
             raise ReleaseError(f"{source.directory} has no wheel of fks_{name}")
         inputs = [f"wheel {w.name} {sha256_file(w)}" for w in wheels.values()]
-        return target + inputs, lambda out: python.build_wheelhouse(project, {}, wheels, out, cache)
+        return for_target + inputs, lambda out: python.build_wheelhouse(
+            project, {}, wheels, out, cache, target
+        )
     if isinstance(source, DemoSource):
         demo, checkout = source.demo_dir, scratch / "checkout"
         inputs = _demo_inputs(name, behaviour, demo)
-        return target + inputs, lambda out: _build_demo(name, behaviour, demo, checkout, out, cache)
+        return for_target + inputs, lambda out: _build_demo(
+            name, behaviour, demo, checkout, out, cache, target
+        )
     trees = _checkout_trees(source.root, name)
     inputs = _tree_inputs({p: tree_digest(tree) for p, tree in trees.items()})
-    return target + inputs, lambda out: python.build_wheelhouse(project, trees, {}, out, cache)
+    return for_target + inputs, lambda out: python.build_wheelhouse(
+        project, trees, {}, out, cache, target
+    )
 
 
 def _checkout_trees(root: Path, name: str) -> dict[str, Path]:
@@ -203,11 +232,17 @@ def _tree_inputs(digests: dict[str, str]) -> list[str]:
 
 
 def _build_demo(
-    name: str, behaviour: Behaviour | None, demo_dir: Path, root: Path, out: Path, cache: Path
+    name: str,
+    behaviour: Behaviour | None,
+    demo_dir: Path,
+    root: Path,
+    out: Path,
+    cache: Path,
+    target: PythonTarget,
 ) -> None:
     generate_demo_checkout(root, name, behaviour, demo_dir)
     trees = _checkout_trees(root, name)  # the same trees _demo_inputs digested
-    python.build_wheelhouse(python.normalize(f"fks_{name}"), trees, {}, out, cache)
+    python.build_wheelhouse(python.normalize(f"fks_{name}"), trees, {}, out, cache, target)
 
 
 def _plan_rust(

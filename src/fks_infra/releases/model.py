@@ -70,12 +70,15 @@ class ReleaseFile:
 class Release:
     """A built release of one service, ready in ``directory`` on the control machine.
 
-    + release_id: short SHA-256 over the build inputs; same inputs, same id
+    + release_id: short SHA-256 over the build inputs; same inputs, same id. A Python
+      release's ends in its target's interpreter tag (``3f2a...-cp313``)
     + files: every file to ship (SHA256SUMS itself is shipped beside them)
     + manifest_sha256: digest of SHA256SUMS, for the host-side check
     + command: argv relative to the release directory, with ${SERVICE_HOST} and
       ${SERVICE_PORT} left for systemd to expand
     + install: argv lists to run once in the release directory on the host
+    + target: what a Python release's wheels are for (``cp313-manylinux_2_41_x86_64``);
+      None for a Rust release, which does not depend on the host's Python
     """
 
     name: str
@@ -86,6 +89,7 @@ class Release:
     manifest_sha256: str
     command: tuple[str, ...]
     install: tuple[tuple[str, ...], ...]
+    target: str | None = None
 
     def task_command(self, task: str) -> tuple[str, ...]:
         """argv (relative to the release directory) of a release task: a companion such as

@@ -1,11 +1,13 @@
 """Python releases: a wheelhouse holding the service wheel and its whole dependency closure.
 
 Hosts have no index access, so everything a host installs is fetched here once,
-for the hosts' interpreter and platform rather than the control machine's.
+for the host's interpreter and platform (a ``PythonTarget``) rather than the control
+machine's.
 """
 
 from __future__ import annotations
 
+import email.message
 import email.parser
 import hashlib
 import os
@@ -16,35 +18,25 @@ import sys
 import tempfile
 import tomllib
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
 
 from fks_infra.releases.manifest import sha256_file
 from fks_infra.releases.model import ReleaseError
+from fks_infra.releases.target import PythonTarget
 from fks_infra.releases.tree import copy_tree, tree_digest
 
-# The hosts: Debian 12 (bookworm), CPython 3.11, glibc 2.36, x86_64. pip widens
-# manylinux_2_36 to every older manylinux tag, and --only-binary keeps sdists
-# (which would need a compiler on the host) out.
-PYTHON_TARGET = (
-    "--only-binary=:all:",
-    "--implementation",
-    "cp",
-    "--python-version",
-    "3.11",
-    "--abi",
-    "cp311",
-    "--platform",
-    "manylinux_2_36_x86_64",
-)
+# pip download: how many times the closure may grow by a dependency pip skipped for its
+# own interpreter's markers before the builder gives up (each round is one pip run).
+MAX_DOWNLOAD_ROUNDS = 10
 # Zip timestamps in wheels come from here: fixed, so rebuilding gives the same bytes.
 SOURCE_DATE_EPOCH = "315532800"  # 1980-01-01, the earliest time a zip can store
 
 WHEELS_DIR = "wheels"
 REQUIREMENTS = "requirements.txt"
-
-_REQUIREMENT_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
-_EXTRA_MARKER = re.compile(r"\bextra\s*==")
 
 
 def normalize(name: str) -> str:
@@ -68,19 +60,21 @@ def build_wheelhouse(
     wheels: Mapping[str, Path],
     release_dir: Path,
     cache_dir: Path,
+    target: PythonTarget,
 ) -> None:
     """Fill ``release_dir`` with ``wheels/`` and a hash-pinned ``requirements.txt``.
 
     + root_project: the service's distribution (``fks_<name>``)
     + trees: local source trees by normalized project name, built only if needed
     + wheels: prebuilt local wheels by normalized project name
+    + target: the hosts' interpreter and platform; dependencies are the ones it needs
     Requirements that no local tree or wheel provides are downloaded from the index.
     """
     wheel_dir = release_dir / WHEELS_DIR
     wheel_dir.mkdir(parents=True)
     pending = [normalize(root_project)]
     chosen: set[str] = set()
-    external: set[str] = set()
+    external: list[Requirement] = []
     with tempfile.TemporaryDirectory(prefix="fks-wheel-") as scratch:
         while pending:
             project = pending.pop()
@@ -92,16 +86,17 @@ def build_wheelhouse(
                 wheel = _build_wheel(trees[project], Path(scratch) / project, cache_dir)
             else:
                 raise ReleaseError(f"no source tree or wheel provides {project}")
+            _check_requires_python(wheel, target)
             chosen.add(project)
             shutil.copy2(wheel, wheel_dir / wheel.name)
-            for requirement in _requirements(wheel):
-                name = _requirement_name(requirement)
+            for requirement in _requirements(wheel, target):
+                name = normalize(requirement.name)
                 if name in wheels or name in trees:
                     pending.append(name)
                 else:
-                    external.add(requirement)
+                    external.append(requirement)
     if external:
-        for wheel in _download(sorted(external), cache_dir).iterdir():
+        for wheel in _download(external, target, cache_dir).iterdir():
             if normalize(_wheel_name(wheel)[0]) not in chosen:
                 shutil.copy2(wheel, wheel_dir / wheel.name)
     _write_requirements(wheel_dir, release_dir / REQUIREMENTS)
@@ -111,13 +106,15 @@ def _build_wheel(tree: Path, scratch: Path, cache_dir: Path) -> Path:
     """Build one wheel from a clean copy of ``tree`` with a fixed timestamp.
 
     Wheels are cached by the tree's digest: a library shared by many services
-    (fks_demo for the demo) is built once, not once per service.
+    (fks_demo for the demo) is built once, not once per service. The wheel is for the
+    hosts, so this machine's Python need not be one its Requires-Python allows: the
+    target's is checked (``_check_requires_python``).
     """
     done = cache_dir / "wheels" / tree_digest(tree)[:16]
     if not done.is_dir():
         staged = copy_tree(tree, scratch / "src")
         out = scratch / "out"
-        _pip("wheel", "--no-deps", "--wheel-dir", str(out), str(staged))
+        _pip("wheel", "--no-deps", "--ignore-requires-python", "--wheel-dir", str(out), str(staged))
         done.parent.mkdir(parents=True, exist_ok=True)
         try:
             out.rename(done)
@@ -130,27 +127,80 @@ def _build_wheel(tree: Path, scratch: Path, cache_dir: Path) -> Path:
     return built[0]
 
 
-def _download(requirements: list[str], cache_dir: Path) -> Path:
-    """Download the closure of ``requirements`` for the hosts, once per requirement set.
+def _download(requirements: list[Requirement], target: PythonTarget, cache_dir: Path) -> Path:
+    """Download the closure of ``requirements`` for ``target``, once per requirement set.
 
-    The cache key covers the requirements and the target, so services sharing
-    pinned dependencies (all demo services do) share one download.
+    The cache key covers the requirements and the target, so services sharing pinned
+    dependencies (all demo services do) share one download, and each target has its own.
+
+    pip resolves, but evaluates dependency markers against its own interpreter, not the
+    target's: a dependency only the target needs (``typing-extensions; python_version <
+    "3.11"`` for a 3.10 host, built here on 3.11) would be missing. So the builder walks the
+    closure with the target's markers, asks pip again with what it skipped, and leaves out
+    what only pip's own interpreter needed.
     """
-    key = hashlib.sha256("\n".join([*requirements, *PYTHON_TARGET]).encode()).hexdigest()[:16]
+    asked = sorted({_unmarked(r) for r in requirements})
+    key_lines = ["closure/2", *asked, *target.pip_options()]  # closure/2: target markers
+    key = hashlib.sha256("\n".join(key_lines).encode()).hexdigest()[:16]
     done = cache_dir / "pip-deps" / key
     if done.is_dir():
         return done
     done.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=done.parent))
     try:
-        _pip("download", "--dest", str(partial), *PYTHON_TARGET, *requirements)
-        partial.rename(done)
+        for _ in range(MAX_DOWNLOAD_ROUNDS):
+            shutil.rmtree(partial / "wheels", ignore_errors=True)
+            _pip("download", "--dest", str(partial / "wheels"), *target.pip_options(), *asked)
+            found = local_wheels(partial / "wheels")
+            needed, missing = _closure(requirements, found, target)
+            if not missing:
+                break
+            asked = sorted(set(asked) | {_unmarked(r) for r in missing})
+        else:
+            raise ReleaseError(
+                f"the dependencies of {', '.join(asked)} for {target} did not settle "
+                f"in {MAX_DOWNLOAD_ROUNDS} pip runs"
+            )
+        for project, wheel in found.items():
+            if project not in needed:
+                wheel.unlink()  # needed by pip's own interpreter only
+        (partial / "wheels").rename(done)
     except OSError:
         if not done.is_dir():  # unless another build finished the same download first
             raise
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return done
+
+
+def _closure(
+    roots: list[Requirement], found: Mapping[str, Path], target: PythonTarget
+) -> tuple[set[str], list[Requirement]]:
+    """The projects of ``found`` that ``roots`` need on ``target``, and the requirements
+    ``found`` has no wheel for."""
+    needed: set[str] = set()
+    missing: list[Requirement] = []
+    seen: set[tuple[str, frozenset[str]]] = set()
+    pending = list(roots)
+    while pending:
+        requirement = pending.pop()
+        project = normalize(requirement.name)
+        if (project, frozenset(requirement.extras)) in seen:
+            continue
+        seen.add((project, frozenset(requirement.extras)))
+        if project not in found:
+            missing.append(requirement)
+            continue
+        needed.add(project)
+        pending.extend(_requirements(found[project], target, requirement.extras))
+    return needed, missing
+
+
+def _unmarked(requirement: Requirement) -> str:
+    """The requirement without its marker: it was evaluated for the target already."""
+    bare = Requirement(str(requirement))
+    bare.marker = None
+    return str(bare)
 
 
 def _pip(*args: str) -> None:
@@ -163,19 +213,40 @@ def _pip(*args: str) -> None:
         raise ReleaseError(f"pip {args[0]} failed ({' '.join(command)}):\n{tail}")
 
 
-def _requirements(wheel: Path) -> list[str]:
-    """Requires-Dist of a wheel, without optional extras (a release installs none)."""
+def _metadata(wheel: Path) -> email.message.Message:
     with zipfile.ZipFile(wheel) as archive:
         metadata = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-        message = email.parser.HeaderParser().parsestr(archive.read(metadata).decode())
-    return [r for r in message.get_all("Requires-Dist") or [] if not _EXTRA_MARKER.search(r)]
+        return email.parser.HeaderParser().parsestr(archive.read(metadata).decode())
 
 
-def _requirement_name(requirement: str) -> str:
-    match = _REQUIREMENT_NAME.match(requirement)
-    if match is None:
-        raise ReleaseError(f"cannot read the project name in requirement {requirement!r}")
-    return normalize(match.group(1))
+def _requirements(
+    wheel: Path, target: PythonTarget, extras: Collection[str] = ()
+) -> list[Requirement]:
+    """Requires-Dist of a wheel that apply on ``target``, with the given extras (a service
+    itself is installed with none)."""
+    environment = target.marker_environment()
+    found = []
+    for line in _metadata(wheel).get_all("Requires-Dist") or []:
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement as error:
+            raise ReleaseError(f"{wheel.name} has a requirement pip cannot read: {error}") from None
+        marker = requirement.marker
+        if marker is None or any(
+            marker.evaluate({**environment, "extra": extra}) for extra in ("", *extras)
+        ):
+            found.append(requirement)
+    return found
+
+
+def _check_requires_python(wheel: Path, target: PythonTarget) -> None:
+    """Refuse a local wheel the target's interpreter would not install (pip checks the
+    downloaded ones itself)."""
+    wanted = _metadata(wheel).get("Requires-Python")
+    if wanted and not SpecifierSet(wanted).contains(f"{target.python}.0", prereleases=True):
+        raise ReleaseError(
+            f"{wheel.name} requires Python {wanted}; the target {target} has Python {target.python}"
+        )
 
 
 def _wheel_name(wheel: Path) -> tuple[str, str]:

@@ -71,7 +71,7 @@ def deploy_roles(*roles: Role) -> None:
     if serving(Role.CORE, Role.DATASTORE) and Role.DATASTORE in plan.roles:
         install_postgres(plan=plan, inventory=inventory, distro=distro)
         install_redis(plan=plan)
-    install_services(plan=plan, inventory=inventory)
+    install_services(plan=plan, inventory=inventory, distro=distro)
     install_node_exporter(plan=plan)
     if serving(Role.CORE) and runs_monitoring(plan):
         install_monitoring(plan=plan, inventory=inventory)

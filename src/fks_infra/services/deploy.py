@@ -18,10 +18,12 @@ from fks_infra.addresses import url_host
 from fks_infra.bridges import endpoint_addresses, service_environment
 from fks_infra.catalogue import CATALOGUE, Service
 from fks_infra.datastores.config import datastore_env, datastore_units
+from fks_infra.distro import Distro
 from fks_infra.gpu.driver import gpu_indices
 from fks_infra.operations.systemd import service_state
 from fks_infra.paths import UNIT_DIR
 from fks_infra.plan import HostPlan, InventoryPlan
+from fks_infra.releases import PythonTarget
 from fks_infra.services.envfile import render_env
 from fks_infra.services.operations import remove_services, service_release
 from fks_infra.services.shipping import Shipment, shipment
@@ -29,8 +31,13 @@ from fks_infra.services.units import UnitOptions, render_unit
 
 
 @deploy("FKS services")
-def install_services(plan: HostPlan, inventory: InventoryPlan) -> None:
-    """Install, update or remove every catalogue service as ``plan`` says."""
+def install_services(plan: HostPlan, inventory: InventoryPlan, distro: Distro) -> None:
+    """Install, update or remove every catalogue service as ``plan`` says.
+
+    Python releases are built for the host's ``python3`` and glibc (``distro``): a Debian 12
+    host and a Debian 13 host get releases of the same source with different wheels.
+    """
+    target = PythonTarget.of(distro)
     remove_services(
         name="Remove the services not placed here",
         services=[service for service in CATALOGUE if not plan.runs(service.name)],
@@ -38,7 +45,7 @@ def install_services(plan: HostPlan, inventory: InventoryPlan) -> None:
     for service in _each_service():
         if not plan.runs(service.name):
             continue
-        shipped = shipment(service, _source(plan, service))
+        shipped = shipment(service, _source(plan, service), target)
         options = unit_options(service, plan, inventory)
         unit = render_unit(service, _exec_start(service, plan, shipped), options)
         # Companions: the same release's tasks, each in its own unit from the same template.

@@ -1,4 +1,5 @@
-"""Releases as they travel: built once per run on the control machine, one tarball each.
+"""Releases as they travel: built once per run and target on the control machine, one
+tarball each.
 
 A tarball is packed deterministically (sorted names, fixed owner and time), so the same
 release always gives the same bytes and an unchanged release uploads nothing.
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from fks_infra.catalogue import Service
 from fks_infra.releases import (
     MANIFEST_NAME,
+    PythonTarget,
     Release,
     build_release,
 )
@@ -31,16 +33,20 @@ class Shipment:
 
 
 _lock = threading.Lock()  # pyinfra prepares hosts in greenlets; gevent patches this lock
-_shipments: dict[tuple[str, str], Shipment] = {}
+_shipments: dict[tuple[str, str, PythonTarget | None], Shipment] = {}
 
 
-def shipment(service: Service, setting: str) -> Shipment:
-    """Build (or reuse) the release of ``service`` from a release source setting."""
-    key = (service.name, setting)
+def shipment(service: Service, setting: str, target: PythonTarget) -> Shipment:
+    """Build (or reuse) the release of ``service`` from a release source setting, for a
+    host with the Python ``target`` (a Rust release is the same for every target)."""
+    python = service.language.value == "python"
+    key = (service.name, setting, target if python else None)
     with _lock:
         if key not in _shipments:
             source, behaviour = parse_release_source(setting)
-            release = build_release(service.name, service.language.value, source, None, behaviour)
+            release = build_release(
+                service.name, service.language.value, source, None, behaviour, target
+            )
             tarball = pack(release)
             _shipments[key] = Shipment(release, tarball, hashlib.sha256(tarball).hexdigest())
         return _shipments[key]

@@ -16,7 +16,7 @@ import pytest
 from fks_infra.lab import lifecycle
 from fks_infra.lab.capabilities import missing_capabilities
 from fks_infra.lab.paths import lab_paths
-from fks_infra.lab.spec import DEFAULT_HOSTS, DEFAULT_RELEASE
+from fks_infra.lab.spec import DEFAULT_RELEASE, default_hosts
 from fks_infra.lab.testing import Lab
 
 
@@ -41,13 +41,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
-    """The default three-host lab, up for the whole session.
+    """The default three-host lab (``$FKS_LAB_HOSTS`` when set), up for the whole session.
 
     A healthy lab of the same spec that is already up is reused and left running;
     a lab this fixture started is taken down at the end, whatever the outcome.
     """
     paths = lab_paths()
-    result = lifecycle.up(DEFAULT_HOSTS, DEFAULT_RELEASE, paths)
+    result = lifecycle.up(default_hosts(), DEFAULT_RELEASE, paths)
     try:
         yield Lab(state=result.state, paths=paths)
     finally:

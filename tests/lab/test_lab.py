@@ -1,4 +1,5 @@
-"""End to end: the default lab boots real systemd hosts that pyinfra can drive.
+"""End to end: the default lab (``$FKS_LAB_HOSTS`` when set) boots real systemd hosts of
+each host's release that pyinfra can drive.
 
 Each test checks one concern on the shared session lab; the last one takes the
 lab down, checks nothing is left, and brings it back for any later lab tests.
@@ -15,12 +16,15 @@ import pytest
 from fks_infra.lab import lifecycle, machine, names, network
 from fks_infra.lab.health import READY_STATES
 from fks_infra.lab.mounts import mounts_under
-from fks_infra.lab.spec import DEFAULT_HOSTS, DEFAULT_RELEASE, parse_hosts
+from fks_infra.lab.spec import DEFAULT_RELEASE, default_hosts, parse_hosts
 from fks_infra.lab.testing import Lab
 
 pytestmark = pytest.mark.lab
 
-HOSTS = [host.name for host in parse_hosts(DEFAULT_HOSTS)]
+SPEC = parse_hosts(default_hosts(), DEFAULT_RELEASE)
+HOSTS = [host.name for host in SPEC]
+#: The Debian major version each lab release's ``/etc/os-release`` names.
+DEBIAN_MAJORS = {"debian:bookworm": 12, "debian:trixie": 13}
 
 
 def test_every_host_has_booted(lab: Lab) -> None:
@@ -85,7 +89,14 @@ def test_pyinfra_fact_linux_distribution(lab: Lab) -> None:
     end = len(lines) - lines[::-1].index("}")
     facts = json.loads("\n".join(lines[start:end]))
     assert set(facts) == set(HOSTS)
-    assert all(fact["name"] == "Debian" and fact["major"] == 12 for fact in facts.values()), facts
+    wanted = {host.name: ("Debian", DEBIAN_MAJORS[str(host.release)]) for host in SPEC}
+    assert {name: (fact["name"], fact["major"]) for name, fact in facts.items()} == wanted
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_host_runs_its_release(lab: Lab, host: str) -> None:
+    codename = lab.ssh(host, ". /etc/os-release && echo $VERSION_CODENAME").stdout.strip()
+    assert f"debian:{codename}" == lab.state.host(host).release
 
 
 @pytest.mark.parametrize(("source", "target"), list(permutations(HOSTS, 2)))
@@ -163,7 +174,7 @@ def test_down_leaves_nothing_behind(lab: Lab) -> None:
         assert not lab.paths.state_file.exists()
         assert not lab.paths.machines.exists()
     finally:
-        again = lifecycle.up(DEFAULT_HOSTS, DEFAULT_RELEASE, lab.paths)
+        again = lifecycle.up(default_hosts(), DEFAULT_RELEASE, lab.paths)
         assert again.state.hosts == tuple(
             host.model_copy(update={"pid": new.pid})
             for host, new in zip(lab.state.hosts, again.state.hosts, strict=True)

@@ -7,26 +7,76 @@ import pytest
 from fks_infra.lab.errors import LabError
 from fks_infra.lab.spec import (
     DEFAULT_HOSTS,
+    HOSTS_ENV,
+    MIXED_HOSTS,
+    SINGLE_RELEASE_HOSTS,
     HostSpec,
     Release,
+    default_hosts,
     format_hosts,
     parse_hosts,
     parse_release,
+    releases_of,
 )
 
+BOOKWORM = Release("debian", "bookworm")
+TRIXIE = Release("debian", "trixie")
 
-def test_default_spec_is_one_host_per_deploy_role() -> None:
-    assert parse_hosts(DEFAULT_HOSTS) == (
-        HostSpec("core-1", ("core",)),
-        HostSpec("gpu-1", ("gpu",)),
-        HostSpec("bridge-1", ("bridge",)),
+
+def test_single_release_spec_is_one_host_per_deploy_role() -> None:
+    assert parse_hosts(SINGLE_RELEASE_HOSTS) == (
+        HostSpec("core-1", ("core",), BOOKWORM),
+        HostSpec("gpu-1", ("gpu",), BOOKWORM),
+        HostSpec("bridge-1", ("bridge",), BOOKWORM),
     )
+
+
+def test_mixed_spec_puts_the_datastore_host_and_the_gpu_node_on_different_releases() -> None:
+    hosts = parse_hosts(MIXED_HOSTS)
+    assert [(h.name, h.roles, h.release) for h in hosts] == [
+        ("core-1", ("core",), TRIXIE),
+        ("gpu-1", ("gpu",), BOOKWORM),
+        ("bridge-1", ("bridge",), BOOKWORM),
+    ]
+    assert releases_of(hosts) == (TRIXIE, BOOKWORM)
+    # Every host names its release: --release does not change the mixed lab.
+    assert parse_hosts(MIXED_HOSTS, "debian:trixie") == hosts
+
+
+def test_default_spec_is_one_of_the_two_and_the_environment_overrides_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert DEFAULT_HOSTS in {SINGLE_RELEASE_HOSTS, MIXED_HOSTS}
+    monkeypatch.delenv(HOSTS_ENV, raising=False)
+    assert default_hosts() == DEFAULT_HOSTS
+    monkeypatch.setenv(HOSTS_ENV, MIXED_HOSTS)
+    assert default_hosts() == MIXED_HOSTS
 
 
 def test_several_roles_keep_their_order_and_spaces_are_ignored() -> None:
     hosts = parse_hosts(" all-1:core+gpu+bridge , db-1:core ,")
-    assert hosts == (HostSpec("all-1", ("core", "gpu", "bridge")), HostSpec("db-1", ("core",)))
-    assert format_hosts(hosts) == "all-1:core+gpu+bridge,db-1:core"
+    assert hosts == (
+        HostSpec("all-1", ("core", "gpu", "bridge"), BOOKWORM),
+        HostSpec("db-1", ("core",), BOOKWORM),
+    )
+    assert format_hosts(hosts) == "all-1:core+gpu+bridge@debian:bookworm,db-1:core@debian:bookworm"
+
+
+def test_a_host_names_its_release_after_an_at_sign_and_others_take_the_default() -> None:
+    hosts = parse_hosts("core-1:core@debian:trixie, gpu-1:gpu ,aio-1:core+gpu @ debian:trixie")
+    assert [(h.name, h.roles, h.release) for h in hosts] == [
+        ("core-1", ("core",), TRIXIE),
+        ("gpu-1", ("gpu",), BOOKWORM),
+        ("aio-1", ("core", "gpu"), TRIXIE),
+    ]
+    assert [h.release for h in parse_hosts("gpu-1:gpu", "debian:trixie")] == [TRIXIE]
+
+
+def test_canonical_spec_names_every_release_so_equal_labs_compare_equal() -> None:
+    implicit = format_hosts(parse_hosts("core-1:core,gpu-1:gpu", "debian:trixie"))
+    explicit = format_hosts(parse_hosts("core-1:core@debian:trixie,gpu-1:gpu@debian:trixie"))
+    assert implicit == explicit == "core-1:core@debian:trixie,gpu-1:gpu@debian:trixie"
+    assert format_hosts(parse_hosts(implicit)) == implicit
 
 
 def test_eleven_character_name_is_the_longest_allowed() -> None:
@@ -47,6 +97,17 @@ def test_eleven_character_name_is_the_longest_allowed() -> None:
         ("core-:core", "invalid"),
         ("core_1:core", "invalid"),
         ("a:core,a:gpu", "appears twice"),
+        ("a:core,a:gpu@debian:trixie", "appears twice"),
+        ("core-1@debian:trixie", "has no roles"),
+        ("core-1:@debian:trixie", "has no roles"),
+        ("core-1:core@", "host 'core-1' has nothing after '@'"),
+        ("core-1:core@ ", "host 'core-1' has nothing after '@'"),
+        ("core-1:core@trixie", "host 'core-1': release 'trixie' is invalid: write it as distro"),
+        ("core-1:core@debian:", "host 'core-1': release 'debian:' is invalid"),
+        ("core-1:core@debian:Trixie", "host 'core-1': release 'debian:Trixie' is invalid"),
+        ("core-1:core@ubuntu:noble", "host 'core-1': release 'ubuntu:noble': only debian"),
+        ("core-1:core@debian:trixie@debian:sid", "names more than one release"),
+        ("core-1:web@debian:trixie", "unknown role(s) 'web'"),
     ],
 )
 def test_bad_specs_are_refused_with_the_reason(spec: str, message: str) -> None:
@@ -68,3 +129,8 @@ def test_release_is_distro_and_suite() -> None:
 def test_bad_releases_are_refused(text: str) -> None:
     with pytest.raises(LabError):
         parse_release(text)
+
+
+def test_bad_default_release_is_refused_even_when_every_host_names_its_own() -> None:
+    with pytest.raises(LabError, match="release 'trixie' is invalid"):
+        parse_hosts("core-1:core@debian:trixie", "trixie")

@@ -116,11 +116,15 @@ def make_writable(guest_init: int) -> None:
 
 
 def wait_applied(host: str, timeout: float = 30.0) -> None:
-    """Wait until ``host``'s re-executed systemd has made its ``system.slice`` in both
-    hierarchies: from then on its units get their limits. Raises ``LabError`` after
-    ``timeout`` seconds."""
+    """Wait until ``host``'s re-executed systemd has taken up both hierarchies: from then on
+    its units get their limits. Raises ``LabError`` after ``timeout`` seconds.
+
+    The sign is its own ``init.scope`` in each, which it could not create while the mounts
+    were read-only. (Not ``system.slice``: systemd 252, Debian 12's, creates every slice at
+    once, but 257, Debian 13's, only when a unit in it next starts.)
+    """
     deadline = time.monotonic() + timeout
-    wanted = [guest_cgroup(host, hierarchy) / "system.slice" for hierarchy in CONTROLLERS]
+    wanted = [guest_cgroup(host, hierarchy) / "init.scope" for hierarchy in CONTROLLERS]
     while not all(path.is_dir() for path in wanted):
         if time.monotonic() > deadline:
             missing = ", ".join(str(path) for path in wanted if not path.is_dir())

@@ -12,7 +12,7 @@ from fks_infra.lab.errors import LabError
 from fks_infra.lab.mirror import MIRROR_ENV
 from fks_infra.lab.paths import LabPaths, lab_paths
 from fks_infra.lab.rootfs import OPERATORS
-from fks_infra.lab.spec import DEFAULT_HOSTS, DEFAULT_RELEASE
+from fks_infra.lab.spec import DEFAULT_HOSTS, DEFAULT_RELEASE, HOSTS_ENV
 from fks_infra.lab.state import LabState, load_state
 from fks_infra.lab.table import host_table
 
@@ -46,14 +46,22 @@ def lab() -> None:
 @lab.command()
 @click.option(
     "--hosts",
+    envvar=HOSTS_ENV,
     default=DEFAULT_HOSTS,
     show_default=True,
-    help="Comma-separated name:role[+role...] (roles: core, gpu, bridge).",
+    help="Comma-separated name:role[+role...][@distro:suite] (roles: core, gpu, bridge), "
+    "e.g. core-1:core@debian:trixie,gpu-1:gpu.",
 )
-@click.option("--release", default=DEFAULT_RELEASE, show_default=True, help="distro:suite.")
+@click.option(
+    "--release",
+    default=DEFAULT_RELEASE,
+    show_default=True,
+    help="distro:suite of the hosts that name none.",
+)
 @click.option("--mirror", envvar=MIRROR_ENV, help="Debian mirror URI; default: this machine's.")
 def up(hosts: str, release: str, mirror: str | None) -> None:
-    """Build (once) the base rootfs, then boot the hosts and wait until they are ready."""
+    """Build (once) each release's base rootfs, then boot the hosts and wait until they are
+    ready."""
     paths = _paths()
     result = lifecycle.up(
         hosts, release, paths, mirror=mirror, report=lambda line: click.echo(f"- {line}", err=True)
@@ -72,7 +80,7 @@ def status() -> None:
     """Show the lab's hosts and what each one's systemd says right now."""
     paths = _paths()
     state = _require_state(paths)
-    click.echo(f"network {state.network.subnet} ({state.release})", err=True)
+    click.echo(f"network {state.network.subnet} ({', '.join(state.releases)})", err=True)
     click.echo(host_table(state, lifecycle.status_of(state, paths)))
 
 

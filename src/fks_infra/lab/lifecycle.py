@@ -27,7 +27,14 @@ from fks_infra.lab.mounts import mount_overlay, mounts_under, remove_tree, unmou
 from fks_infra.lab.names import BRIDGE, netns_name, veth_name
 from fks_infra.lab.paths import LabPaths, cache_dir
 from fks_infra.lab.rootfs import ensure_rootfs, purge_cache
-from fks_infra.lab.spec import format_hosts, parse_hosts, parse_release
+from fks_infra.lab.spec import (
+    HostSpec,
+    Release,
+    format_hosts,
+    parse_hosts,
+    parse_release,
+    releases_of,
+)
 from fks_infra.lab.state import HostState, LabState, NetworkState, load_state, save_state
 from fks_infra.lab.subnet import choose_subnet, gateway_address, host_address, system_taken_networks
 
@@ -92,16 +99,13 @@ def _leftovers(paths: LabPaths) -> list[str]:
     return found
 
 
-def _existing_lab(paths: LabPaths, spec: str, release: str) -> UpResult | None:
+def _existing_lab(paths: LabPaths, spec: str) -> UpResult | None:
     """The running lab if it is the one asked for and healthy; ``LabError`` for any other lab."""
     state = load_state(paths.state_file)
     if state is None:
         return None
-    if state.spec != spec or state.release != release:
-        raise LabError(
-            f"a different lab is up ({state.spec} on {state.release}); "
-            "run `fks-infra lab down` first"
-        )
+    if state.spec != spec:
+        raise LabError(f"a different lab is up ({state.spec}); run `fks-infra lab down` first")
     live = status_of(state, paths)
     unhealthy = {name: s for name, s in live.items() if s not in health.READY_STATES}
     if unhealthy:
@@ -115,15 +119,16 @@ def _existing_lab(paths: LabPaths, spec: str, release: str) -> UpResult | None:
 def _start_host(
     paths: LabPaths, state: LabState, host: HostState, identity: GuestIdentity, mirrors: Mirrors
 ) -> subprocess.Popen[bytes]:
+    """Network, overlay (on the host's release's tree), identity and boot of one host."""
     subnet = IPv4Network(state.network.subnet)
     network.attach_host(host.name, identity.address, subnet, gateway_address(subnet))
     mount_overlay(
-        lower=Path(state.rootfs),
+        lower=Path(host.rootfs),
         upper=paths.upper(host.name),
         work=paths.work(host.name),
         target=paths.merged(host.name),
     )
-    prepare_guest(paths.merged(host.name), identity, mirrors, parse_release(state.release).suite)
+    prepare_guest(paths.merged(host.name), identity, mirrors, parse_release(host.release).suite)
     limits = cgroups.create(host.name) if cgroups.available() else []
     return machine.start(paths, host.name, limits)
 
@@ -135,31 +140,32 @@ def up(
     mirror: str | None = None,
     report: Report = _quiet,
 ) -> UpResult:
-    """Bring up the lab described by ``hosts_text`` on ``release_text``; see ``docs/LAB.md``.
+    """Bring up the lab described by ``hosts_text``; see ``docs/LAB.md``.
 
-    + hosts_text: the hosts spec, ``name:role[+role...]`` comma-separated
-    + release_text: ``distro:suite`` of the base rootfs
+    + hosts_text: the hosts spec, ``name:role[+role...][@distro:suite]`` comma-separated
+    + release_text: ``distro:suite`` of every host whose spec names no release
     + paths: the state directory to use
     + mirror: a Debian mirror URI instead of the one this machine's apt uses
     + report: receives one line per step, for the CLI's progress output
+
+    A bad spec is refused before the lock is even asked for.
     """
+    started = time.monotonic()
+    hosts = parse_hosts(hosts_text, release_text)
     with _exclusive():
-        return _up(hosts_text, release_text, paths, mirror, report)
+        return _up(hosts, paths, mirror, report, started)
 
 
 def _up(
-    hosts_text: str,
-    release_text: str,
+    hosts: tuple[HostSpec, ...],
     paths: LabPaths,
     mirror: str | None,
     report: Report,
+    started: float,
 ) -> UpResult:
-    started = time.monotonic()
-    hosts = parse_hosts(hosts_text)
-    release = parse_release(release_text)
     spec = format_hosts(hosts)
     require_capabilities()
-    existing = _existing_lab(paths, spec, str(release))
+    existing = _existing_lab(paths, spec)
     if existing is not None:
         return existing
     leftovers = _leftovers(paths)
@@ -169,9 +175,14 @@ def _up(
             "run `fks-infra lab down` first"
         )
 
-    mirrors = system_mirrors(release.suite, mirror)
-    report(f"base rootfs for {release} (mirror {mirrors.archive})")
-    rootfs, built = ensure_rootfs(release, mirrors, cache_dir())
+    mirrors: dict[Release, Mirrors] = {}
+    trees: dict[Release, Path] = {}
+    built = False
+    for release in releases_of(hosts):
+        found = mirrors[release] = system_mirrors(release.suite, mirror)
+        report(f"base rootfs for {release} (mirror {found.archive}, security {found.security})")
+        trees[release], built_now = ensure_rootfs(release, found, cache_dir())
+        built = built or built_now
     public_key = ensure_lab_key(paths.key)
     subnet = choose_subnet(system_taken_networks())
     gateway = gateway_address(subnet)
@@ -179,6 +190,8 @@ def _up(
         HostState(
             name=host.name,
             roles=host.roles,
+            release=str(host.release),
+            rootfs=str(trees[host.release]),
             address=str(host_address(subnet, index)),
             netns=netns_name(host.name),
             veth=veth_name(host.name),
@@ -191,8 +204,6 @@ def _up(
         forward_before = network.create_bridge(subnet, gateway)
         state = LabState(
             spec=spec,
-            release=str(release),
-            rootfs=str(rootfs),
             key=str(paths.key),
             network=NetworkState(
                 subnet=str(subnet),
@@ -212,7 +223,7 @@ def _up(
                         state,
                         pair[0],
                         GuestIdentity(pair[0].name, pair[1], peers, public_key),
-                        mirrors,
+                        mirrors[parse_release(pair[0].release)],
                     ),
                     zip(records, (address for _, address in peers), strict=True),
                 )

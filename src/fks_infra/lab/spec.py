@@ -1,12 +1,15 @@
-"""What a lab is made of: the hosts spec (``name:role[+role...]``) and the release.
+"""What a lab is made of: the hosts spec (``name:role[+role...][@distro:suite]``) and releases.
 
 Parsing is strict because a lab host name becomes a hostname, a network
 namespace, an interface name and a pyinfra inventory name: a bad name must stop
 ``lab up`` before anything is created, with a message naming the bad part.
+Each host boots one release (its own ``@distro:suite``, else the lab's default),
+so one lab can hold Debian 12 and Debian 13 side by side.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
@@ -16,10 +19,24 @@ from fks_infra.lab.errors import LabError
 #: Roles a lab host may take: the catalogue's roles, the groups the deploys dispatch on.
 KNOWN_ROLES: frozenset[str] = frozenset(role.value for role in Role)
 
-#: The lab ``lab up`` builds when no ``--hosts`` is given: one host per deploy role.
-DEFAULT_HOSTS = "core-1:core,gpu-1:gpu,bridge-1:bridge"
-
+#: The release of every host whose spec names none (``lab up --release`` changes it).
 DEFAULT_RELEASE = "debian:bookworm"
+
+#: One host per deploy role, each on the default release.
+SINGLE_RELEASE_HOSTS = "core-1:core,gpu-1:gpu,bridge-1:bridge"
+
+#: One host per deploy role across Debian 13 and Debian 12: the datastore host (core-1)
+#: on trixie, the GPU node and the bridge on bookworm. Releases are named for every host,
+#: so ``--release`` does not change this lab.
+MIXED_HOSTS = "core-1:core@debian:trixie,gpu-1:gpu@debian:bookworm,bridge-1:bridge@debian:bookworm"
+
+#: The lab ``lab up`` and the lab tests build when no hosts are given. It becomes
+#: ``MIXED_HOSTS`` once the deploys read what differs by release from the hosts (issue #13);
+#: until then a trixie host would get bookworm's packages.
+DEFAULT_HOSTS = SINGLE_RELEASE_HOSTS
+
+#: Overrides ``DEFAULT_HOSTS`` for ``lab up`` and the lab tests' session lab.
+HOSTS_ENV = "FKS_LAB_HOSTS"
 
 #: Longest host name: the host-side interface is ``fl-<name>`` and Linux caps
 #: interface names at 15 characters.
@@ -34,25 +51,26 @@ SUPPORTED_DISTROS = frozenset({"debian"})
 
 
 @dataclass(frozen=True)
-class HostSpec:
-    """One lab host: its name and the roles (inventory groups) it belongs to."""
-
-    name: str
-    roles: tuple[str, ...]
-
-    def __str__(self) -> str:
-        return f"{self.name}:{'+'.join(self.roles)}"
-
-
-@dataclass(frozen=True)
 class Release:
-    """The distribution and suite the base rootfs is bootstrapped from."""
+    """The distribution and suite a base rootfs is bootstrapped from."""
 
     distro: str
     suite: str
 
     def __str__(self) -> str:
         return f"{self.distro}:{self.suite}"
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """One lab host: its name, the roles (inventory groups) it belongs to, its release."""
+
+    name: str
+    roles: tuple[str, ...]
+    release: Release
+
+    def __str__(self) -> str:
+        return f"{self.name}:{'+'.join(self.roles)}@{self.release}"
 
 
 def validate_name(name: str) -> str:
@@ -70,12 +88,28 @@ def validate_name(name: str) -> str:
     return name
 
 
-def _parse_host(item: str) -> HostSpec:
-    name, sep, roles_text = item.partition(":")
+def _parse_host(item: str, default_release: Release) -> HostSpec:
+    host_text, at, release_text = item.partition("@")
+    name, sep, roles_text = host_text.partition(":")
     name = name.strip()
     if not sep or not roles_text.strip():
-        raise LabError(f"host {item!r} has no roles: write it as name:role[+role...]")
+        raise LabError(
+            f"host {item!r} has no roles: write it as name:role[+role...][@distro:suite]"
+        )
     validate_name(name)
+    release = default_release
+    if at:
+        if "@" in release_text:
+            raise LabError(f"host {name!r} names more than one release: {item!r}")
+        if not release_text.strip():
+            raise LabError(
+                f"host {name!r} has nothing after '@': write name:role@distro:suite, "
+                "e.g. core-1:core@debian:trixie"
+            )
+        try:
+            release = parse_release(release_text)
+        except LabError as exc:
+            raise LabError(f"host {name!r}: {exc}") from exc
     roles = tuple(role.strip() for role in roles_text.split("+"))
     unknown = [role for role in roles if role not in KNOWN_ROLES]
     if unknown:
@@ -85,20 +119,22 @@ def _parse_host(item: str) -> HostSpec:
         )
     if len(set(roles)) != len(roles):
         raise LabError(f"host {name!r} lists a role twice: {roles_text!r}")
-    return HostSpec(name=name, roles=roles)
+    return HostSpec(name=name, roles=roles, release=release)
 
 
-def parse_hosts(text: str) -> tuple[HostSpec, ...]:
-    """Parse ``name:role[+role...]`` items separated by commas, in order.
+def parse_hosts(text: str, default_release: str = DEFAULT_RELEASE) -> tuple[HostSpec, ...]:
+    """Parse ``name:role[+role...][@distro:suite]`` items separated by commas, in order.
 
-    + text: for example ``core-1:core,aio-1:core+gpu+bridge``
+    + text: for example ``core-1:core@debian:trixie,aio-1:core+gpu+bridge``
+    + default_release: ``distro:suite`` of every host that names none
 
     The order is kept: it decides each host's address in the lab network.
     """
+    fallback = parse_release(default_release)
     items = [item for item in (part.strip() for part in text.split(",")) if item]
     if not items:
         raise LabError("the hosts spec is empty: give at least one name:role")
-    hosts = tuple(_parse_host(item) for item in items)
+    hosts = tuple(_parse_host(item, fallback) for item in items)
     seen: set[str] = set()
     for host in hosts:
         if host.name in seen:
@@ -110,17 +146,28 @@ def parse_hosts(text: str) -> tuple[HostSpec, ...]:
 
 
 def format_hosts(hosts: tuple[HostSpec, ...]) -> str:
-    """The canonical spec text, used to tell whether a running lab matches a request."""
+    """The canonical spec text, every host with its release: it tells whether a running lab
+    matches a request (``core-1:core`` with ``--release debian:trixie`` is the same lab as
+    ``core-1:core@debian:trixie``)."""
     return ",".join(str(host) for host in hosts)
+
+
+def releases_of(hosts: tuple[HostSpec, ...]) -> tuple[Release, ...]:
+    """The distinct releases of ``hosts``, in the order they first appear."""
+    return tuple(dict.fromkeys(host.release for host in hosts))
+
+
+def default_hosts() -> str:
+    """The hosts spec of a lab nobody asked otherwise of: ``$FKS_LAB_HOSTS`` or
+    ``DEFAULT_HOSTS``."""
+    return os.environ.get(HOSTS_ENV) or DEFAULT_HOSTS
 
 
 def parse_release(text: str) -> Release:
     """Parse ``distro:suite`` such as ``debian:bookworm``."""
     distro, sep, suite = text.strip().partition(":")
     if not sep or not _SUITE_RE.match(suite):
-        raise LabError(
-            f"release {text!r} is invalid: write it as distro:suite, e.g. debian:bookworm"
-        )
+        raise LabError(f"release {text!r} is invalid: write it as distro:suite, e.g. debian:trixie")
     if distro not in SUPPORTED_DISTROS:
         raise LabError(
             f"release {text!r}: only {', '.join(sorted(SUPPORTED_DISTROS))} can be bootstrapped "

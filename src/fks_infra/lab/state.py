@@ -7,6 +7,7 @@ naming convention for when even this file is missing).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from fks_infra.lab.errors import LabError
 
-STATE_VERSION = 1
+#: 2: each host records its own release and rootfs (one lab, several releases).
+STATE_VERSION = 2
 
 
 class NetworkState(BaseModel):
@@ -30,12 +32,16 @@ class NetworkState(BaseModel):
 
 
 class HostState(BaseModel):
-    """One lab host as started: where it answers and which process runs it."""
+    """One lab host as started: its release, where it answers and which process runs it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     roles: tuple[str, ...]
+    #: ``distro:suite``, e.g. ``debian:trixie``.
+    release: str
+    #: The cached base tree of that release the host's overlay lies on.
+    rootfs: str
     address: str
     netns: str
     veth: str
@@ -48,9 +54,8 @@ class LabState(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     version: int = STATE_VERSION
+    #: The canonical hosts spec, every host with its release (``spec.format_hosts``).
     spec: str
-    release: str
-    rootfs: str
     key: str
     network: NetworkState
     hosts: tuple[HostState, ...]
@@ -62,6 +67,11 @@ class LabState(BaseModel):
                 return host
         names = ", ".join(host.name for host in self.hosts)
         raise LabError(f"the lab has no host {name!r}; its hosts are: {names}")
+
+    @property
+    def releases(self) -> tuple[str, ...]:
+        """The distinct releases of the lab's hosts, in host order."""
+        return tuple(dict.fromkeys(host.release for host in self.hosts))
 
 
 def save_state(path: Path, state: LabState) -> None:
@@ -78,6 +88,12 @@ def load_state(path: Path) -> LabState | None:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+    version = _version_of(text)
+    if version is not None and version != STATE_VERSION:
+        raise LabError(
+            f"lab state file {path} has version {version!r}, this fks-infra reads "
+            f"{STATE_VERSION}; run `fks-infra lab down` to clean up by naming convention"
+        )
     try:
         return LabState.model_validate_json(text)
     except ValidationError as exc:
@@ -85,3 +101,12 @@ def load_state(path: Path) -> LabState | None:
             f"lab state file {path} is unreadable ({exc.error_count()} error(s)); "
             "run `fks-infra lab down` to clean up by naming convention"
         ) from exc
+
+
+def _version_of(text: str) -> object:
+    """The ``version`` of a state file's text; ``None`` when it has none or is no JSON."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return data.get("version") if isinstance(data, dict) else None

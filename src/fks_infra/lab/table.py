@@ -5,13 +5,19 @@ from __future__ import annotations
 from fks_infra.lab.state import LabState
 from fks_infra.tables import text_table
 
-HEADERS = ("NAME", "ROLES", "ADDRESS", "STATE")
+HEADERS = ("NAME", "ROLES", "RELEASE", "ADDRESS", "STATE")
 
 
 def host_table(state: LabState, live: dict[str, str]) -> str:
-    """Aligned columns: name, roles, address and the live state of every host."""
+    """Aligned columns: name, roles, release, address and the live state of every host."""
     rows = [
-        (host.name, "+".join(host.roles), host.address, live.get(host.name, "unknown"))
+        (
+            host.name,
+            "+".join(host.roles),
+            host.release,
+            host.address,
+            live.get(host.name, "unknown"),
+        )
         for host in state.hosts
     ]
     return text_table(HEADERS, rows, rule=False)

@@ -48,9 +48,12 @@ def test_first_deploy_converges_every_host(deployed: Run) -> None:
         assert deployed.changed(), "a first deploy on bare hosts must change something"
 
 
-def test_every_service_answers_on_its_planned_host(lab: Lab, deployed: Run) -> None:
-    answers = {s.name: health(lab, host_of(s.name), s.name)[0] for s in CATALOGUE}
-    assert answers == {s.name: "200" for s in CATALOGUE}
+def test_every_service_answers_on_each_planned_host(lab: Lab, deployed: Run) -> None:
+    inventory = plan_for_path(INVENTORY, cwd=str(REPO))
+    placed = [(s.name, h.name) for s in CATALOGUE for h in inventory.hosts_running(s.name)]
+    answers = {(name, host): health(lab, host, name)[0] for name, host in placed}
+    assert answers == {where: "200" for where in placed}
+    assert {name for name, _ in placed} == set(CATALOGUE.names)
 
 
 def test_second_run_changes_nothing(deployed: Run) -> None:

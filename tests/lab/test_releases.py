@@ -12,6 +12,7 @@ from fks_infra.addresses import url_host
 from fks_infra.catalogue import Language
 from fks_infra.datastores.config import PostgresCluster
 from fks_infra.distro import Distro, distro_of, parse_os_release
+from fks_infra.gpu import driver as gpu
 from fks_infra.inventory import plan_for_path
 from fks_infra.lab.testing import Lab
 
@@ -58,3 +59,23 @@ def test_the_datastore_runs_its_own_release_s_postgresql(lab: Lab, deployed: Run
     done = lab.ssh(store, f"systemctl is-active {cluster.unit}; {version}")
     active, found = done.stdout.split()[:2]
     assert active == "active" and found.split(".")[0] == cluster.version, done.stdout
+
+
+def test_each_gpu_node_gets_its_own_release_s_driver(lab: Lab, deployed: Run) -> None:
+    inventory = plan_for_path(INVENTORY, cwd=str(REPO))
+    seen = set()
+    for plan in inventory.hosts:
+        if not any(service.needs_gpu for service in plan.services):
+            continue
+        distro = release_of(lab, plan.name)
+        chosen = gpu.driver_source(plan.settings, distro)
+        packages = gpu.driver_packages(plan.settings, distro).install
+        installed = lab.ssh(
+            plan.name, f"dpkg-query -W -f '${{Version}}\\n' {' '.join(packages)}"
+        ).stdout.split()
+        assert len(installed) == len(packages), (plan.name, installed)
+        assert all(v.startswith(f"{chosen.branch}.") for v in installed), (plan.name, installed)
+        sources = lab.ssh(plan.name, f"cat {gpu.SOURCES}").stdout
+        assert f"Suites: {distro.codename} {distro.codename}-updates" in sources, sources
+        seen.add((distro.codename, chosen.branch))
+    assert seen, "no GPU node in the lab"

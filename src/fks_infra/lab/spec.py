@@ -25,15 +25,17 @@ DEFAULT_RELEASE = "debian:bookworm"
 #: One host per deploy role, each on the default release.
 SINGLE_RELEASE_HOSTS = "core-1:core,gpu-1:gpu,bridge-1:bridge"
 
-#: One host per deploy role across Debian 13 and Debian 12: the datastore host (core-1)
-#: on trixie, the GPU node and the bridge on bookworm. Releases are named for every host,
-#: so ``--release`` does not change this lab.
-MIXED_HOSTS = "core-1:core@debian:trixie,gpu-1:gpu@debian:bookworm,bridge-1:bridge@debian:bookworm"
+#: Every deploy role on Debian 13 and Debian 12: the datastore host (core-1, PostgreSQL 17,
+#: nginx 1.26) on trixie, a GPU node of each release (the 535 and the 550 driver), the bridge
+#: on bookworm. Releases are named for every host, so ``--release`` does not change this lab.
+MIXED_HOSTS = (
+    "core-1:core@debian:trixie,gpu-1:gpu@debian:bookworm,gpu-2:gpu@debian:trixie,"
+    "bridge-1:bridge@debian:bookworm"
+)
 
-#: The lab ``lab up`` and the lab tests build when no hosts are given. It becomes
-#: ``MIXED_HOSTS`` once the deploys read what differs by release from the hosts (issue #13);
-#: until then a trixie host would get bookworm's packages.
-DEFAULT_HOSTS = SINGLE_RELEASE_HOSTS
+#: The lab ``lab up`` and the lab tests build when no hosts are given: both releases, so the
+#: whole suite proves both.
+DEFAULT_HOSTS = MIXED_HOSTS
 
 #: Overrides ``DEFAULT_HOSTS`` for ``lab up`` and the lab tests' session lab.
 HOSTS_ENV = "FKS_LAB_HOSTS"

@@ -1,8 +1,9 @@
 """Converge benchmark on the local lab: medians of repeated runs, side by side, one JSON file.
 
-    .venv/bin/python bench/converge.py [--repeat 3] [--skip-nine] [--output bench/results.json]
+    .venv/bin/python bench/converge.py [--repeat 3] [--hosts SPEC] [--skip-nine] [--output FILE]
 
-Measures, on the three-host lab unless said otherwise:
+Measures, on the default lab (``DEFAULT_HOSTS``: four hosts on Debian 13 and 12) or ``--hosts``
+unless said otherwise:
   floor        pyinfra's own floor: `pyinfra inventory/lab.py exec -- true`
   cold         deploy/all.py on freshly booted hosts (the lab is recreated before each run)
   warm         deploy/all.py on converged hosts (a no-op; asserted to change nothing),
@@ -10,7 +11,8 @@ Measures, on the three-host lab unless said otherwise:
   verify       fks-infra verify inventory/lab.py
   warm_nine    deploy/all.py no-op on a nine-host lab (see NINE below)
   floor_nine   the floor on that nine-host lab
-and prints them beside the targets: warm <= 2x floor, nine hosts <= 1.3x three, verify <= 30 s.
+and prints them beside the targets: warm <= 2x floor, nine hosts <= 1.3x three (with
+``--hosts "$THREE"``, the three-host lab the target was set on), verify <= 30 s.
 It takes the lab down and up as it goes and leaves the default lab up and deployed.
 """
 
@@ -27,6 +29,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+
+from fks_infra.lab.spec import DEFAULT_HOSTS
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -105,6 +109,7 @@ def side_by_side(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--hosts", default=DEFAULT_HOSTS, help="the base lab's spec")
     parser.add_argument("--skip-nine", action="store_true")
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results.json")
     args = parser.parse_args()
@@ -113,7 +118,7 @@ def main() -> None:
     print(f"converge benchmark, {args.repeat} runs each (medians)", flush=True)
 
     def cold() -> float:
-        lab(THREE)
+        lab(args.hosts)
         return deploy()
 
     def warm() -> float:
@@ -129,7 +134,7 @@ def main() -> None:
         deploy()
         warm()
         figures |= side_by_side(args.repeat, {"floor_nine": floor, "warm_nine": warm})
-        lab(THREE)
+        lab(args.hosts)
         deploy()
 
     def ratio(a: str, b: str) -> float | None:
@@ -157,6 +162,7 @@ def main() -> None:
             "python": platform.python_version(),
         },
         "repeat": args.repeat,
+        "hosts": args.hosts,
         "figures": figures,
         "targets": targets,
         "context": context,

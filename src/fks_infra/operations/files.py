@@ -71,6 +71,14 @@ def private_file(
     and are renamed into place: the file is never world-readable and never half-written.
     Pass ``name=`` when calling, so no argument can leak into the operation's name.
     """
+    yield from file_commands(content, dest, mode, user, group)
+
+
+def file_commands(
+    content: bytes | None, dest: str, mode: str, user: str, group: str
+) -> Generator[object, None, None]:
+    """``private_file``'s commands, for operations that write several files: ``content``
+    written (``write_commands``), or ``None``: the file removed (``removal_commands``)."""
     if content is None:
         yield from removal_commands(dest)
     else:
@@ -86,7 +94,8 @@ def removal_commands(dest: str) -> Generator[object, None, None]:
 def write_commands(
     content: bytes, dest: str, mode: str, user: str, group: str
 ) -> Generator[object, None, None]:
-    """``private_file``'s commands, for operations that write several files."""
+    """The commands that give ``dest`` exactly ``content``, mode and owner; none when it has
+    them."""
     wanted = hashlib.sha256(content).hexdigest()
     current = file_digest(dest)
     if current == {"sha256": wanted, "mode": mode, "user": user, "group": group}:
@@ -122,10 +131,7 @@ def files_in_place_commands(
     drop-in changed. Returns the paths that changed."""
     changed = []
     for dest, content, mode in files:
-        if content is None:
-            commands: list[object] = list(removal_commands(dest))
-        else:
-            commands = list(write_commands(content, dest, mode, "root", "root"))
+        commands = list(file_commands(content, dest, mode, "root", "root"))
         yield from commands
         if commands:
             changed.append(dest)

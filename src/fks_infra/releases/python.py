@@ -11,7 +11,6 @@ import email.message
 import email.parser
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 
 from fks_infra.releases.manifest import sha256_file
 from fks_infra.releases.model import ReleaseError
@@ -40,8 +40,9 @@ REQUIREMENTS = "requirements.txt"
 
 
 def normalize(name: str) -> str:
-    """PEP 503 project name, so ``Fks-Demo`` and ``fks_demo`` are one project."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    """PEP 503 project name, so ``Fks-Demo`` and ``fks_demo`` are one project (``packaging``'s
+    ``canonicalize_name``, the rule pip itself applies)."""
+    return str(canonicalize_name(name))
 
 
 def project_name(tree: Path) -> str:

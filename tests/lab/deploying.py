@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fks_infra.distro import Distro, distro_of, parse_os_release
+from fks_infra.lab.testing import Lab
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 INVENTORY = "inventory/lab.py"
@@ -110,3 +113,8 @@ def fks_infra(*args: str) -> subprocess.CompletedProcess[str]:
         [str(BIN / "fks-infra"), *args], cwd=REPO, capture_output=True, text=True,
         timeout=600, check=False,
     )  # fmt: skip
+
+
+def release_of(lab: Lab, host: str) -> Distro:
+    """The release a lab host runs, from its own ``/etc/os-release``."""
+    return distro_of(parse_os_release(lab.ssh(host, "cat /etc/os-release").stdout))

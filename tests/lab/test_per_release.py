@@ -6,21 +6,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from deploying import INVENTORY, REPO, Run
+from deploying import INVENTORY, REPO, Run, release_of
 
 from fks_infra.addresses import url_host
 from fks_infra.catalogue import Language
 from fks_infra.datastores.config import PostgresCluster
-from fks_infra.distro import Distro, distro_of, parse_os_release
 from fks_infra.gpu import driver as gpu
 from fks_infra.inventory import plan_for_path
 from fks_infra.lab.testing import Lab
 
 pytestmark = pytest.mark.lab
-
-
-def release_of(lab: Lab, host: str) -> Distro:
-    return distro_of(parse_os_release(lab.ssh(host, "cat /etc/os-release").stdout))
 
 
 def test_compiled_dependencies_load_on_each_host_s_own_python(lab: Lab, deployed: Run) -> None:

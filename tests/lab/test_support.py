@@ -13,10 +13,9 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-from deploying import INVENTORY, REPO, Run, deploy, fks_infra
+from deploying import INVENTORY, REPO, Run, deploy, fks_infra, release_of
 
 from fks_infra.datastores.config import PostgresCluster
-from fks_infra.distro import distro_of, parse_os_release
 from fks_infra.inventory import plan_for_path
 from fks_infra.lab.testing import Lab
 from fks_infra.monitoring.config import PROMETHEUS_CONFIG, RULES_FILE, monitor_host
@@ -52,8 +51,7 @@ def prometheus(lab: Lab, path: str) -> dict[str, object]:
 
 def postgres_unit(lab: Lab, host: str) -> str:
     """The ``main`` cluster's unit of the PostgreSQL of ``host``'s own release."""
-    release = distro_of(parse_os_release(lab.ssh(host, "cat /etc/os-release").stdout))
-    return PostgresCluster(release.postgres).unit
+    return PostgresCluster(release_of(lab, host).postgres).unit
 
 
 def test_deploy_converges_with_datastores_and_monitoring(lab: Lab, deployed: Run) -> None:

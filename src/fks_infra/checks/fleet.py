@@ -9,6 +9,7 @@ from typing import Any
 
 from fks_infra.catalogue import Service
 from fks_infra.connections import remote_host
+from fks_infra.distro import Distro, distro_of, parse_os_release
 from fks_infra.gpu.driver import needs_driver
 from fks_infra.nginx.config import serves_edge
 from fks_infra.plan import HostPlan, InventoryPlan
@@ -167,3 +168,8 @@ def connect(host_name: str) -> Any:
         data = current.data.get(host_name, {})
         _connections[host_name] = remote_host(host_name, data, current.ssh_config)
     return _connections[host_name]
+
+
+def release(host: Any) -> Distro:
+    """The release a live testinfra host runs, from its own ``/etc/os-release``."""
+    return distro_of(parse_os_release(host.file("/etc/os-release").content_string))

@@ -6,12 +6,9 @@ Checks that need a GPU skip with "no NVIDIA device on <host>" where no /dev/nvid
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from fks_infra.checks.fleet import HostTarget, Target, connect
-from fks_infra.distro import Distro, distro_of, parse_os_release
+from fks_infra.checks.fleet import HostTarget, Target, connect, release
 from fks_infra.gpu import driver as gpu
 
 
@@ -25,11 +22,6 @@ def need_device(host_name: str) -> list[str]:
     if not found:
         pytest.skip(f"no NVIDIA device on {host_name}")
     return found
-
-
-def release(host: Any) -> Distro:
-    """The release the live host runs, from its own ``/etc/os-release``."""
-    return distro_of(parse_os_release(host.file("/etc/os-release").content_string))
 
 
 def test_driver_packages_at_the_pinned_branch(gpu_host: HostTarget) -> None:

@@ -18,9 +18,8 @@ import pytest
 
 from fks_infra.addresses import socket_address
 from fks_infra.checks import fleet
-from fks_infra.checks.fleet import CompanionTarget, HostTarget, Target, connect
+from fks_infra.checks.fleet import CompanionTarget, HostTarget, Target, connect, release
 from fks_infra.datastores.config import PostgresCluster, listen_addresses
-from fks_infra.distro import distro_of, parse_os_release
 from fks_infra.monitoring.config import (
     ALERTS,
     GRAFANA_DIR,
@@ -97,8 +96,7 @@ def test_datastores_active_and_bound_to_localhost_and_the_private_address(
     datastore: HostTarget,
 ) -> None:
     host = connect(datastore.host.name)
-    release = distro_of(parse_os_release(host.file("/etc/os-release").content_string))
-    for unit in (PostgresCluster(release.postgres).unit, "redis-server.service"):
+    for unit in (PostgresCluster(release(host).postgres).unit, "redis-server.service"):
         assert host.service(unit).is_running, f"{unit} is not running"
     for port in (POSTGRES, REDIS):
         wanted = {socket_address(a, port) for a in listen_addresses(datastore.host)}

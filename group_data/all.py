@@ -224,7 +224,7 @@ fks_windows_winrm_host = None
 # WinRM HTTPS port of the Windows host.
 fks_windows_winrm_port = 5986
 
-# WinRM user on the Windows host.
+# WinRM user on the Windows host (user, or user@domain.example for a domain account).
 fks_windows_winrm_user = "fks"
 
 # Verify the WinRM TLS certificate (False only for a self-signed one on a private network).

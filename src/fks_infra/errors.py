@@ -67,6 +67,20 @@ class ProblemsError(Exception):
         return report(self.problems)
 
 
+#: Characters of an offending value a message repeats, at most.
+SHOWN_LIMIT = 60
+
+
+def shown(value: object, limit: int = SHOWN_LIMIT) -> str:
+    """A value as a message repeats it: its ``repr`` (line breaks and other control
+    characters escaped, so it cannot forge lines of a report), cut to ``limit`` characters.
+
+    Never use it for a value that may be a secret: say what is wrong without it.
+    """
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def report(problems: Sequence[Problem]) -> str:
     """Problems as the command line lists them: a count, then one line each."""
     count = len(problems)

@@ -68,6 +68,7 @@ def host_specs(inventory: Any, inventory_path: str, cwd: str | None = None) -> l
                 groups=tuple(dict.fromkeys(host.groups)),
                 data=host.data.dict(),
                 source_of=source_of,
+                source=inventory_path,
             )
         )
     return specs

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import getpass
-import ipaddress
 import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,17 +18,21 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from fks_infra.addresses import host_problem
+from fks_infra.addresses import ip_address as parse_ip
 from fks_infra.bridges import WINRM_PASSWORD, endpoint_problems
 from fks_infra.catalogue import CATALOGUE, Catalogue, Role, Service
-from fks_infra.errors import MissingSecret, Problem, ProblemsError
+from fks_infra.errors import MissingSecret, Problem, ProblemsError, shown
 from fks_infra.gpu.driver import gpu_problems
 from fks_infra.nginx.tls import tls_problems
 from fks_infra.releases.model import ReleaseError
 from fks_infra.releases.source import parse_release_source
-from fks_infra.settings import HostSettings, parse_settings
+from fks_infra.settings import HostSettings, parse_connection, parse_settings, text_problem
 from fks_infra.sshd.config import sshd_problems
 
 ROLE_NAMES: tuple[str, ...] = tuple(role.value for role in Role)
+#: pyinfra's name of the machine it runs on (its local connector): no host name needed.
+LOCAL = "@local"
 
 #: The secret ``tailscale up`` authenticates with; needed only where Tailscale is enabled.
 TAILSCALE_AUTHKEY = "TAILSCALE_AUTHKEY"
@@ -62,12 +65,14 @@ class HostSpec:
     + groups: every inventory group the host is in (roles are the groups named like a role)
     + data: the host's merged data, pyinfra's precedence already applied
     + source_of: for each data key, the file (or flag) that set it
+    + source: the inventory file that lists the host
     """
 
     name: str
     groups: tuple[str, ...]
     data: Mapping[str, Any]
     source_of: Mapping[str, str] = field(default_factory=dict)
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,8 @@ def plan_inventory(
 
     + resolve: how a host named by DNS name (``ssh_hostname``) gets its address
 
-    Raises ``ProblemsError`` listing every problem of every host: unknown settings or roles,
+    Raises ``ProblemsError`` listing every problem of every host: host names that are no DNS
+    name or IP address, unsafe connection data (``ssh_*``), unknown settings or roles,
     port clashes after overrides, services placed on no host or twice where they must be
     unique, missing secrets, names that do not resolve to one address, hosts sharing one.
     """
@@ -135,7 +141,7 @@ def plan_inventory(
     plans: list[HostPlan] = []
     for spec in specs:
         plan, host_problems = _plan_host(spec, catalogue, secrets, resolve, spec.name == datastore)
-        problems += [problem.located(host=spec.name) for problem in host_problems]
+        problems += [problem.located(host=_host_label(spec.name)) for problem in host_problems]
         if plan is not None:
             plans.append(plan)
     if not problems and datastore_problem:
@@ -181,13 +187,17 @@ def _plan_host(
     resolve: Resolver,
     datastore: bool = False,
 ) -> tuple[HostPlan | None, list[Problem]]:
-    settings, problems = parse_settings(spec.data, spec.source_of)
+    problems = _name_problems(spec)
+    _, connection_problems = parse_connection(spec.data, spec.source_of)
+    problems += connection_problems
+    settings, settings_problems = parse_settings(spec.data, spec.source_of)
+    problems += settings_problems
     roles = tuple(
         role for role in Role if role.value in spec.groups or (role is Role.DATASTORE and datastore)
     )
     if not roles:
         problems.append(_no_role_problem(spec))
-    if settings is None or not roles:
+    if settings is None or problems:
         return None, problems
 
     def source(key: str) -> str:
@@ -227,6 +237,7 @@ def _plan_host(
             )
         )
 
+    problems += _tailscale_name_problems(spec, settings)
     problems += gpu_problems(settings, services, catalogue, spec.source_of)
     problems += endpoint_problems(settings, services, host_catalogue, spec.source_of)
 
@@ -286,6 +297,49 @@ def _plan_host(
     return plan, []
 
 
+def _host_label(name: str) -> str:
+    """A host's name as problems name it: as is, or escaped and cut when it is no host name
+    (a line break in it must not forge a line of the report)."""
+    return name if name == LOCAL or host_problem(name) is None else shown(name)
+
+
+def _name_problems(spec: HostSpec) -> list[Problem]:
+    """The inventory name reaches nftables comments, Prometheus labels, the ssh_config of
+    ``verify`` and ``status`` and, with no ``ssh_hostname``, the connection: it must be a
+    DNS name or an IP address (or pyinfra's ``@local``)."""
+    if spec.name == LOCAL:
+        return []
+    problem = text_problem(spec.name) or host_problem(spec.name)
+    if problem is None:
+        return []
+    return [
+        Problem(
+            f"the inventory name {problem}: name hosts by DNS name or IP address",
+            spec.source,
+            key="name",
+        )
+    ]
+
+
+def _tailscale_name_problems(spec: HostSpec, settings: HostSettings) -> list[Problem]:
+    """Tailscale's machine name is one DNS label: the first label of the inventory name
+    (``fks_infra.tailscale.node``) unless set; an IP address has none to give."""
+    if not settings.fks_tailscale_enabled or settings.fks_tailscale_hostname is not None:
+        return []
+    try:
+        parse_ip(spec.name)
+    except ValueError:
+        return []
+    return [
+        Problem(
+            "the host is named by an IP address, which gives no Tailscale machine name: "
+            "set fks_tailscale_hostname (a DNS label)",
+            spec.source_of.get("fks_tailscale_hostname") or spec.source,
+            key="fks_tailscale_hostname",
+        )
+    ]
+
+
 def login_user(spec: HostSpec) -> str:
     """The user pyinfra logs into ``spec``'s host as: ``ssh_user``, else the local user name
     (paramiko's default when no user is given)."""
@@ -300,11 +354,11 @@ def _address(
     one address. Returns (address, None) or (None, why not)."""
     if settings.fks_private_address is not None:
         return str(settings.fks_private_address), None
-    if spec.name.startswith("@local"):
+    if spec.name == LOCAL:
         return "127.0.0.1", None
     candidate = str(spec.data.get("ssh_hostname") or spec.name)
     try:
-        return str(ipaddress.ip_address(candidate)), None
+        return str(parse_ip(candidate)), None
     except ValueError:
         pass
     try:
@@ -320,7 +374,10 @@ def _address(
             f"{candidate!r} resolves to {len(found)} addresses ({', '.join(found) or 'none'}): "
             "set fks_private_address to the one other hosts reach this host at"
         )
-    return found[0], None
+    try:
+        return str(parse_ip(found[0])), None
+    except ValueError as error:
+        return None, f"{candidate!r} resolves to {found[0]!r}, which {error}"
 
 
 def _shared_address_problems(plans: Sequence[HostPlan]) -> list[Problem]:

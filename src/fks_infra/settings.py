@@ -4,6 +4,13 @@ Every setting is a flat ``fks_*`` key (pyinfra merges data one top-level key at 
 nested dicts would be replaced whole, not merged). Keys starting with ``fks_`` that the model
 does not know are errors: a typo must not silently read as the default.
 
+Every string that reaches a host, a config file, a command or an ssh_config is checked
+against what its consumer accepts, here, before anything runs: no control or invisible
+characters anywhere, hosts are DNS names or IP addresses (``fks_infra.addresses``), URLs are
+parsed (``urllib.parse``) and hold no quotes, spaces, shell syntax or credentials, file paths
+on this machine hold only portable file name characters. pyinfra's own ``ssh_*`` connection
+keys get the same treatment (``ConnectionData``).
+
 This model is the one source of every setting's default and of its documentation (the
 docstring under each field). ``group_data/all.py``, the documented defaults pyinfra loads for
 every host, is generated from it (``fks_infra.group_data``; ``make docs``), and a test diffs it.
@@ -13,22 +20,151 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from ipaddress import IPv4Address, IPv6Address
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     IPvAnyAddress,
+    SecretStr,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
     ValidationError,
     field_validator,
 )
 
-from fks_infra.errors import Problem
+from fks_infra.addresses import SCOPED, host_problem
+from fks_infra.errors import Problem, shown
 
 PREFIX = "fks_"
-_NTP_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:-]*")
+#: pyinfra's SSH connector keys (``pyinfra.connectors.ssh.ConnectorData``) start so.
+SSH_PREFIX = "ssh_"
+#: Longest string any setting or connection key may hold: PATH_MAX, the longest a
+#: legitimate value (a file path) gets.
+MAX_TEXT = 4096
+
+
+def text_problem(value: object) -> str | None:
+    """What makes a setting's value unsafe in any file or command, wherever it goes, or None.
+
+    + value: a setting's raw value; strings inside lists, tuples and dicts (keys too) count
+
+    Refused: characters Python's ``str.isprintable`` calls unprintable (controls such as NUL,
+    CR and LF, U+0085, U+2028, format characters such as bidi overrides, separators other
+    than the ASCII space) and strings over ``MAX_TEXT`` characters. The answer names the
+    character's code point and position, never the value.
+    """
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            return f"is {len(value)} characters long; at most {MAX_TEXT}"
+        for index, char in enumerate(value):
+            if not char.isprintable():
+                return f"holds the unprintable character U+{ord(char):04X} at position {index}"
+        return None
+    if isinstance(value, Mapping):
+        items: list[object] = [*value.keys(), *value.values()]
+    elif isinstance(value, list | tuple | set | frozenset):
+        items = list(value)
+    else:
+        return None
+    return next((found for item in items if (found := text_problem(item))), None)
+
+
+def _printable(value: Any) -> Any:
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _host(value: str) -> str:
+    problem = host_problem(value)
+    if problem:
+        raise ValueError(f"not a host: {problem}")
+    return value
+
+
+def _unscoped(address: IPv4Address | IPv6Address) -> IPv4Address | IPv6Address:
+    if isinstance(address, IPv6Address) and address.scope_id is not None:
+        raise ValueError(SCOPED)
+    return address
+
+
+#: A file path on the control machine: portable file name characters (POSIX), ``/``, inner
+#: spaces, ``+ @ : ,`` and a leading ``~``; nothing an ssh_config, a shell or a TOML
+#: string would read as syntax.
+_PATH = re.compile(r"~?[A-Za-z0-9._/+@:,-]+( [A-Za-z0-9._/+@:,-]+)*")
+
+
+def _local_path(value: str) -> str:
+    if not _PATH.fullmatch(value):
+        raise ValueError(
+            "a file path here may hold letters, digits, inner spaces and . _ - + @ : , / "
+            "(and a leading ~) only"
+        )
+    return value
+
+
+#: What a URL here may hold: RFC 3986 unreserved characters, the delimiters an endpoint
+#: needs (``: / ? @ [ ] & + , =``) and %XX escapes. No quotes, spaces, ``$ ; ( ) | < > \``
+#: or backquotes (shell syntax), no ``#`` (a fragment never reaches a server), no bare ``%``
+#: (a systemd specifier).
+_URL = re.compile(r"([A-Za-z0-9\-._~:/?@\[\]&+,=]|%[0-9A-Fa-f]{2})+")
+
+
+def _url(*schemes: str) -> Callable[[str], str]:
+    """A validator of URLs of ``schemes``: parsed by ``urllib.parse.urlsplit``, with a host
+    (DNS name or IP address) and a valid port where the scheme has a network location, no
+    user or password (they would land in world-readable files and logs)."""
+
+    def check(value: str) -> str:
+        if not _URL.fullmatch(value):
+            raise ValueError(
+                "a URL here may hold letters, digits, - . _ ~ : / ? @ [ ] & + , = and %XX "
+                "escapes only (no quotes, spaces, shell syntax or #fragment)"
+            )
+        parts = urlsplit(value)
+        if parts.scheme not in schemes:
+            raise ValueError(f"the URL's scheme must be {' or '.join(schemes)}")
+        if parts.scheme == "file":
+            if parts.netloc or not parts.path.startswith("/"):
+                raise ValueError("a file: URL is file:///absolute/path")
+            return value
+        if "@" in parts.netloc:
+            raise ValueError(
+                "a URL here holds no user or password (they would be written into "
+                "world-readable files): give credentials as a secret"
+            )
+        problem = host_problem(parts.hostname or "")
+        if problem:
+            raise ValueError(f"the URL's host {problem}")
+        try:
+            parts.port  # noqa: B018 (urllib checks the port when it is read)
+        except ValueError:
+            raise ValueError("the URL's port is not a number from 0 to 65535") from None
+        return value
+
+    return check
+
+
+#: A host other programs are given: an RFC 1123 DNS name or an IP address without scope.
+Host = Annotated[str, AfterValidator(_host)]
+#: An IP address without an IPv6 scope (``fe80::1%eth0``: its % is a systemd specifier).
+Address = Annotated[IPvAnyAddress, AfterValidator(_unscoped)]
+#: A file on the control machine (relative to the project root, or absolute).
+LocalPath = Annotated[str, StringConstraints(min_length=1), AfterValidator(_local_path)]
+#: An HTTP(S) endpoint a service or check calls.
+EndpointUrl = Annotated[str, AfterValidator(_url("http", "https"))]
+#: An apt repository or a file it serves: HTTP(S), or file:/// for a local mirror.
+RepositoryUrl = Annotated[str, AfterValidator(_url("http", "https", "file"))]
+#: A catalogue service's name (``fks_infra.catalogue``; unknown ones are refused in plan).
+_SERVICE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 #: ``tailscale up`` flags fks-infra sets itself; ``fks_tailscale_up_extra_args`` may not.
 TAILSCALE_MANAGED_FLAGS = (
@@ -41,7 +177,14 @@ TAILSCALE_MANAGED_FLAGS = (
     "--timeout",
 )
 #: Who a tailnet policy may name as tag owner or admin: an autogroup, group, tag or user.
-_POLICY_PRINCIPAL = r"^(autogroup:[a-z-]+|group:[A-Za-z0-9._-]+|tag:[a-z0-9-]+|[^@\s*]+@[^@\s*]+)$"
+_POLICY_PRINCIPAL = re.compile(
+    r"autogroup:[a-z-]+|group:[A-Za-z0-9._-]+|tag:[a-z0-9-]+|[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+"
+)
+#: One ``tailscale up`` flag: ``--name`` or ``--name=value``, the value of characters no
+#: shell or tailscale's flag parser reads as syntax (routes, addresses, names, lists).
+_UP_FLAG = re.compile(r"--[a-z][a-z0-9-]*(=[A-Za-z0-9._:/,@+-]*)?")
+#: A login name: POSIX portable user name characters, at most 32 (useradd's limit).
+_USER = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$"
 
 
 class HostSettings(BaseModel):
@@ -52,21 +195,26 @@ class HostSettings(BaseModel):
     # it generates; pydantic's use_attribute_docstrings would parse this file in every process.
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _all_printable(cls, value: Any) -> Any:
+        return _printable(value)
+
     fks_services_extra: tuple[str, ...] = ()
     """Catalogue services to run on a host in addition to those of its roles (names)."""
     fks_services_skip: tuple[str, ...] = ()
     """Catalogue services not to run on a host although its roles include them (names)."""
     fks_port_overrides: dict[str, int] = Field(default_factory=dict)
     """Move services to other ports, {name: port}; each stays within its category's range."""
-    fks_secrets_file: str = "secrets/fks.toml"
+    fks_secrets_file: LocalPath = "secrets/fks.toml"
     """TOML file of secrets (relative to the project root); FKS_SECRET_<NAME> env vars win."""
-    fks_private_address: IPvAnyAddress | None = None
+    fks_private_address: Address | None = None
     """Address other inventory hosts reach this host at (default: its ssh_hostname, an IP)."""
-    fks_bind_address: IPvAnyAddress | None = None
+    fks_bind_address: Address | None = None
     """Address the services listen on (default: fks_private_address); "127.0.0.1" for one host."""
     fks_service_user: str = Field("fks", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
     """System user and group the services run as (created without a login shell)."""
-    fks_release_source: str = "demo"
+    fks_release_source: LocalPath = "demo"
     """Where releases come from: "demo", a checkout root holding services/<name>, or
     artifacts:DIR."""
     fks_release_sources: dict[str, str] = Field(default_factory=dict)
@@ -87,13 +235,13 @@ class HostSettings(BaseModel):
     """Services whose runtime JIT-compiles code (PyTorch, numba): MemoryDenyWriteExecute=no."""
     fks_tailscale_enabled: bool = True
     """Install Tailscale and join every host to the tailnet (needs secret TAILSCALE_AUTHKEY)."""
-    fks_tailscale_repository: str | None = Field(None, pattern=r"^(https?|file)://\S+$")
+    fks_tailscale_repository: RepositoryUrl | None = None
     """apt repository Tailscale comes from; None: pkgs.tailscale.com/stable/<host's distro>."""
     fks_tailscale_suite: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9._-]*$")
     """Suite of that repository; None: the host's codename (another release's is refused)."""
-    fks_tailscale_keyring_url: str | None = Field(None, pattern=r"^(https?|file)://\S+$")
+    fks_tailscale_keyring_url: RepositoryUrl | None = None
     """URL of the repository's signing keyring (.gpg); None: <repository>/<suite>.noarmor.gpg."""
-    fks_tailscale_keyring_file: str | None = None
+    fks_tailscale_keyring_file: LocalPath | None = None
     """Keyring file on this machine (relative to the project root) shipped instead of the URL."""
     fks_tailscale_keyring_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
     """SHA-256 the downloaded keyring must have (hex); None trusts the URL's TLS alone."""
@@ -103,7 +251,7 @@ class HostSettings(BaseModel):
         None, pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
     )
     """Tailscale machine name (DNS label); None: the inventory name of the host."""
-    fks_tailscale_login_server: str | None = Field(None, pattern=r"^https?://\S+$")
+    fks_tailscale_login_server: EndpointUrl | None = None
     """Control server URL for headscale; None: Tailscale's own coordination server."""
     fks_tailscale_up_extra_args: tuple[str, ...] = ()
     """More `tailscale up` flags, each "--flag=value" (hostname, tags, key: set by fks-infra)."""
@@ -121,20 +269,63 @@ class HostSettings(BaseModel):
             flag = arg.split("=", 1)[0]
             if flag in TAILSCALE_MANAGED_FLAGS:
                 raise ValueError(f"{flag} is set by fks-infra from other settings, not here")
+            # Not echoed: a bare value here may be a pasted auth key.
             if not arg.startswith("--"):
-                # Not echoed: a bare value here may be a pasted auth key.
                 raise ValueError(f"item {index} is not a --flag (write --flag=value as one item)")
+            if not _UP_FLAG.fullmatch(arg):
+                raise ValueError(
+                    f"item {index} is not --flag or --flag=value with a value of letters, "
+                    "digits and . _ : / , @ + - only"
+                )
         return value
 
     @field_validator("fks_tailscale_tag_owners", "fks_tailscale_admins")
     @classmethod
     def _principals(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for item in value:
-            if not re.match(_POLICY_PRINCIPAL, item):
+            if not _POLICY_PRINCIPAL.fullmatch(item):
                 raise ValueError(
                     f"{item!r} is not an autogroup:, group:, tag: or user@domain (no wildcards)"
                 )
         return value
+
+    # Validators of containers' items here, not Annotated item types: group_data/all.py
+    # writes a container's type, and names only plain ones.
+    @field_validator(
+        "fks_services_extra",
+        "fks_services_skip",
+        "fks_write_execute_services",
+        "fks_firewall_open_services",
+        "fks_port_overrides",
+        "fks_release_sources",
+        "fks_gpu_indices",
+    )
+    @classmethod
+    def _service_names(cls, value: Any) -> Any:
+        for index, name in enumerate(value):
+            if not _SERVICE_NAME.fullmatch(name):
+                where = f"key {shown(name)}" if isinstance(value, dict) else f"item {index}"
+                raise ValueError(f"{where} is not a service name (a-z, 0-9, _)")
+        return value
+
+    @field_validator("fks_release_sources")
+    @classmethod
+    def _release_source_paths(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, source in value.items():
+            try:
+                _local_path(source)
+            except ValueError as error:
+                raise ValueError(f"{name}: {error}") from None
+        return value
+
+    @field_validator("fks_ntp_pools", "fks_ntp_servers")
+    @classmethod
+    def _hosts(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        for index, name in enumerate(names):
+            problem = host_problem(name)
+            if problem:
+                raise ValueError(f"not a host name or address: item {index} {problem}")
+        return names
 
     # The edge: nginx, firewall, sshd, time (fks_infra.nginx, .firewall, .sshd, .chrony).
     fks_nginx_enabled: bool | None = None
@@ -142,10 +333,10 @@ class HostSettings(BaseModel):
     fks_nginx_server_name: str = Field("_", pattern=r"^(_|[A-Za-z0-9*][A-Za-z0-9.*-]*)$")
     """nginx server_name of the HTTPS site ("_": any name); also the self-signed
     certificate's name."""
-    fks_tls_certificate: str | None = Field(None, min_length=1)
+    fks_tls_certificate: LocalPath | None = None
     """PEM certificate (with chain) on the control machine; None: a self-signed one made on the
     host."""
-    fks_tls_key: str | None = Field(None, min_length=1)
+    fks_tls_key: LocalPath | None = None
     """PEM private key of fks_tls_certificate on the control machine (a secret: never diffed)."""
     fks_nginx_client_max_body_size: str = Field("10m", pattern=r"^[1-9][0-9]*[km]?$")
     """Largest request body nginx accepts (nginx size: bytes, or with k or m)."""
@@ -196,22 +387,18 @@ class HostSettings(BaseModel):
     """Install the CUDA toolkit (cuda-toolkit-X-Y from NVIDIA, or Debian's nvidia-cuda-toolkit)."""
     fks_gpu_cuda_version: str = Field("12.2", pattern=r"^[1-9][0-9]?\.[0-9]{1,2}$")
     """CUDA version of the toolkit, major.minor ("12.2" from NVIDIA; Debian bookworm has "11.8")."""
-    fks_gpu_cuda_repository: str | None = Field(None, pattern=r"^(https?|file)://\S+/$")
+    fks_gpu_cuda_repository: RepositoryUrl | None = Field(None, pattern=r"/$")
     """NVIDIA's CUDA apt repository (flat, ends in /); None: NVIDIA's for the host's release."""
-    fks_gpu_cuda_keyring_url: str | None = Field(None, pattern=r"^(https?|file)://\S+\.deb$")
+    fks_gpu_cuda_keyring_url: RepositoryUrl | None = Field(None, pattern=r"\.deb$")
     """URL of NVIDIA's cuda-keyring .deb; None: cuda-keyring_1.1-1_all.deb in the repository."""
-    fks_gpu_cuda_keyring_file: str | None = None
+    fks_gpu_cuda_keyring_file: LocalPath | None = None
     """cuda-keyring .deb on this machine (relative to the project root) shipped instead
     of the URL."""
     fks_gpu_cuda_keyring_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
     """SHA-256 the downloaded cuda-keyring .deb must have (hex); None trusts the URL's TLS alone."""
-    fks_gpu_debian_mirror: str = Field(
-        "http://deb.debian.org/debian", pattern=r"^(https?|file)://\S+$"
-    )
+    fks_gpu_debian_mirror: RepositoryUrl = "http://deb.debian.org/debian"
     """Debian mirror for the "debian" driver source (contrib, non-free, non-free-firmware)."""
-    fks_gpu_debian_security_mirror: str = Field(
-        "http://deb.debian.org/debian-security", pattern=r"^(https?|file)://\S+$"
-    )
+    fks_gpu_debian_security_mirror: RepositoryUrl = "http://deb.debian.org/debian-security"
     """Debian security mirror for the "debian" driver source."""
     fks_gpu_debian_suite: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]*$")
     """Suite for the "debian" driver source; None: the host's codename (another's is refused)."""
@@ -220,20 +407,34 @@ class HostSettings(BaseModel):
     fks_gpu_indices: dict[str, tuple[int, ...]] = Field(default_factory=dict)
     """GPUs per GPU service, {name: [index, ...]} in nvidia-smi order; unlisted: all GPUs."""
     # Bridges: the Windows side's endpoints (fks_infra.bridges). No defaults on purpose.
-    fks_ninjatrader_host: IPvAnyAddress | None = None
+    fks_ninjatrader_host: Address | None = None
     """NinjaTrader 8's address (an IP: units only reach addresses) where ninja runs; no default."""
     fks_ninjatrader_port: int | None = Field(None, ge=1, le=65535)
     """NinjaTrader 8's TCP port where ninja runs (NINJATRADER_PORT); no default."""
-    fks_mt5_bridge_url: str | None = Field(None, pattern=r"^https?://\S+$")
+    fks_mt5_bridge_url: EndpointUrl | None = None
     """The MT5 HTTP bridge on the Windows side where meta runs (MT5_BRIDGE_URL, host an IP)."""
     fks_windows_endpoints_checked: bool = True
     """Check from the bridge host that the Windows endpoints answer (False: those checks skip)."""
-    fks_windows_winrm_host: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9.:-]*$")
+    fks_windows_winrm_host: Host | None = None
     """Windows host to verify over WinRM (needs secret WINDOWS_WINRM_PASSWORD); None: no check."""
     fks_windows_winrm_port: int = Field(5986, ge=1, le=65535)
     """WinRM HTTPS port of the Windows host."""
-    fks_windows_winrm_user: str = Field("fks", pattern=r"^[^\s:/]+$")
-    """WinRM user on the Windows host."""
+    fks_windows_winrm_user: str = "fks"
+    """WinRM user on the Windows host (user, or user@domain.example for a domain account)."""
+
+    @field_validator("fks_windows_winrm_user")
+    @classmethod
+    def _winrm_user(cls, value: str) -> str:
+        user, at, domain = value.partition("@")
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", user) or (
+            at and host_problem(domain)
+        ):
+            raise ValueError(
+                "not a user name (letters, digits, . _ -), or user@domain with a DNS domain "
+                r"(write DOMAIN\user as user@domain.example)"
+            )
+        return value
+
     fks_windows_winrm_verify_tls: bool = True
     """Verify the WinRM TLS certificate (False only for a self-signed one on a private network)."""
 
@@ -267,19 +468,81 @@ class HostSettings(BaseModel):
             raise ValueError(f"not a port: {bad}")
         return ports
 
-    @field_validator("fks_ntp_pools", "fks_ntp_servers")
+
+class ConnectionData(BaseModel):
+    """pyinfra's SSH connector keys of one host (``pyinfra.connectors.ssh.ConnectorData``),
+    checked before pyinfra, ``verify`` or ``status`` use them.
+
+    pyinfra hands them to paramiko, and fks-infra writes them into the ssh_config that
+    ``verify`` and ``status`` connect with (``fks_infra.connections``): a line break in one
+    would add ssh_config options such as ``ProxyCommand``. A key pyinfra's connector does
+    not know is an error, as a typo would silently connect elsewhere. The types are
+    pyinfra's; strings are narrowed to what ssh accepts. None: pyinfra's default.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
     @classmethod
-    def _hosts(cls, names: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [name for name in names if not _NTP_HOST.fullmatch(name)]
-        if bad:
-            raise ValueError(f"not a host name or address: {bad}")
-        return names
+    def _all_printable(cls, value: Any) -> Any:
+        return _printable(value)
+
+    ssh_hostname: Host | None = None
+    """Host to connect to (DNS name or IP address); None: the inventory name."""
+    ssh_port: Annotated[StrictInt, Field(ge=1, le=65535)] | None = None
+    """TCP port of sshd."""
+    ssh_user: Annotated[str, StringConstraints(pattern=_USER)] | None = None
+    """User to log in as; None: the local user's name."""
+    ssh_password: SecretStr | None = None
+    """Password to log in with (never echoed)."""
+    ssh_key: LocalPath | None = None
+    """Private key file on this machine."""
+    ssh_key_password: SecretStr | None = None
+    """Passphrase of ssh_key (never echoed)."""
+    ssh_allow_agent: StrictBool | None = None
+    """Use a running SSH agent."""
+    ssh_look_for_keys: StrictBool | None = None
+    """Try the keys in ~/.ssh."""
+    ssh_forward_agent: StrictBool | None = None
+    """Forward the SSH agent to the host."""
+    ssh_config_file: LocalPath | None = None
+    """ssh_config file to read; None: ~/.ssh/config."""
+    ssh_known_hosts_file: LocalPath | None = None
+    """known_hosts file to check host keys against."""
+    ssh_strict_host_key_checking: Literal["yes", "no", "off", "ask", "accept-new"] | None = None
+    """What to do with an unknown host key (pyinfra's values; default "accept-new")."""
+    ssh_paramiko_connect_kwargs: dict[str, Any] | None = None
+    """Keyword arguments for paramiko's SSHClient.connect (group_data/all.py sets one)."""
+    ssh_connect_retries: Annotated[StrictInt, Field(ge=0, le=100)] | None = None
+    """Further connection attempts after a failed one."""
+    ssh_connect_retry_min_delay: Annotated[float, Field(ge=0, le=3600)] | None = None
+    """Seconds, lower bound of the random delay between attempts."""
+    ssh_connect_retry_max_delay: Annotated[float, Field(ge=0, le=3600)] | None = None
+    """Seconds, upper bound of the random delay between attempts."""
+    ssh_file_transfer_protocol: Literal["sftp", "scp"] | None = None
+    """How files are copied to the host."""
 
 
 KNOWN_KEYS: tuple[str, ...] = tuple(HostSettings.model_fields)
-#: Settings whose rejected value is not repeated in errors: an auth key pasted there by
-#: mistake must not end up in a terminal or a CI log.
-_NOT_ECHOED = frozenset({"fks_tailscale_up_extra_args"})
+CONNECTION_KEYS: tuple[str, ...] = tuple(ConnectionData.model_fields)
+#: Keys whose rejected value is not repeated in errors: an auth key pasted by mistake, a
+#: password, a URL (it may carry a token in its query) must not end up in a terminal or a
+#: CI log. The messages say what is wrong without the value.
+_NOT_ECHOED = frozenset(
+    {
+        "fks_tailscale_up_extra_args",
+        "ssh_password",
+        "ssh_key_password",
+        "fks_mt5_bridge_url",
+        "fks_tailscale_login_server",
+        "fks_tailscale_repository",
+        "fks_tailscale_keyring_url",
+        "fks_gpu_cuda_repository",
+        "fks_gpu_cuda_keyring_url",
+        "fks_gpu_debian_mirror",
+        "fks_gpu_debian_security_mirror",
+    }
+)
 
 
 def parse_settings(
@@ -287,13 +550,13 @@ def parse_settings(
 ) -> tuple[HostSettings | None, list[Problem]]:
     """Validate the ``fks_*`` part of a host's data.
 
-    + data: the host's merged data (pyinfra keys such as ``ssh_user`` are ignored)
+    + data: the host's merged data (pyinfra's ``ssh_*`` keys: see ``parse_connection``)
     + source_of: where each key was set, for error messages
     """
     problems = [
         Problem(f"unknown setting; did you mean {hint}?", source_of.get(key, ""), key=key)
         for key in data
-        if not key.startswith(PREFIX) and (hint := _close_known_key(key))
+        if not key.startswith((PREFIX, SSH_PREFIX)) and (hint := _close_known_key(key))
     ]
     ours = {key: value for key, value in data.items() if key.startswith(PREFIX)}
     try:
@@ -306,16 +569,41 @@ def parse_settings(
     return (None if problems else settings), problems
 
 
-def _close_known_key(key: str) -> str | None:
-    matches = difflib.get_close_matches(key, KNOWN_KEYS, n=1, cutoff=0.85)
+def parse_connection(
+    data: Mapping[str, Any], source_of: Mapping[str, str]
+) -> tuple[ConnectionData | None, list[Problem]]:
+    """Validate the ``ssh_*`` part of a host's data (pyinfra's SSH connector keys).
+
+    + data: the host's merged data (other keys are ignored)
+    + source_of: where each key was set, for error messages
+
+    Returns the connection data, or None and a problem naming each bad key.
+    """
+    ours = {key: value for key, value in data.items() if key.startswith(SSH_PREFIX)}
+    try:
+        return ConnectionData.model_validate(ours), []
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            key = str(item["loc"][0]) if item["loc"] else ""
+            problems.append(
+                Problem(_describe(item, key, CONNECTION_KEYS), source_of.get(key, ""), key=key)
+            )
+        return None, problems
+
+
+def _close_known_key(key: str, known: tuple[str, ...] = KNOWN_KEYS) -> str | None:
+    matches = difflib.get_close_matches(key, known, n=1, cutoff=0.85)
     return matches[0] if matches else None
 
 
-def _describe(item: Mapping[str, Any], key: str) -> str:
+def _describe(item: Mapping[str, Any], key: str, known: tuple[str, ...] = KNOWN_KEYS) -> str:
     if item["type"] == "extra_forbidden":
-        hint = _close_known_key(key)
-        return "unknown setting" + (f"; did you mean {hint}?" if hint else "")
-    location = "".join(f"[{part!r}]" for part in item["loc"][1:])
+        hint = _close_known_key(key, known)
+        what = "unknown setting" if known is KNOWN_KEYS else "unknown pyinfra SSH connector key"
+        return what + (f"; did you mean {hint}?" if hint else "")
+    location = "".join(f"[{shown(part)}]" for part in item["loc"][1:])
+    message = str(item["msg"]).removeprefix("Value error, ")
     if key in _NOT_ECHOED:
-        return f"{location} {item['msg']}".strip()
-    return f"{location} {item['msg']} (got {item['input']!r})".strip()
+        return f"{location} {message}".strip()
+    return f"{location} {message} (got {shown(item['input'])})".strip()

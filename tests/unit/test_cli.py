@@ -176,6 +176,25 @@ def test_check_a_missing_inventory_file(project: Path) -> None:
     assert "inventory/nope.py: no such inventory file" in result.stderr
 
 
+def test_check_refuses_a_host_name_carrying_a_line_break_naming_file_host_and_key(
+    project: Path,
+) -> None:
+    """Issue #15: such a name landed in a comment of a peer's nftables.conf, and the line
+    after the break became a rule. check stops, the name escaped so it forges no line."""
+    inventory = project / "inventory/site.py"
+    inventory.write_text(
+        GOOD.replace('"core-1"', '"core-1\\ntcp dport 1-65535 accept"', 1), encoding="utf-8"
+    )
+    result = run("check", "inventory/site.py", cwd=project)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert (
+        "  - inventory/site.py: host 'core-1\\ntcp dport 1-65535 accept': name: the inventory "
+        "name holds the unprintable character U+000A at position 6"
+    ) in result.stderr.splitlines()[1]
+    assert not any(line.startswith("tcp dport") for line in result.stderr.splitlines())
+    assert "Traceback" not in result.stderr
+
+
 def read_hujson(text: str) -> object:
     """Drop whole-line // comments and trailing commas, then parse as JSON."""
     import re

@@ -81,6 +81,15 @@ LOCAL_BAD_INPUTS = {
         'core = [("@local", {"fks_services_extra": 7})]',
         "fks_services_extra: Input should be a valid tuple (got 7)",
     ),
+    # Issue #15: values that would reach an ssh_config, a unit or a shell unchecked.
+    "ssh_hostname carrying a ProxyCommand": (
+        'core = [("@local", {"ssh_hostname": "127.0.0.1\\nProxyCommand id"})]',
+        "host @local: ssh_hostname: holds the unprintable character U+000A at position 9",
+    ),
+    "MT5 bridge URL with shell syntax": (
+        """core = [("@local", {"fks_mt5_bridge_url": "http://192.0.2.200:18080/'$(id)'"})]""",
+        "host @local: fks_mt5_bridge_url: a URL here may hold letters, digits",
+    ),
     "missing secret": (
         'core = [("@local", {"fks_secrets_file": "nowhere.toml"})]',
         "missing secret DJANGO_SECRET_KEY (needed by web): set FKS_SECRET_DJANGO_SECRET_KEY",

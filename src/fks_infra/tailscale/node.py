@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from fks_infra.addresses import first_label
 from fks_infra.catalogue import Role
 from fks_infra.distro import Distro
 from fks_infra.errors import Problem
 from fks_infra.monitoring.config import runs_monitoring
-from fks_infra.plan import HostPlan
+from fks_infra.plan import LOCAL, HostPlan
 from fks_infra.settings import HostSettings
 
 TAG_PREFIX = "tag:fks-"
@@ -37,7 +39,17 @@ def host_tags(plan: HostPlan) -> tuple[str, ...]:
 
 
 def tailscale_hostname(plan: HostPlan) -> str:
-    return plan.settings.fks_tailscale_hostname or plan.name
+    """The host's Tailscale machine name, one DNS label: ``fks_tailscale_hostname``, else
+    the first label of its inventory name in lower case (``core-1`` of
+    ``Core-1.example.com``; for ``@local``, of this machine's own name).
+
+    ``plan`` refuses an inventory name that is an IP address unless the setting is given,
+    and every inventory name is a DNS name (``fks_infra.addresses.host_problem``), so the
+    label is one ``tailscale up --hostname`` takes as is.
+    """
+    if plan.settings.fks_tailscale_hostname:
+        return plan.settings.fks_tailscale_hostname
+    return first_label(socket.gethostname() if plan.name == LOCAL else plan.name)
 
 
 def up_arguments(plan: HostPlan) -> tuple[str, ...]:

@@ -195,6 +195,26 @@ def test_check_refuses_a_host_name_carrying_a_line_break_naming_file_host_and_ke
     assert "Traceback" not in result.stderr
 
 
+def test_status_refuses_an_ssh_hostname_carrying_a_proxycommand_before_connecting(
+    project: Path,
+) -> None:
+    """Issue #15: status wrote the value into the ssh_config it connects with, and ran the
+    ProxyCommand on this machine. Now the plan refuses it before anything is written."""
+    owned = project / "owned"
+    inventory = project / "inventory/site.py"
+    inventory.write_text(
+        GOOD.replace('"192.0.2.10"', f'"192.0.2.10\\nProxyCommand touch {owned}"', 1),
+        encoding="utf-8",
+    )
+    result = run("status", "inventory/site.py", cwd=project)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert (
+        "inventory/site.py: host core-1: ssh_hostname: holds the unprintable character U+000A"
+        in result.stderr
+    )
+    assert not owned.exists()
+
+
 def read_hujson(text: str) -> object:
     """Drop whole-line // comments and trailing commas, then parse as JSON."""
     import re

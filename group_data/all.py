@@ -84,7 +84,7 @@ fks_tailscale_keyring_sha256 = None
 # Pin tailscale to this package version (apt preferences, e.g. "1.76.6"); None: latest.
 fks_tailscale_version = None
 
-# Tailscale machine name (DNS label); None: the inventory name of the host.
+# Tailscale machine name (DNS label); None: the first label of the host's inventory name.
 fks_tailscale_hostname = None
 
 # Control server URL for headscale; None: Tailscale's own coordination server.

@@ -250,7 +250,7 @@ class HostSettings(BaseModel):
     fks_tailscale_hostname: str | None = Field(
         None, pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
     )
-    """Tailscale machine name (DNS label); None: the inventory name of the host."""
+    """Tailscale machine name (DNS label); None: the first label of the host's inventory name."""
     fks_tailscale_login_server: EndpointUrl | None = None
     """Control server URL for headscale; None: Tailscale's own coordination server."""
     fks_tailscale_up_extra_args: tuple[str, ...] = ()
@@ -285,7 +285,8 @@ class HostSettings(BaseModel):
         for item in value:
             if not _POLICY_PRINCIPAL.fullmatch(item):
                 raise ValueError(
-                    f"{item!r} is not an autogroup:, group:, tag: or user@domain (no wildcards)"
+                    f"{shown(item)} is not an autogroup:, group:, tag: or user@domain "
+                    "(no wildcards)"
                 )
         return value
 

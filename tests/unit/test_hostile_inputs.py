@@ -392,9 +392,11 @@ def test_an_unknown_ssh_key_is_refused_with_a_hint() -> None:
     )
 
 
-def test_a_string_port_is_refused_as_pyinfra_would_not_read_it() -> None:
+def test_a_port_given_as_text_is_refused() -> None:
+    """A number, as the ssh_config's Port line and paramiko take it ("22\\n" is no port)."""
     (problem,) = refusals(inventory(ssh_port="22"))
     assert problem.key == "ssh_port"
+    assert "valid integer" in problem.message
 
 
 def test_a_policy_principal_with_a_trailing_line_break_is_refused() -> None:

@@ -13,6 +13,7 @@ only resolver answers names these tests define.
 
 from __future__ import annotations
 
+import runpy
 import socket
 import types
 from collections.abc import Callable, Mapping
@@ -21,12 +22,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import pytest
+from lab_samples import two_host_state
 from pydantic import BaseModel, SecretStr
 from windows_side import ENDPOINTS
 
 from fks_infra.errors import Problem, ProblemsError, shown
+from fks_infra.lab.inventory import groups_for
 from fks_infra.plan import HostSpec, InventoryPlan, plan_inventory
-from fks_infra.settings import ConnectionData, HostSettings
+from fks_infra.settings import ConnectionData, HostSettings, parse_connection
+from fks_infra.vagrant import parse_ssh_config
 
 FILE = "inventory/hostile.py"
 
@@ -409,3 +413,20 @@ def test_an_up_flag_is_not_repeated_in_the_message() -> None:
     (problem,) = refusals(inventory(fks_tailscale_up_extra_args=["--x=tskey-auth-k1;id"]))
     assert problem.key == "fks_tailscale_up_extra_args"
     assert "tskey" not in str(problem)
+
+
+def test_the_connection_data_the_project_writes_itself_passes() -> None:
+    """The lab's and Vagrant's inventories (fks_infra.lab.inventory, fks_infra.vagrant)
+    and the example production inventory give data the connection model accepts."""
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures/vagrant"
+    prod = runpy.run_path(str(Path(__file__).resolve().parents[2] / "inventory/prod.py"))
+    datas = [data for hosts in groups_for(two_host_state()).values() for _, data in hosts]
+    datas += [
+        host.data
+        for name in ("ssh-config-virtualbox.txt", "ssh-config-libvirt.txt")
+        for host in parse_ssh_config((fixtures / name).read_text(encoding="utf-8"))
+    ]
+    datas += [data for group in ("core", "gpu", "bridge") for _, data in prod[group]]
+    assert len(datas) > 5
+    for data in datas:
+        assert parse_connection(data, {})[1] == [], data

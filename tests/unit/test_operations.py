@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shlex
 import subprocess
 import time
 from collections.abc import Iterator
@@ -145,6 +146,21 @@ def test_private_file_wrong_mode_only_fixes_the_mode() -> None:
         "chown root:root /etc/fks/api.env",
         "chmod 600 /etc/fks/api.env",
     ]
+
+
+def test_commands_built_from_data_quote_every_argument() -> None:
+    """A path holding a space, ``;`` or ``$()`` stays one argument of the command it is in
+    (pyinfra joins plain strings unquoted: before, this removed /etc/fks and ran ``reboot``)."""
+    dest = "/etc/fks/a b;reboot $(id)"
+    written = commands(
+        writers.private_file, {FileDigest: digest(mode="644")}, content=CONTENT, dest=dest
+    )
+    assert [shlex.split(command) for command in written] == [
+        ["chown", "root:root", dest],
+        ["chmod", "600", dest],
+    ]
+    removed = commands(writers.private_file, {FileDigest: digest()}, content=None, dest=dest)
+    assert [shlex.split(command) for command in removed] == [["rm", "-f", dest]]
 
 
 def test_private_file_commands_never_carry_the_content() -> None:

@@ -6,8 +6,7 @@ import posixpath
 import shlex
 from collections.abc import Generator
 
-from pyinfra.api.command import StringCommand
-
+from fks_infra.operations.commands import argv
 from fks_infra.operations.factcache import file_digest, host_operation
 
 
@@ -28,13 +27,13 @@ def self_signed_certificate(
         return
     alt_names = ",".join([f"DNS:{common_name}", *(f"IP:{address}" for address in addresses)])
     new_key, new_certificate = f"{key}.fks-new", f"{certificate}.fks-new"
-    yield StringCommand("mkdir", "-p", "-m", "700", posixpath.dirname(key))
+    yield argv("mkdir", "-p", "-m", "700", posixpath.dirname(key))
     yield (
         "umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
         f"-nodes -sha256 -days {days} -subj {shlex.quote('/CN=' + common_name)} "
         f"-addext {shlex.quote('subjectAltName=' + alt_names)} "
         f"-keyout {shlex.quote(new_key)} -out {shlex.quote(new_certificate)}"
     )
-    yield StringCommand("chmod", "644", new_certificate)
-    yield StringCommand("mv", "-f", new_key, key)
-    yield StringCommand("mv", "-f", new_certificate, certificate)
+    yield argv("chmod", "644", new_certificate)
+    yield argv("mv", "-f", new_key, key)
+    yield argv("mv", "-f", new_certificate, certificate)

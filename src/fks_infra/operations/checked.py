@@ -19,8 +19,9 @@ import shlex
 from collections.abc import Generator, Mapping
 from io import BytesIO
 
-from pyinfra.api.command import FileUploadCommand, StringCommand
+from pyinfra.api.command import FileUploadCommand
 
+from fks_infra.operations.commands import argv
 from fks_infra.operations.factcache import file_digest, host_operation
 from fks_infra.operations.files import upload_path
 from fks_infra.paths import CANDIDATES_DIR
@@ -80,8 +81,8 @@ def checked_files(
     if len(current) == len(files):
         for path, digest in current.items():
             if (digest["mode"], digest["user"], digest["group"]) != (mode, "root", group):
-                yield StringCommand("chown", f"root:{group}", path)
-                yield StringCommand("chmod", mode, path)
+                yield argv("chown", f"root:{group}", path)
+                yield argv("chmod", mode, path)
         return
 
     directory = candidate_dir(label)
@@ -89,7 +90,7 @@ def checked_files(
     # A fresh candidate set every time: no file of an earlier attempt is checked or installed.
     yield f"rm -rf {quoted} && mkdir -p -m 700 {quoted}"
     for path in sorted({posixpath.dirname(candidate_path(label, p)) for p in files}):
-        yield StringCommand("mkdir", "-p", path)
+        yield argv("mkdir", "-p", path)
     for path, text in files.items():
         yield FileUploadCommand(
             BytesIO(text.encode()),

@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from pyinfra import logger
-from pyinfra.api.command import FileUploadCommand, StringCommand
+from pyinfra.api.command import FileUploadCommand
 from pyinfra.context import host
 
+from fks_infra.operations.commands import argv
 from fks_infra.operations.factcache import file_digest, host_operation
 from fks_infra.operations.systemd import service_state_commands
 from fks_infra.paths import STAGING_DIR, UNIT_DIR, UPLOADS_DIR
@@ -88,7 +89,7 @@ def file_commands(
 def removal_commands(dest: str) -> Generator[object, None, None]:
     """The command that removes ``dest`` where it exists."""
     if file_digest(dest) is not None:
-        yield StringCommand("rm", "-f", dest)
+        yield argv("rm", "-f", dest)
 
 
 def write_commands(
@@ -101,8 +102,8 @@ def write_commands(
     if current == {"sha256": wanted, "mode": mode, "user": user, "group": group}:
         return
     if current and current["sha256"] == wanted:
-        yield StringCommand("chown", f"{user}:{group}", dest)
-        yield StringCommand("chmod", mode, dest)
+        yield argv("chown", f"{user}:{group}", dest)
+        yield argv("chmod", mode, dest)
         return
     logger.debug("%s: writing %s (content not shown)", host.name, dest)
     yield from upload_commands(content, dest, mode, user, group)
@@ -117,10 +118,10 @@ def upload_commands(
     # Over sudo, pyinfra uploads as the login user to the temporary name (in their own
     # uploads directory) and copies it as root into the root-only staging directory.
     yield FileUploadCommand(BytesIO(content), staged, remote_temp_filename=upload_path(name))
-    yield StringCommand("mkdir", "-p", posixpath.dirname(dest))
-    yield StringCommand("chown", f"{user}:{group}", staged)
-    yield StringCommand("chmod", mode, staged)
-    yield StringCommand("mv", "-f", staged, dest)
+    yield argv("mkdir", "-p", posixpath.dirname(dest))
+    yield argv("chown", f"{user}:{group}", staged)
+    yield argv("chmod", mode, staged)
+    yield argv("mv", "-f", staged, dest)
 
 
 def files_in_place_commands(
@@ -162,7 +163,7 @@ def daemon_files(
     """
     changed = yield from files_in_place_commands(files)
     if changed and restart:
-        yield StringCommand("systemctl", "restart", unit)
+        yield argv("systemctl", "restart", unit)
     yield from service_state_commands([unit], running, enabled)
 
 

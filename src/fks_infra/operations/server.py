@@ -6,8 +6,7 @@ import shlex
 import time
 from collections.abc import Generator
 
-from pyinfra.api.command import StringCommand
-
+from fks_infra.operations.commands import argv
 from fks_infra.operations.factcache import fact, host_operation
 from fks_infra.operations.facts import Account, DirectoryModes, Preflight
 
@@ -24,14 +23,14 @@ def system_account(
     found = fact(Account, account=user)
     group, entry = found.get("group"), found.get("passwd")
     if group is None:
-        yield StringCommand("groupadd", "--system", user)
+        yield argv("groupadd", "--system", user)
     if entry is None:
-        yield StringCommand(
+        yield argv(
             "useradd", "--system", "--gid", user, "--shell", shell, "--home-dir", home,
             "--no-create-home", user,
         )  # fmt: skip
     elif group is None or (entry[3], entry[5], entry[6]) != (group[2], home, shell):
-        yield StringCommand("usermod", "--gid", user, "--shell", shell, "--home", home, user)
+        yield argv("usermod", "--gid", user, "--shell", shell, "--home", home, user)
 
 
 @host_operation
@@ -43,7 +42,7 @@ def directories(layout: tuple[tuple[str, str, str], ...]) -> Generator[object, N
     current = fact(DirectoryModes, paths=tuple(path for path, _, _ in layout))
     for path, mode, owner in layout:
         if current.get(path) != (mode, owner):
-            yield StringCommand("install", "-d", "-m", mode, "-o", owner, path)
+            yield argv("install", "-d", "-m", mode, "-o", owner, path)
 
 
 @host_operation

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Sequence
 
-from pyinfra.api.command import StringCommand
-
+from fks_infra.operations.commands import argv
 from fks_infra.operations.factcache import host_operation, unit_state
 
 
@@ -38,6 +37,6 @@ def service_state_commands(
         unit for unit, state in states.items() if state.get("active") not in ("active", "reloading")
     ]
     if enabled and disabled:
-        yield StringCommand("systemctl", "enable", *disabled)
+        yield argv("systemctl", "enable", *disabled)
     if running and stopped:
-        yield StringCommand("systemctl", "start", *stopped)
+        yield argv("systemctl", "start", *stopped)

@@ -8,6 +8,7 @@ from collections.abc import Generator, Sequence
 from pydantic import SecretStr
 from pyinfra.api.command import StringCommand
 
+from fks_infra.operations.commands import argv
 from fks_infra.operations.factcache import fact, host_operation
 from fks_infra.operations.files import upload_commands
 from fks_infra.tailscale.facts import TAILSCALE_AUTHKEY_FILE, TAILSCALE_UP_HASH, TailscaleNode
@@ -31,7 +32,7 @@ def tailscale_up(arguments: Sequence[str], auth_key: SecretStr) -> Generator[obj
     node = fact(TailscaleNode)
     if node["backend_state"] == "Running" and node["up_sha256"] == wanted:
         if node["authkey_left"]:
-            yield StringCommand("rm", "-f", TAILSCALE_AUTHKEY_FILE)
+            yield argv("rm", "-f", TAILSCALE_AUTHKEY_FILE)
         return
     yield from upload_commands(
         auth_key.get_secret_value().encode(), TAILSCALE_AUTHKEY_FILE, "600", "root", "root"

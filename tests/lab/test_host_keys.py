@@ -9,6 +9,7 @@ back.
 from __future__ import annotations
 
 import io
+import shlex
 import subprocess
 import tarfile
 from collections.abc import Iterator
@@ -18,9 +19,8 @@ import pytest
 from deploying import INVENTORY, fks_infra
 
 from fks_infra.lab.keys import KeyPair, host_keys, known_hosts_lines, write_known_hosts
-from fks_infra.lab.rootfs import OPERATORS
 from fks_infra.lab.state import HostState
-from fks_infra.lab.testing import Lab, ssh_options
+from fks_infra.lab.testing import Lab
 
 pytestmark = pytest.mark.lab
 
@@ -46,11 +46,8 @@ def _tar(keys: dict[str, KeyPair]) -> bytes:
 
 def _ssh(lab: Lab, host: HostState, known_hosts: Path, command: str, stdin: bytes = b"") -> str:
     """``command`` as root (through sudo) on ``host``, checked against ``known_hosts``."""
-    done = subprocess.run(
-        ["ssh", "-i", str(lab.key), *ssh_options(known_hosts),
-         f"{OPERATORS[0]}@{host.address}", f"sudo -n sh -c '{command}'"],
-        input=stdin, capture_output=True, timeout=120, check=False,
-    )  # fmt: skip
+    argv = lab.ssh_argv(host.name, f"sudo -n sh -c {shlex.quote(command)}", known_hosts=known_hosts)
+    done = subprocess.run(argv, input=stdin, capture_output=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     return done.stdout.decode()
 

@@ -13,7 +13,7 @@ from deploying import Run, deploy
 
 from fks_infra.lab.inventory import LOGIN_ENV
 from fks_infra.lab.rootfs import OPERATORS
-from fks_infra.lab.testing import Lab, ssh_options
+from fks_infra.lab.testing import Lab
 from fks_infra.run.runlock import LOCK_DIR, LOCK_FILE
 
 pytestmark = pytest.mark.lab
@@ -79,10 +79,8 @@ def test_the_run_lock_is_root_only_and_names_a_holder_that_is_no_run(
     squat = lab.ssh(HOST, f"runuser -u nobody -- flock -n {LOCK_FILE} true 2>&1; echo rc=$?")
     assert "Permission denied" in squat.stdout and "rc=0" not in squat.stdout, squat
     # A root process that is no fks-infra run holds it, until its connection ends.
-    address = lab.addresses[HOST]
     holder = subprocess.Popen(
-        ["ssh", "-i", str(lab.key), *ssh_options(lab.known_hosts), f"{OPERATORS[0]}@{address}",
-         f"sudo -n flock {LOCK_FILE} cat"],
+        lab.ssh_argv(HOST, f"sudo -n flock {LOCK_FILE} cat"),
         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:

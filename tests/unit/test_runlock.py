@@ -299,25 +299,46 @@ def as_nobody(*command: str) -> subprocess.CompletedProcess[str]:
 @needs_root
 def test_a_holder_that_is_no_fks_infra_run_is_named_not_the_ended_run(tmp_path: Path) -> None:
     directory = tmp_path / "fks-infra"
+    lock = directory / "run.lock"
     ended = Holder(directory, "pid 7 on ops")
     assert ended.reply == "locked\n"
-    ended.process.kill()  # killed: its note stays behind, stale
+    ended.process.kill()  # killed before it could clear its note: the note stays, stale
     ended.process.wait(timeout=10)
-    lock = directory / "run.lock"
+    assert ended.process.stdin is not None
+    ended.process.stdin.close()  # its connection ends: what it left running (cat) ends too
+    wait_until(lambda: free(lock))
     assert "pid 7 on ops" in lock.read_text()
     other = subprocess.Popen(["flock", str(lock), "sleep", "30"])
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            code, out = try_lock(directory)
-            if out != "locked\n":
-                break
-            time.sleep(0.1)  # the flock process has not taken it yet
+        wait_until(lambda: not free(lock))
+        code, out = try_lock(directory)
         assert code == 0 and out.startswith(f"other pid {other.pid} (flock "), out
         assert "pid 7 on ops" not in out and "sleep 30" in out
     finally:
         other.kill()
         other.wait(timeout=10)
+
+
+def free(lock: Path) -> bool:
+    """Whether nothing holds ``lock`` (asked without touching the note in it)."""
+    return subprocess.run(["flock", "-n", str(lock), "true"], timeout=10).returncode == 0
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_holder_that_is_no_run_is_reported_as_such() -> None:
+    reply = b"other pid 31 (flock /run/fks-infra/run.lock cat )\n"
+    with lock_on(reply, _sudo=True), pytest.raises(HostBusyError) as error:
+        runlock.hold_run_lock("pid 7 on ops")
+    assert str(error.value) == (
+        "core-1: the run lock /run/fks-infra/run.lock is held by a process that is not an "
+        "fks-infra run: pid 31 (flock /run/fks-infra/run.lock cat ); nothing was changed"
+    )
 
 
 def test_after_a_reboot_the_lock_is_taken_again_on_the_new_connection() -> None:
@@ -346,13 +367,3 @@ def test_the_same_connection_is_not_locked_twice() -> None:
         channel.command = ""
         runlock.hold_run_lock("pid 7 on ops")
         assert channel.command == ""
-
-
-def test_a_holder_that_is_no_run_is_reported_as_such() -> None:
-    reply = b"other pid 31 (flock /run/fks-infra/run.lock cat )\n"
-    with lock_on(reply, _sudo=True), pytest.raises(HostBusyError) as error:
-        runlock.hold_run_lock("pid 7 on ops")
-    assert str(error.value) == (
-        "core-1: the run lock /run/fks-infra/run.lock is held by a process that is not an "
-        "fks-infra run: pid 31 (flock /run/fks-infra/run.lock cat ); nothing was changed"
-    )

@@ -59,6 +59,14 @@ class Lab:
     def inventory(self) -> Path:
         return lab_inventory()
 
+    def ssh_argv(
+        self, host: str, remote: str, user: str = OPERATORS[0], known_hosts: Path | None = None
+    ) -> list[str]:
+        """The OpenSSH command line running the shell line ``remote`` on ``host`` as ``user``,
+        the host key checked against ``known_hosts`` (default: the lab's)."""
+        options = ssh_options(known_hosts or self.known_hosts)
+        return ["ssh", "-i", str(self.key), *options, f"{user}@{self.addresses[host]}", remote]
+
     def ssh(
         self, host: str, command: str, timeout: float = 120.0, user: str = OPERATORS[0]
     ) -> subprocess.CompletedProcess[str]:
@@ -66,14 +74,7 @@ class Lab:
         ``sudo`` unless ``user`` is root, as an operator works); the result, never an
         exception."""
         remote = command if user == "root" else f"sudo -n sh -c {shlex.quote(command)}"
-        args = [
-            "ssh",
-            "-i",
-            str(self.key),
-            *ssh_options(self.known_hosts),
-            f"{user}@{self.addresses[host]}",
-            remote,
-        ]
+        args = self.ssh_argv(host, remote, user)
         return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
 
     def pyinfra(self, *args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:

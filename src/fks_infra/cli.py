@@ -271,6 +271,8 @@ def status(inventory: str, as_json: bool) -> None:
             click.secho(line, fg=None if row.healthy else "red")
         bad = [r for r in rows if not r.healthy]
         click.echo(f"{len(rows) - len(bad)}/{len(rows)} services healthy")
+        for detail in dict.fromkeys(r.detail for r in rows if r.detail):
+            click.echo(f"error: {detail}", err=True)
     sys.exit(0 if all(r.healthy for r in rows) else 1)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fks_infra.addresses import url_host
+from fks_infra.connections import HostKeyError
 from fks_infra.plan import HostPlan, InventoryPlan
 
 PROBE = r"""
@@ -54,6 +55,8 @@ class Row:
     listening: bool
     health: int
     latency_ms: float
+    #: why a host was not asked, in full (a refused host key names host and known_hosts file)
+    detail: str = ""
 
     @property
     def healthy(self) -> bool:
@@ -92,19 +95,33 @@ def parse(plan: HostPlan, stdout: str) -> list[Row]:
     ]
 
 
-def unreachable(plan: HostPlan, reason: str) -> list[Row]:
+def unreachable(plan: HostPlan, reason: str, detail: str = "") -> list[Row]:
     return [
-        Row(plan.name, s.name, s.port, f"unreachable: {reason}", "", False, 0, 0.0)
+        Row(plan.name, s.name, s.port, f"unreachable: {reason}", "", False, 0, 0.0, detail)
+        for s in plan.services
+    ]
+
+
+def refused(plan: HostPlan, error: HostKeyError) -> list[Row]:
+    """Every service of a host whose SSH host key was refused: not asked, not healthy."""
+    return [
+        Row(plan.name, s.name, s.port, "refused: host key", "", False, 0, 0.0, str(error))
         for s in plan.services
     ]
 
 
 def collect(inventory: InventoryPlan, run: Callable[[str, str], tuple[int, str, str]]) -> list[Row]:
-    """Ask every host at once; ``run(host, command)`` returns (rc, stdout, stderr)."""
+    """Ask every host at once; ``run(host, command)`` returns (rc, stdout, stderr).
+
+    A host ``run`` cannot reach is a row per service (``unreachable: ...``); one whose host
+    key was refused (``HostKeyError``) is ``refused: host key``, the message in ``detail``.
+    """
 
     def one(plan: HostPlan) -> list[Row]:
         try:
             rc, stdout, stderr = run(plan.name, probe_command(plan))
+        except HostKeyError as error:
+            return refused(plan, error)
         except Exception as error:  # any connection failure is a row, not a crash
             return unreachable(plan, type(error).__name__)
         if rc != 0:
@@ -149,7 +166,8 @@ def connection_runner(
     hosts: Mapping[str, Mapping[str, Any]],
 ) -> Callable[[str, str], tuple[int, str, str]]:
     """A ``run`` for ``collect`` that connects with each host's pyinfra data (via testinfra),
-    through sudo where the data says ``_sudo``, as the deploy's commands run."""
+    host key checked as pyinfra checks it (``connections``), through sudo where the data
+    says ``_sudo``, as the deploy's commands run."""
     import tempfile
     from pathlib import Path
 

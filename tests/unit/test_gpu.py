@@ -22,6 +22,7 @@ from fks_infra.gpu import operations as gpu_ops
 from fks_infra.gpu.facts import NvidiaHost
 from fks_infra.operations import apt
 from fks_infra.plan import HostSpec, InventoryPlan, plan_inventory
+from fks_infra.run.runlock import retake_after_reboot
 from fks_infra.services.deploy import unit_options
 from fks_infra.settings import HostSettings
 
@@ -170,7 +171,7 @@ def deploy_calls(
     """The deploy's calls on a host with these NVIDIA device nodes (the module is loaded
     where /dev/nvidia0 exists)."""
     calls: list[tuple[str, dict[str, Any]]] = []
-    for module in ("apt", "server"):
+    for module in ("apt", "server", "python"):
         monkeypatch.setattr(gpu_deploy, module, Recorder(calls, f"{module}."))
     ops = Recorder(calls)
     for op in (
@@ -218,6 +219,13 @@ def test_reboot_only_when_allowed_and_then_only_when_the_driver_changed(
     )
     assert reboot["reboot_timeout"] == 600
     assert reboot["_if"]().startswith("Install the NVIDIA driver 535.*")
+    # The run lock went with the connection: taken again right after, on the same condition.
+    calls = deploy_calls(monkeypatch, [], fks_gpu_reboot=True)
+    names = [name for name, _ in calls]
+    assert names[names.index("server.reboot") + 1] == "python.call"
+    (relock,) = named(calls, "python.call")
+    assert relock["function"] is retake_after_reboot
+    assert relock["_if"]() == reboot["_if"]()
     # Without a kernel module (a container) nothing would load after a reboot.
     lab = {"fks_gpu_reboot": True, "fks_gpu_kernel_module": False}
     assert named(deploy_calls(monkeypatch, [], **lab), "server.reboot") == []

@@ -27,6 +27,7 @@ PACKAGES = {
     "amtool": "prometheus-alertmanager",
     "apt-cache": "apt",
     "chronyd": "chrony",
+    "flock": "util-linux",
     "initdb": "postgresql-15",
     "ip": "iproute2",
     "mkdir": "coreutils",
@@ -99,6 +100,17 @@ COMPUTED = {
         "python3.X on PATH, where present: a target's Python for its demo release (else skipped)"
     ),
     "found": Computed("python3.X on PATH or from pyenv, asked its version (else skipped)"),
+    "runlock.lock_script(str(directory))": Computed(
+        "the run lock's shell script (flock, stat, readlink, tr, cut)", ("util-linux", "coreutils")
+    ),
+    "lab.ssh_argv(host.name, f'sudo -n sh -c {shlex.quote(command)}', known_hosts=known_hosts)": (
+        Computed(
+            "ssh to a lab host, its key checked against a given known_hosts", ("openssh-client",)
+        )
+    ),
+    "lab.ssh_argv(HOST, f'sudo -n flock {LOCK_FILE} cat')": Computed(
+        "ssh to a lab host, holding its run lock there", ("openssh-client",)
+    ),
     "command[command.index('--') + 1:]": Computed(
         "the task argv the fake systemd-run runs: a script the test wrote"
     ),

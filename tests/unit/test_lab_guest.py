@@ -25,7 +25,9 @@ def test_apt_sources_cover_updates_and_security_like_a_cloud_image() -> None:
 
 def test_hosts_file_names_every_lab_host() -> None:
     peers = (("core-1", IPv4Address("10.213.0.10")), ("gpu-1", IPv4Address("10.213.0.11")))
-    text = hosts_file(GuestIdentity("core-1", IPv4Address("10.213.0.10"), peers, "ssh-ed25519 K"))
+    text = hosts_file(
+        GuestIdentity("core-1", IPv4Address("10.213.0.10"), peers, "ssh-ed25519 K", {})
+    )
     assert "10.213.0.10\tcore-1\n" in text and "10.213.0.11\tgpu-1\n" in text
     assert text.startswith("127.0.0.1\tlocalhost\n")
 

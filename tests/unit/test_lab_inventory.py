@@ -37,8 +37,8 @@ def test_connection_data_logs_in_as_an_operator_with_sudo_like_production(
         "ssh_user": "deploy",
         "_sudo": True,
         "ssh_key": "/repo/.lab/id_ed25519",
-        "ssh_known_hosts_file": "/dev/null",
-        "ssh_strict_host_key_checking": "no",
+        "ssh_known_hosts_file": "/repo/.lab/known_hosts",
+        "ssh_strict_host_key_checking": "yes",
     }
 
 

@@ -8,8 +8,10 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from fake_sshd import client_key_file, fake_sshd
 from pydantic import SecretStr
 from windows_side import ENDPOINTS
 
@@ -119,3 +121,52 @@ def test_the_probe_url_of_an_ipv6_bind_address_is_bracketed() -> None:
     ]
     inventory = plan_inventory(specs, secrets=lambda name, settings: (SecretStr("x"), []))
     assert "http://[fd00::3]:8007/health" in status.probe_command(inventory.host("gpu-1"))
+
+
+def _healthy_reply(inventory: InventoryPlan, host: str) -> bytes:
+    return json.dumps(
+        [
+            {
+                "service": s.name,
+                "state": "active",
+                "release": "r1",
+                "listening": True,
+                "health": 200,
+                "latency_ms": 1.0,
+            }
+            for s in inventory.host(host).services
+        ]
+    ).encode()
+
+
+def test_status_refuses_a_host_whose_key_is_not_the_recorded_one(tmp_path: Path) -> None:
+    """A fake sshd that answers every probe 'healthy': accepted with its recorded key,
+    refused with the message naming host and known_hosts file once its key changes."""
+    inventory = three_hosts()  # only core-1 is asked: the others have no data here
+    known = tmp_path / "known_hosts"
+    key = client_key_file(str(tmp_path))
+    reply = _healthy_reply(inventory, "core-1")
+    with fake_sshd(reply) as server:
+        data = {
+            "ssh_hostname": "127.0.0.1",
+            "ssh_port": server.port,
+            "ssh_user": "deploy",
+            "ssh_key": key,
+            "ssh_known_hosts_file": str(known),
+            "ssh_strict_host_key_checking": "yes",
+        }
+        known.write_text(f"[127.0.0.1]:{server.port} ssh-ed25519 {server.key.get_base64()}\n")
+        rows = core_1(status.collect(inventory, status.connection_runner({"core-1": data})))
+        assert rows and all(r.healthy for r in rows)
+    with fake_sshd(reply, port=server.port) as impostor:
+        rows = core_1(status.collect(inventory, status.connection_runner({"core-1": data})))
+        assert impostor.commands == []
+    assert {r.state for r in rows} == {"refused: host key"}
+    assert not any(r.healthy for r in rows)
+    detail = rows[0].detail
+    assert detail.startswith(f"core-1 ([127.0.0.1]:{server.port}): the SSH host key changed")
+    assert str(known) in detail
+
+
+def core_1(rows: list[status.Row]) -> list[status.Row]:
+    return [r for r in rows if r.host == "core-1"]

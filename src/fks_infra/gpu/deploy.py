@@ -13,7 +13,7 @@ from pyinfra.api.deploy import deploy
 from pyinfra.api.operation import OperationMeta
 from pyinfra.context import host
 from pyinfra.facts.deb import DebPackages
-from pyinfra.operations import apt, server
+from pyinfra.operations import apt, python, server
 from pyinfra.operations.util import any_changed
 
 from fks_infra.distro import Distro
@@ -24,6 +24,7 @@ from fks_infra.operations.apt import pinned_packages
 from fks_infra.operations.files import daemon_files, fetched_file, private_file
 from fks_infra.operations.systemd import service_state
 from fks_infra.plan import HostPlan
+from fks_infra.run.runlock import retake_after_reboot
 
 PERSISTENCED = "nvidia-persistenced.service"
 
@@ -108,6 +109,13 @@ def install_gpu_driver(plan: HostPlan, distro: Distro) -> None:
             delay=10,
             interval=5,
             reboot_timeout=settings.fks_gpu_reboot_timeout,
+            _if=driver.did_change,
+        )
+        # The reboot dropped the connection and the run lock with it: take it again (or
+        # stop here, if another run took it meanwhile) before anything else runs.
+        python.call(
+            name="Take the run lock again after the reboot",
+            function=retake_after_reboot,
             _if=driver.did_change,
         )
 

@@ -9,6 +9,7 @@ import click
 
 from fks_infra.lab import lifecycle
 from fks_infra.lab.errors import LabError
+from fks_infra.lab.keys import known_hosts_file
 from fks_infra.lab.mirror import MIRROR_ENV
 from fks_infra.lab.paths import LabPaths, lab_paths
 from fks_infra.lab.rootfs import OPERATORS
@@ -102,9 +103,9 @@ def ssh(user: str, host: str, command: tuple[str, ...]) -> None:
         "-i",
         str(paths.key),
         "-o",
-        "StrictHostKeyChecking=no",
+        "StrictHostKeyChecking=yes",
         "-o",
-        "UserKnownHostsFile=/dev/null",
+        f"UserKnownHostsFile={known_hosts_file(paths.key)}",
         "-o",
         "LogLevel=ERROR",
         "-o",

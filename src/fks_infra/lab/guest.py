@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address
 from pathlib import Path
 
 from fks_infra.lab.errors import LabError
-from fks_infra.lab.keys import host_keys
+from fks_infra.lab.keys import KeyPair
 from fks_infra.lab.mirror import Mirrors
 from fks_infra.lab.rootfs import LOGINS
 
@@ -52,6 +52,8 @@ class GuestIdentity:
     #: Every lab host's name and address, for ``/etc/hosts``.
     peers: tuple[tuple[str, IPv4Address], ...]
     authorized_key: str
+    #: Its SSH host keys by type (``keys.host_keys``), already in the lab's known_hosts.
+    host_keys: Mapping[str, KeyPair]
 
 
 def _write(root: Path, guest_path: str, content: str, mode: int = 0o644) -> None:
@@ -154,7 +156,7 @@ def prepare_guest(root: Path, identity: GuestIdentity, mirrors: Mirrors, suite: 
     _write(root, "/etc/hostname", f"{identity.name}\n")
     _write(root, "/etc/hosts", hosts_file(identity))
     _write(root, "/etc/machine-id", f"{uuid.uuid4().hex}\n", 0o444)
-    for kind, pair in host_keys(identity.name).items():
+    for kind, pair in identity.host_keys.items():
         _write(root, f"/etc/ssh/ssh_host_{kind}_key", pair.private, 0o600)
         _write(root, f"/etc/ssh/ssh_host_{kind}_key.pub", pair.public)
     for user in LOGINS:

@@ -8,9 +8,11 @@ plain, typed and unit-tested here.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from fks_infra.lab.errors import LabError
+from fks_infra.lab.keys import known_hosts_file
 from fks_infra.lab.paths import LabPaths, lab_paths
 from fks_infra.lab.rootfs import LOGINS, OPERATORS
 from fks_infra.lab.spec import KNOWN_ROLES
@@ -40,7 +42,8 @@ def login_user() -> str:
 
 def connection_data(state: LabState, name: str, user: str | None = None) -> dict[str, Any]:
     """pyinfra SSH connector data for lab host ``name``, logging in as ``user`` (default:
-    ``login_user()``); every user but root reaches root through sudo."""
+    ``login_user()``); every user but root reaches root through sudo. Host keys are checked
+    strictly against the lab's known_hosts file (``keys.known_hosts_file``)."""
     user = user or login_user()
     sudo = {"_sudo": True} if user != "root" else {}
     return {
@@ -48,9 +51,10 @@ def connection_data(state: LabState, name: str, user: str | None = None) -> dict
         "ssh_user": user,
         **sudo,
         "ssh_key": state.key,
-        # Host keys are regenerated on every ``lab up``; pinning them would only break re-runs.
-        "ssh_known_hosts_file": "/dev/null",
-        "ssh_strict_host_key_checking": "no",
+        # ``lab up`` records each host's fresh keys there before it boots: a key that is
+        # not the recorded one is refused, by pyinfra and by verify and status alike.
+        "ssh_known_hosts_file": str(known_hosts_file(Path(state.key))),
+        "ssh_strict_host_key_checking": "yes",
     }
 
 

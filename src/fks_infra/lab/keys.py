@@ -1,13 +1,17 @@
-"""SSH keys the lab needs: its own login key and per-host host keys.
+"""SSH keys the lab needs: its own login key, per-host host keys, and their known_hosts.
 
 Generated in-process (``cryptography``, already a paramiko dependency) so the
 lab needs no ``ssh-keygen`` and no shell, and every host gets keys of its own
-instead of the ones baked into the shared base rootfs.
+instead of the ones baked into the shared base rootfs. ``lab up`` records each host's
+public host keys in the lab's known_hosts file (beside the login key) before the host
+boots; the lab inventory, ``lab ssh`` and the lab tests check every connection against it,
+so a lab host whose key changed is refused as a production host would be.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,3 +74,30 @@ def ensure_lab_key(path: Path) -> str:
     public = _openssh_pair(loaded, "fks-infra-lab").public
     path.with_name(path.name + ".pub").write_text(public, encoding="ascii")
     return public
+
+
+#: The lab's known_hosts file's name, in the state directory beside the login key.
+KNOWN_HOSTS_NAME = "known_hosts"
+
+
+def known_hosts_file(lab_key: Path) -> Path:
+    """The lab's known_hosts file: beside its login key ``lab_key`` (``LabPaths.key``)."""
+    return lab_key.with_name(KNOWN_HOSTS_NAME)
+
+
+def known_hosts_lines(address: str, keys: Mapping[str, KeyPair]) -> str:
+    """OpenSSH known_hosts lines (``address type base64``) for a host's ``host_keys``, all on
+    port 22 (where lab hosts' sshd listens)."""
+    return "".join(f"{address} {' '.join(pair.public.split()[:2])}\n" for pair in keys.values())
+
+
+def write_known_hosts(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically (mode 0644: public keys only); readers see
+    the old file or the new one, never a mix of two labs' keys."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(text)
+    os.replace(tmp, path)

@@ -21,7 +21,13 @@ from fks_infra.lab import cgroups, health, machine, network
 from fks_infra.lab.capabilities import require_capabilities
 from fks_infra.lab.errors import LabError
 from fks_infra.lab.guest import GuestIdentity, prepare_guest
-from fks_infra.lab.keys import ensure_lab_key
+from fks_infra.lab.keys import (
+    ensure_lab_key,
+    host_keys,
+    known_hosts_file,
+    known_hosts_lines,
+    write_known_hosts,
+)
 from fks_infra.lab.mirror import Mirrors, system_mirrors
 from fks_infra.lab.mounts import mount_overlay, mounts_under, remove_tree, unmount_all_under
 from fks_infra.lab.names import BRIDGE, netns_name, veth_name
@@ -199,6 +205,18 @@ def _up(
         for index, host in enumerate(hosts)
     )
     peers = tuple((record.name, host_address(subnet, i)) for i, record in enumerate(records))
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(records))) as pool:
+        names = [record.name for record in records]
+        keys = dict(zip(names, pool.map(host_keys, names), strict=True))
+    identities = [
+        GuestIdentity(record.name, address, peers, public_key, keys[record.name])
+        for record, (_, address) in zip(records, peers, strict=True)
+    ]
+    # Recorded before any host boots: every connection to the lab is checked against it.
+    write_known_hosts(
+        known_hosts_file(paths.key),
+        "".join(known_hosts_lines(r.address, keys[r.name]) for r in records),
+    )
     try:
         report(f"network {subnet} on bridge {BRIDGE}")
         forward_before = network.create_bridge(subnet, gateway)
@@ -222,10 +240,10 @@ def _up(
                         paths,
                         state,
                         pair[0],
-                        GuestIdentity(pair[0].name, pair[1], peers, public_key),
+                        pair[1],
                         mirrors[parse_release(pair[0].release)],
                     ),
-                    zip(records, (address for _, address in peers), strict=True),
+                    zip(records, identities, strict=True),
                 )
             )
             state = state.model_copy(
@@ -331,6 +349,8 @@ def _down(paths: LabPaths, purge: bool) -> DownResult:
     cgroups.remove_all()
     net = network.remove_network(state.network.ip_forward_before if state else None)
     remove_tree(paths.machines)
+    # Its hosts' keys go with them; the next ``up`` records new ones.
+    known_hosts_file(paths.key).unlink(missing_ok=True)
     paths.state_file.unlink(missing_ok=True)
     purged = purge_cache(cache_dir()) if purge else []
     left = _leftovers(paths)

@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from fks_infra.lab.keys import known_hosts_file
 from fks_infra.lab.paths import LabPaths, repo_root
 from fks_infra.lab.rootfs import OPERATORS
 from fks_infra.lab.state import HostState, LabState
@@ -18,13 +19,16 @@ def lab_inventory() -> Path:
     return repo_root() / "inventory" / "lab.py"
 
 
-SSH_OPTIONS = (
-    "-o", "StrictHostKeyChecking=no",
-    "-o", "UserKnownHostsFile=/dev/null",
-    "-o", "LogLevel=ERROR",
-    "-o", "IdentitiesOnly=yes",
-    "-o", "BatchMode=yes",
-)  # fmt: skip
+def ssh_options(known_hosts: Path) -> tuple[str, ...]:
+    """OpenSSH options for a lab host: its key checked against the lab's ``known_hosts``
+    (``keys.known_hosts_file``), the lab key only, never a prompt."""
+    return (
+        "-o", "StrictHostKeyChecking=yes",
+        "-o", f"UserKnownHostsFile={known_hosts}",
+        "-o", "LogLevel=ERROR",
+        "-o", "IdentitiesOnly=yes",
+        "-o", "BatchMode=yes",
+    )  # fmt: skip
 
 
 @dataclass
@@ -47,8 +51,21 @@ class Lab:
         return Path(self.state.key)
 
     @property
+    def known_hosts(self) -> Path:
+        """The lab's known_hosts file: every host's keys as ``lab up`` made them."""
+        return known_hosts_file(self.key)
+
+    @property
     def inventory(self) -> Path:
         return lab_inventory()
+
+    def ssh_argv(
+        self, host: str, remote: str, user: str = OPERATORS[0], known_hosts: Path | None = None
+    ) -> list[str]:
+        """The OpenSSH command line running the shell line ``remote`` on ``host`` as ``user``,
+        the host key checked against ``known_hosts`` (default: the lab's)."""
+        options = ssh_options(known_hosts or self.known_hosts)
+        return ["ssh", "-i", str(self.key), *options, f"{user}@{self.addresses[host]}", remote]
 
     def ssh(
         self, host: str, command: str, timeout: float = 120.0, user: str = OPERATORS[0]
@@ -57,7 +74,7 @@ class Lab:
         ``sudo`` unless ``user`` is root, as an operator works); the result, never an
         exception."""
         remote = command if user == "root" else f"sudo -n sh -c {shlex.quote(command)}"
-        args = ["ssh", "-i", str(self.key), *SSH_OPTIONS, f"{user}@{self.addresses[host]}", remote]
+        args = self.ssh_argv(host, remote, user)
         return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
 
     def pyinfra(self, *args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:

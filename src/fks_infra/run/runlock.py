@@ -1,16 +1,27 @@
 """One fks-infra run per host at a time.
 
-The run holds ``flock`` on ``/run/lock/fks-infra.lock`` on every host it deploys to, inside a
+The run holds ``flock`` on ``/run/fks-infra/run.lock`` on every host it deploys to, inside a
 command on its own SSH channel that waits for input. When the run ends, or dies however it
 dies, its connection closes, the command gets end-of-file and the kernel drops the lock: no
-stale lock is ever left behind. A second run that finds the lock taken stops before planning
-anything, naming the host and who holds it.
+stale lock is ever left behind. A second run that finds the lock taken stops at once (it
+never waits) before planning anything, naming the host and who holds it.
+
+Nobody but root can hold it or fake its holder: the directory ``/run/fks-infra`` (shared
+with the rollout lock, ``/run/fks-infra/rollout.lock``) is created root's, mode 0700, and
+refused if it is a symlink, not a directory, not root's, or group/other-writable; the lock
+file is refused if it is a symlink and kept 0600. The holder's note is written into the lock
+file once the lock is held, with the holding shell's pid, and cleared before the lock goes;
+a second run trusts the note only while that pid is alive and still has the lock file open,
+and otherwise names the processes that do.
 
 The lock command is elevated the way every other command of the run is (``_sudo`` and the
 other global arguments of the host's data, through pyinfra's own ``make_unix_command``), so a
 root run and a sudo run, or two operators, contend for the same root-owned file. A lock the
-command could not even try (sudo refused, the file could not be opened) is reported as that
-failure with the host's own words, never as "busy".
+command could not even try (sudo refused, the directory refused, the file could not be
+opened) is reported as that failure with the host's own words, never as "busy".
+
+A reboot (``server.reboot`` in the GPU deploy) drops the connection and with it the lock:
+``retake_after_reboot`` takes it again on the new connection before the run continues.
 """
 
 from __future__ import annotations
@@ -23,17 +34,67 @@ from pyinfra.context import host, state
 
 from fks_infra.pyinfra_internals import elevated_command, ssh_client
 
-LOCK_FILE = "/run/lock/fks-infra.lock"
-_held: dict[int, Any] = {}
+#: Root's, 0700: the run lock and the rollout lock (fks-rollout) live here, nowhere else.
+LOCK_DIR = "/run/fks-infra"
+LOCK_FILE = f"{LOCK_DIR}/run.lock"
+#: host name -> (the SSH client holding the lock, the channel it is held on, the note)
+_held: dict[str, tuple[Any, Any, str]] = {}
 
-#: Takes the lock or says who holds it. The holder's note travels on stdin (first line), so
-#: nothing of it is ever parsed by a shell; the rest of stdin is held open with the lock.
-LOCK_SCRIPT = (
-    f"exec 9>>{LOCK_FILE} || exit 71; "
-    "read -r holder; "
-    f'if flock -n 9; then printf "%s\\n" "$holder" > {LOCK_FILE}; echo locked; '
-    f"exec cat >/dev/null; else echo busy; cat {LOCK_FILE}; fi"
-)
+#: Exit code of the lock script when the lock's directory or file is refused (its words on
+#: stdout say which check refused); 71 when it could not be opened at all.
+REFUSED = 72
+
+#: Takes the lock in ``@DIR@`` or says who holds it, as root. The holder's note travels on
+#: stdin (first line), so nothing of it is ever parsed by a shell; the rest of stdin is held
+#: open with the lock. The note in the file is "<pid of this shell> <note>"; a reader believes
+#: it only while that pid is alive with the lock file open as fd 9, and else lists the
+#: processes that have the file open. Replies: ``locked``; ``busy <note>`` (an fks-infra run);
+#: ``other pid N (command)...`` (a root process that is no run); anything else is a failure.
+_SCRIPT = r"""d=@DIR@; f=@DIR@/run.lock; umask 077
+if [ -L "$d" ] || { [ -e "$d" ] && [ ! -d "$d" ]; }; then
+  echo "refused: $d is a symlink or not a directory"; exit @REFUSED@
+fi
+mkdir -m 0700 "$d" 2>/dev/null
+set -- $(stat -c '%u %a' "$d") || exit 71
+if [ "$1" != 0 ] || [ $(( 0$2 & 022 )) != 0 ]; then
+  echo "refused: $d is owned by uid $1 with mode $2 (must be root's, not group/other-writable)"
+  exit @REFUSED@
+fi
+if [ -L "$f" ]; then echo "refused: $f is a symlink"; exit @REFUSED@; fi
+exec 9>>"$f" || exit 71
+chmod 0600 "$f" || exit 71
+read -r holder
+if flock -n 9; then
+  printf '%s %s\n' "$$" "$holder" > "$f"
+  echo locked
+  cat >/dev/null
+  : > "$f"
+  exit 0
+fi
+exec 9>&-
+read -r pid note < "$f"
+if [ -n "$pid" ] && [ "$(readlink "/proc/$pid/fd/9")" = "$f" ]; then
+  echo "busy $note"; exit 0
+fi
+others=
+for p in /proc/[0-9]*; do
+  for l in "$p"/fd/*; do
+    if [ "$(readlink "$l" 2>/dev/null)" = "$f" ]; then
+      others="$others pid ${p#/proc/} ($(tr '\0' ' ' < "$p/cmdline" 2>/dev/null | cut -c1-60))"
+      break
+    fi
+  done
+done
+echo "other${others:- a process that has ended}"
+"""
+
+
+def lock_script(directory: str = LOCK_DIR) -> str:
+    """The lock script for the lock ``<directory>/run.lock`` (the tests use a temporary one)."""
+    return _SCRIPT.replace("@DIR@", directory).replace("@REFUSED@", str(REFUSED))
+
+
+LOCK_SCRIPT = lock_script()
 
 
 class HostBusyError(PyinfraError):
@@ -59,23 +120,46 @@ def hold_run_lock(holder: str) -> None:
     Raises ``HostBusyError`` when another run holds the lock, ``RunLockError`` when the lock
     command failed (its output, stderr included, is in the message).
     """
+    _take(state, host, holder)
+
+
+def retake_after_reboot(state: Any, host: Any) -> None:
+    """Take the current host's run lock again on the connection pyinfra made after a reboot
+    (a ``python.call`` function: pyinfra passes ``state`` and ``host``), with the note it was
+    first taken with. The reboot dropped it: another run may hold it now, and then this run
+    stops on this host with ``HostBusyError`` before anything else runs there."""
+    held = _held.get(host.name)
+    if held is None:
+        return  # never taken (@local and other connectors)
+    _take(state, host, held[2])
+
+
+def _take(state: Any, host: Any, holder: str) -> None:
     client = ssh_client(host)
-    if client is None or id(client) in _held:
-        return  # @local and other connectors, or already held by this run
+    held = _held.get(host.name)
+    if client is None or (held is not None and held[0] is client):
+        return  # @local and other connectors, or already held on this connection
     channel = client.get_transport().open_session()
     channel.set_combine_stderr(True)
-    channel.exec_command(lock_command())
-    channel.sendall(holder.replace("\n", " ").encode() + b"\n")
+    channel.exec_command(elevated_command(state, host, LOCK_SCRIPT))
+    note = holder.replace("\n", " ")
+    channel.sendall(note.encode() + b"\n")
     reply = _read_reply(channel)
     if reply.startswith("locked\n"):
-        _held[id(client)] = channel  # kept open, with the lock, until this process exits
+        # Kept open, with the lock, until this process exits or the connection drops.
+        _held[host.name] = (client, channel, note)
         return
     channel.close()
-    if reply.startswith("busy"):
-        owner = reply.removeprefix("busy").strip() or "an unknown run"
+    if reply.startswith("busy "):
+        owner = reply.removeprefix("busy ").strip() or "an unknown run"
         raise HostBusyError(
             f"{host.name} is being deployed by another fks-infra run ({owner}); "
             "try again when it has finished"
+        )
+    if reply.startswith("other "):
+        raise HostBusyError(
+            f"{host.name}: the run lock {LOCK_FILE} is held by a process that is not an "
+            f"fks-infra run:{reply.removeprefix('other').rstrip()}; nothing was changed"
         )
     raise RunLockError(
         f"{host.name}: could not take the run lock {LOCK_FILE}: "
@@ -109,5 +193,6 @@ def _read_reply(channel: Any, timeout: float = 15.0) -> str:
 
 
 def _complete(data: bytes) -> bool:
-    """``locked``, or ``busy`` followed by the holder's line."""
-    return data.startswith(b"locked\n") or (data.startswith(b"busy") and b"\n" in data[5:])
+    """``locked``, or the whole ``busy <note>`` or ``other <processes>`` line."""
+    whole_line = data.startswith((b"busy ", b"other ")) and b"\n" in data
+    return data.startswith(b"locked\n") or whole_line

@@ -46,8 +46,8 @@ def test_a_second_run_on_a_busy_host_refuses_and_the_lock_dies_with_its_holder(
     lab: Lab, deployed: Run
 ) -> None:
     hold = (
-        "exec 9>>/run/lock/fks-infra.lock; flock 9; "
-        "echo 'pid 4242 on another-machine' > /run/lock/fks-infra.lock; echo held; "
+        "mkdir -p -m 0700 /run/fks-infra; exec 9>>/run/fks-infra/run.lock; flock 9; "
+        'echo "$$ pid 4242 on another-machine" > /run/fks-infra/run.lock; echo held; '
         "exec cat >/dev/null"
     )  # held, like fks-infra's own lock, until the connection ends
     holder = subprocess.Popen(

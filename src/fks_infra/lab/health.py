@@ -14,6 +14,7 @@ from pathlib import Path
 import paramiko
 
 from fks_infra.lab.errors import LabError
+from fks_infra.lab.keys import known_hosts_file
 from fks_infra.lab.rootfs import OPERATORS
 
 READY_STATES = frozenset({"running", "degraded"})
@@ -22,10 +23,12 @@ POLL_INTERVAL_S = 0.5
 
 def system_state(address: str, key: Path, timeout: float = 5.0) -> str:
     """``systemctl is-system-running`` on ``address``, asked as the lab's first operator (root
-    may not log in once a deploy hardened sshd); OSError or SSHException if unreachable."""
+    may not log in once a deploy hardened sshd); OSError or SSHException if unreachable or if
+    its host key is not the one recorded in the lab's known_hosts (``keys.known_hosts_file``)."""
     client = paramiko.SSHClient()
-    # Lab hosts get fresh host keys on every ``up``; nothing to pin them against.
-    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    # ``lab up`` records every host's keys before it boots: an unknown or changed key is refused.
+    client.load_host_keys(str(known_hosts_file(key)))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
     try:
         client.connect(
             address,

@@ -122,7 +122,7 @@ def test_sysctl_file_holds_every_parameter_but_the_skipped() -> None:
 
 
 def test_unknown_items_to_skip_are_refused_naming_them() -> None:
-    with pytest.raises(ValidationError, match="net.ipv4.ip_forwrd"):
+    with pytest.raises(ValidationError, match=r"net\.ipv4\.ip_forwrd"):
         HostSettings(fks_sysctl_skip=("net.ipv4.ip_forwrd",))
     with pytest.raises(ValidationError, match="usb_storage"):
         HostSettings(fks_modules_allowed=("usb_storage",))

@@ -260,6 +260,10 @@ fks_modules_allowed: list[str] = []
 # packages, never a reboot.
 fks_unattended_upgrades = True
 
+# Networks fail2ban never bans (besides loopback and the inventory's hosts); default: the tailnet's
+# addresses, where operators come from.
+fks_fail2ban_ignore = ["100.64.0.0/10", "fd7a:115c:a1e0::/48"]
+
 # Database and role PostgreSQL gives the FKS services (password: secret POSTGRES_PASSWORD).
 fks_postgres_database = "fks"
 

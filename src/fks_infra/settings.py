@@ -264,6 +264,9 @@ class HostSettings(BaseModel):
     fks_unattended_upgrades: bool = True
     """Install the release's security updates daily (unattended-upgrades): never NVIDIA or
     PostgreSQL packages, never a reboot."""
+    fks_fail2ban_ignore: tuple[str, ...] = ("100.64.0.0/10", "fd7a:115c:a1e0::/48")
+    """Networks fail2ban never bans (besides loopback and the inventory's hosts); default:
+    the tailnet's addresses, where operators come from."""
 
     @field_validator("fks_sysctl_skip")
     @classmethod
@@ -274,6 +277,18 @@ class HostSettings(BaseModel):
         unknown = [key for key in value if key not in KERNEL_PARAMETERS]
         if unknown:
             raise ValueError(f"not in the hardening set: {', '.join(unknown)}")
+        return value
+
+    @field_validator("fks_fail2ban_ignore")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item[:60]!r} is not an address or network") from None
         return value
 
     @field_validator("fks_modules_allowed")

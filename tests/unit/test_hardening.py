@@ -291,3 +291,29 @@ def test_redis_refuses_config_and_serves_what_the_services_send(tmp_path: Path) 
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# --- fail2ban ----------------------------------------------------------------------------
+
+
+def test_fail2ban_never_bans_loopback_the_inventory_or_the_tailnet() -> None:
+    ignored = hardening.fail2ban_ignored(["10.0.0.10", "fd00::30", "10.0.0.10"], HostSettings())
+    assert ignored == (
+        "127.0.0.1/8",
+        "::1",
+        "10.0.0.10",
+        "fd00::30",
+        "100.64.0.0/10",
+        "fd7a:115c:a1e0::/48",
+    )
+    text = hardening.render_fail2ban(ignored)
+    assert "ignoreip = 127.0.0.1/8 ::1 10.0.0.10 fd00::30 100.64.0.0/10 fd7a:115c:a1e0::/48" in (
+        text.splitlines()
+    )
+    assert "backend = systemd" in text.splitlines()  # no auth.log on a journald-only host
+
+
+@pytest.mark.parametrize("bad", ["10.0.0.300", "host name", "10.0.0.0/8 1.2.3.4"])
+def test_fail2ban_ignore_takes_only_addresses_and_networks(bad: str) -> None:
+    with pytest.raises(ValidationError, match="fks_fail2ban_ignore"):
+        HostSettings(fks_fail2ban_ignore=(bad,))

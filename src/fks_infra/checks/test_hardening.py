@@ -14,6 +14,7 @@ import shlex
 
 import pytest
 
+from fks_infra.checks import fleet
 from fks_infra.checks.fleet import HostTarget, Target, connect, release
 from fks_infra.datastores.config import REDIS_DISABLED_COMMANDS
 from fks_infra.hardening import config as hardening
@@ -149,3 +150,13 @@ def test_redis_refuses_its_disabled_commands(redis_clients: Target) -> None:
     assert len(answers) == len(REDIS_DISABLED_COMMANDS)
     for command, answer in zip(REDIS_DISABLED_COMMANDS, answers, strict=True):
         assert answer.startswith("-ERR unknown command"), f"{command}: {answer[:40]}"
+
+
+def test_fail2ban_watches_sshd_and_never_bans_the_inventory(sshd: HostTarget) -> None:
+    """fail2ban's own view: the sshd jail is up, and the inventory's hosts are ignored."""
+    name = sshd.host.name
+    assert "Currently banned" in run(name, "fail2ban-client status sshd")
+    ignored = run(name, "fail2ban-client get sshd ignoreip")
+    assert fleet.current is not None
+    missing = [h.address for h in fleet.current.plan.hosts if h.address not in ignored]
+    assert missing == [], f"fail2ban may ban inventory hosts {missing}"

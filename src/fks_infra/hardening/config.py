@@ -13,7 +13,7 @@ booting the same tree) but not set live (``settable``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from fks_infra.distro import Distro
@@ -31,6 +31,7 @@ UNATTENDED_UPGRADES = "/etc/apt/apt.conf.d/52fks-infra-unattended-upgrades"
 NEEDRESTART_CONF = "/etc/needrestart/conf.d/fks-infra.conf"
 DEBSUMS_DEFAULTS = "/etc/default/debsums"
 AUDIT_RULES = "/etc/audit/rules.d/fks-infra.rules"
+FAIL2BAN_JAIL = "/etc/fail2ban/jail.d/fks-infra.local"
 LOGIN_DEFS = "/etc/login.defs"
 
 #: Kernel parameters and their values: Lynis' scan profile (``default.prf``, KRNL-6000) for
@@ -86,8 +87,17 @@ BLOCKED_MODULES: Mapping[str, str] = {
 }
 
 #: Packages every host gets: automatic security updates, a list of daemons running old
-#: libraries, package file checksums, a private $TMPDIR per login, password quality rules.
-PACKAGES = ("unattended-upgrades", "needrestart", "debsums", "libpam-tmpdir", "libpam-pwquality")
+#: libraries, package file checksums, a private $TMPDIR per login, password quality rules,
+#: and fail2ban reading sshd's journal (python3-systemd).
+PACKAGES = (
+    "unattended-upgrades",
+    "needrestart",
+    "debsums",
+    "libpam-tmpdir",
+    "libpam-pwquality",
+    "fail2ban",
+    "python3-systemd",
+)
 #: Only where the kernel is the host's own: the kernel's audit subsystem is not namespaced.
 AUDIT_PACKAGES = ("auditd",)
 
@@ -163,6 +173,18 @@ def render_unattended_upgrades(distro: Distro) -> str:
         "etc/apt/apt.conf.d/52fks-infra-unattended-upgrades.j2",
         {"origins": security_origins(distro).patterns, "blacklist": UPGRADE_BLACKLIST},
     )
+
+
+def fail2ban_ignored(plan_address: Iterable[str], settings: HostSettings) -> tuple[str, ...]:
+    """Addresses fail2ban never bans: loopback, the inventory's hosts (``plan_address``),
+    ``fks_fail2ban_ignore``; each once, in that order."""
+    return tuple(
+        dict.fromkeys(("127.0.0.1/8", "::1", *plan_address, *settings.fks_fail2ban_ignore))
+    )
+
+
+def render_fail2ban(ignored: tuple[str, ...]) -> str:
+    return render("etc/fail2ban/jail.d/fks-infra.local.j2", {"ignore": ignored})
 
 
 def render_issue(settings: HostSettings) -> str:

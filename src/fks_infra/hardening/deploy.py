@@ -12,10 +12,10 @@ from fks_infra.hardening import config as hardening
 from fks_infra.hardening.facts import Container
 from fks_infra.hardening.operations import kernel_parameters
 from fks_infra.operations.apt import packages
-from fks_infra.operations.files import private_file
+from fks_infra.operations.files import daemon_files, private_file
 from fks_infra.operations.systemd import service_state
 from fks_infra.package_data import host_file
-from fks_infra.plan import HostPlan
+from fks_infra.plan import HostPlan, InventoryPlan
 
 #: Shipped as they are (``files/``), mode 644.
 STATIC_FILES = (
@@ -27,7 +27,7 @@ STATIC_FILES = (
 
 
 @deploy("Harden host")
-def harden_host(plan: HostPlan, distro: Distro) -> None:
+def harden_host(plan: HostPlan, inventory: InventoryPlan, distro: Distro) -> None:
     """The hardening every host gets; in a container, what a container can carry."""
     settings = plan.settings
     # needrestart's "list only" before the package: its first apt hook restarts nothing.
@@ -38,6 +38,12 @@ def harden_host(plan: HostPlan, distro: Distro) -> None:
         mode="644",
     )
     packages(name="Install the hardening packages", names=list(hardening.PACKAGES))
+    ignored = hardening.fail2ban_ignored((h.address for h in inventory.hosts), settings)
+    daemon_files(
+        name=f"Render {hardening.FAIL2BAN_JAIL} (restart fail2ban when it changed)",
+        unit="fail2ban.service",
+        files=[(hardening.FAIL2BAN_JAIL, hardening.render_fail2ban(ignored).encode(), "644")],
+    )
     for path in STATIC_FILES:
         private_file(
             name=f"Install {path}", content=host_file(path).read_bytes(), dest=path, mode="644"
@@ -68,7 +74,8 @@ def harden_host(plan: HostPlan, distro: Distro) -> None:
         files.line(
             name=f"{key} {value} in {hardening.LOGIN_DEFS}",
             path=hardening.LOGIN_DEFS,
-            line=rf"^#?\s*{key}\s",
+            # The same in grep -E (pyinfra's fact) and sed's basic regex (its change).
+            line=f"^#*[[:space:]]*{key}[[:space:]]",
             replace=f"{key} {value}",
         )
     upgrades = settings.fks_unattended_upgrades

@@ -68,7 +68,7 @@ def deploy_roles(*roles: Role) -> None:
     prepare_host(plan=plan)
     join_tailnet(plan=plan, distro=distro)
     harden_sshd(plan=plan, distro=distro)
-    harden_host(plan=plan, distro=distro)
+    harden_host(plan=plan, inventory=inventory, distro=distro)
     configure_time(plan=plan)
     if serving(Role.GPU):
         install_gpu_driver(plan=plan, distro=distro)

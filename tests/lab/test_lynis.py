@@ -18,16 +18,18 @@ import pytest
 from deploying import Run
 
 from fks_infra.catalogue import Role
+from fks_infra.hardening.config import KERNEL_PARAMETERS
 from fks_infra.lab.testing import Lab
 
 pytestmark = pytest.mark.lab
 
 FLOOR = 80
 
-#: Lynis tests whose points a lab container cannot earn, and why. KRNL-6000 counts only its
-#: kernel-wide keys (``net.*`` belong to the container's own network namespace and are set).
+#: Lynis tests whose points a lab container cannot earn, and why. KRNL-6000 counts only the
+#: keys fks-infra's /etc/sysctl.d file sets: a lab host's /proc/sys is read-only (its
+#: kernel is the lab machine's), so they stay as the machine has them.
 CONTAINER_ONLY = {
-    "KRNL-6000": "kernel-wide parameters are the lab machine's kernel's (set on real hosts)",
+    "KRNL-6000": "kernel parameters: /proc/sys is read-only in the lab (set on real hosts)",
     "ACCT-9628": "auditd: the kernel's audit subsystem is not namespaced (installed on real hosts)",
     "MACF-6290": "AppArmor is the lab machine's kernel's security module",
 }
@@ -47,8 +49,8 @@ class Audit:
     total: int
     #: points lost per test id
     lost: Counter[str]
-    #: kernel parameters Lynis found differing, non-``net.*`` (kernel-wide)
-    kernel_wide: tuple[str, ...]
+    #: kernel parameters Lynis found differing that fks-infra's file sets
+    read_only_parameters: tuple[str, ...]
     suggestions: tuple[str, ...]
 
 
@@ -65,18 +67,18 @@ def parse(report: str, log: str) -> Audit:
             points, total = points + got, total + most
         elif found := re.search(r"maximum number of hardening points .*?\((\d+)\)", line):
             points, total = points + int(found.group(1)), total + int(found.group(1))
-    kernel_wide = tuple(
+    read_only_parameters = tuple(
         key
         for key in re.findall(r"sysctl key (\S+) has a different value", log)
-        if not key.startswith("net.")
+        if key in KERNEL_PARAMETERS
     )
     suggestions = tuple(re.findall(r"^suggestion\[\]=([^|]+\|[^|]+)", report, re.M))
-    return Audit(index, points, total, lost, kernel_wide, suggestions)
+    return Audit(index, points, total, lost, read_only_parameters, suggestions)
 
 
 def container_shortfall(audit: Audit) -> dict[str, int]:
     """Points lost to what a container cannot carry, per named item."""
-    named = {f"KRNL-6000 {key}": 1 for key in audit.kernel_wide}
+    named = {f"KRNL-6000 {key}": 1 for key in audit.read_only_parameters}
     named |= {test: audit.lost[test] for test in CONTAINER_ONLY if test != "KRNL-6000"}
     return {item: points for item, points in named.items() if points}
 

@@ -52,7 +52,7 @@ def recorded(facts: dict[Any, Any]) -> Iterator[None]:
     factcache.forget_all()
 
 
-def sysctl_commands(container: str | None, live: dict[str, str]) -> list[str]:
+def sysctl_commands(container: str | None, live: dict[str, tuple[str, bool]]) -> list[str]:
     with recorded({Container: container, KernelParameters: live}):
         out = []
         for command in kernel_parameters._inner(values=hardening.KERNEL_PARAMETERS):
@@ -61,10 +61,7 @@ def sysctl_commands(container: str | None, live: dict[str, str]) -> list[str]:
         return out
 
 
-#: A fresh lab host as measured (Debian 13 in systemd-nspawn): kernel-wide values are the
-#: machine's, the network namespace's are the defaults of a new one.
-FRESH = {
-    **hardening.KERNEL_PARAMETERS,
+DIFFERING = {
     "kernel.kptr_restrict": "0",
     "fs.protected_regular": "0",
     "net.ipv4.conf.all.forwarding": "1",
@@ -72,23 +69,33 @@ FRESH = {
 }
 
 
+def live(read_only: tuple[str, ...] = ()) -> dict[str, tuple[str, bool]]:
+    """Every parameter as wanted but DIFFERING's; those in ``read_only`` may not be set."""
+    values = {**hardening.KERNEL_PARAMETERS, **DIFFERING}
+    return {k: (v, not k.startswith(read_only)) for k, v in values.items()}
+
+
 def test_a_host_with_its_own_kernel_gets_every_differing_parameter() -> None:
-    assert sysctl_commands(None, FRESH) == [
+    assert sysctl_commands(None, live()) == [
         "sysctl -q -w fs.protected_regular=2 kernel.kptr_restrict=2 "
         "net.ipv4.conf.all.forwarding=0 net.ipv4.conf.all.rp_filter=1"
     ]
 
 
-def test_a_container_sets_only_its_network_namespace_parameters() -> None:
-    assert sysctl_commands("systemd-nspawn", FRESH) == [
+def test_read_only_parameters_are_left_as_they_are() -> None:
+    """A container whose network namespace's parameters are writable gets those only; the
+    lab's (all of /proc/sys read-only) gets no command."""
+    assert sysctl_commands("lxc", live(read_only=("kernel.", "fs."))) == [
         "sysctl -q -w net.ipv4.conf.all.forwarding=0 net.ipv4.conf.all.rp_filter=1"
     ]
+    assert sysctl_commands("systemd-nspawn", live(read_only=("",))) == []
 
 
 def test_converged_parameters_and_unknown_keys_give_no_command() -> None:
-    assert sysctl_commands(None, dict(hardening.KERNEL_PARAMETERS)) == []
-    older_kernel = {k: v for k, v in FRESH.items() if k != "kernel.kptr_restrict"}
-    del older_kernel["fs.protected_regular"]
+    converged = {k: (v, True) for k, v in hardening.KERNEL_PARAMETERS.items()}
+    assert sysctl_commands(None, converged) == []
+    older_kernel = live()
+    del older_kernel["kernel.kptr_restrict"], older_kernel["fs.protected_regular"]
     assert sysctl_commands(None, older_kernel) == [
         "sysctl -q -w net.ipv4.conf.all.forwarding=0 net.ipv4.conf.all.rp_filter=1"
     ]
@@ -99,8 +106,8 @@ def test_facts_parse_what_the_host_prints() -> None:
     assert Container().process([]) is None
     assert Container().process(["systemd-nspawn"]) == "systemd-nspawn"
     assert KernelParameters().process(
-        ["kernel.kptr_restrict=2", "net.ipv4.tcp_rmem=4096\t131072  6291456", "junk"]
-    ) == {"kernel.kptr_restrict": "2", "net.ipv4.tcp_rmem": "4096 131072 6291456"}
+        ["ro kernel.kptr_restrict=2", "rw net.ipv4.tcp_rmem=4096\t131072  6291456", "junk"]
+    ) == {"kernel.kptr_restrict": ("2", False), "net.ipv4.tcp_rmem": ("4096 131072 6291456", True)}
 
 
 def test_kernel_parameters_command_reads_only_the_keys_asked() -> None:

@@ -5,10 +5,10 @@ lists each one applied, skipped in containers, or left out, with the reason). Ev
 here is fks-infra's own (a drop-in or a file of its own name), never a distribution's
 conffile rewritten, so a package upgrade never asks about it.
 
-Kernel parameters: the keys under ``net.`` belong to the network namespace, so a container
-with its own network (a lab host) can set them; every other key is the kernel's, shared by
-a container with its host machine: there it is written to ``/etc/sysctl.d`` (for a real host
-booting the same tree) but not set live (``settable``).
+Kernel parameters: a container shares its machine's kernel, and mounts ``/proc/sys``
+read-only (a lab host: all of it, its network namespace's ``net.*`` too); there the file is
+written to ``/etc/sysctl.d`` but what cannot be set is left as it is, with the reason
+(``operations.kernel_parameters``).
 """
 
 from __future__ import annotations
@@ -119,12 +119,6 @@ UPGRADE_BLACKLIST = (
 def kernel_parameters(settings: HostSettings) -> dict[str, str]:
     """{key: value} fks-infra manages on a host: the hardening set less ``fks_sysctl_skip``."""
     return {k: v for k, v in KERNEL_PARAMETERS.items() if k not in settings.fks_sysctl_skip}
-
-
-def settable(key: str, container: str | None) -> bool:
-    """Whether a kernel parameter can be set live on a host in ``container`` (``None``: the
-    host runs its own kernel): a container owns only its network namespace's ``net.*``."""
-    return container is None or key.startswith("net.")
 
 
 def blocked_modules(settings: HostSettings) -> dict[str, str]:

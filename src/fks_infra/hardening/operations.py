@@ -8,7 +8,6 @@ from pyinfra import logger
 from pyinfra.api.command import StringCommand
 from pyinfra.context import host
 
-from fks_infra.hardening.config import settable
 from fks_infra.hardening.facts import Container, KernelParameters
 from fks_infra.operations.factcache import fact, host_operation
 
@@ -19,23 +18,20 @@ def kernel_parameters(values: Mapping[str, str]) -> Generator[object, None, None
 
     + values: {key: value}; a key this kernel does not have is left out (an older kernel)
 
-    In a container (``Container`` fact) only the network namespace's ``net.*`` keys are
-    set: the others belong to the kernel the container shares with its host machine, which
-    a deploy must not change; they are logged as skipped, with that reason. The file in
-    ``/etc/sysctl.d`` sets all of them at boot on a host with its own kernel.
+    A parameter this host may not set (its ``/proc/sys`` file is read-only: a container,
+    which shares the kernel of its machine, a deploy must not change) is logged as skipped,
+    with the reason; the file in ``/etc/sysctl.d`` sets it at boot on a host with its own
+    kernel.
     """
-    container = fact(Container)
     live = fact(KernelParameters, keys=tuple(values))
-    differing = {k: v for k, v in values.items() if k in live and live[k] != v}
-    skipped = sorted(k for k in differing if not settable(k, container))
-    if skipped:
+    differing = {k: v for k, v in values.items() if k in live and live[k][0] != v}
+    read_only = sorted(k for k in differing if not live[k][1])
+    if read_only:
+        container = fact(Container)
+        where = f"in a container ({container})" if container else "here"
         logger.info(
-            "%s: in a container (%s), kernel-wide parameters belong to the machine's kernel; "
-            "not set: %s",
-            host.name,
-            container,
-            ", ".join(skipped),
+            "%s: read-only %s, left as they are: %s", host.name, where, ", ".join(read_only)
         )
-    wanted = [f"{k}={v}" for k, v in differing.items() if settable(k, container)]
+    wanted = [f"{k}={v}" for k, v in differing.items() if live[k][1]]
     if wanted:
         yield StringCommand("sysctl", "-q", "-w", *wanted)

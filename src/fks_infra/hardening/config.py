@@ -31,7 +31,8 @@ UNATTENDED_UPGRADES = "/etc/apt/apt.conf.d/52fks-infra-unattended-upgrades"
 NEEDRESTART_CONF = "/etc/needrestart/conf.d/fks-infra.conf"
 DEBSUMS_DEFAULTS = "/etc/default/debsums"
 AUDIT_RULES = "/etc/audit/rules.d/fks-infra.rules"
-FAIL2BAN_JAIL = "/etc/fail2ban/jail.d/fks-infra.local"
+#: fail2ban's own file for local settings (the package's jail.conf stays as shipped).
+FAIL2BAN_JAIL = "/etc/fail2ban/jail.local"
 LOGIN_DEFS = "/etc/login.defs"
 
 #: Kernel parameters and their values: Lynis' scan profile (``default.prf``, KRNL-6000) for
@@ -178,7 +179,7 @@ def fail2ban_ignored(plan_address: Iterable[str], settings: HostSettings) -> tup
 
 
 def render_fail2ban(ignored: tuple[str, ...]) -> str:
-    return render("etc/fail2ban/jail.d/fks-infra.local.j2", {"ignore": ignored})
+    return render("etc/fail2ban/jail.local.j2", {"ignore": ignored})
 
 
 def render_issue(settings: HostSettings) -> str:

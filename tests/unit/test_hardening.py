@@ -146,18 +146,6 @@ def test_modprobe_refuses_each_blocked_module_even_when_asked_by_name() -> None:
     assert "usb-storage" not in text
 
 
-def test_modprobe_reads_the_file_as_intended(tmp_path: Path) -> None:
-    """modprobe itself (dry run, this file as its only config) answers "install /bin/false"."""
-    conf = tmp_path / "hardening.conf"
-    conf.write_text(hardening.render_modprobe(HostSettings()))
-    result = run([tool("modprobe"), "-C", str(conf), "--show-config"])
-    if result.returncode != 0:
-        pytest.skip(f"modprobe --show-config fails here: {result.stderr.strip()}")
-    shown = result.stdout.splitlines()
-    assert "install dccp /bin/false" in shown
-    assert "blacklist sctp" in shown
-
-
 @pytest.mark.parametrize("banner", ["two\nlines", "getty \\n escape", "nul\x00"])
 def test_banner_refuses_what_getty_would_expand(banner: str) -> None:
     with pytest.raises(ValidationError, match="fks_login_banner"):

@@ -404,6 +404,7 @@ LYNIS_SSHD = {
     "permittunnel": "no",
     "gatewayports": "no",
     "permituserenvironment": "no",
+    "compression": "no",
     "loglevel": "VERBOSE",
 }
 

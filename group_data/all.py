@@ -230,6 +230,40 @@ fks_windows_winrm_user = "fks"
 # Verify the WinRM TLS certificate (False only for a self-signed one on a private network).
 fks_windows_winrm_verify_tls = True
 
+# sshd ClientAliveInterval: seconds of silence before sshd probes the client; a client missing
+# fks_ssh_client_alive_count_max + 1 probes in a row is dropped, its run lock too.
+fks_ssh_client_alive_interval = 60
+
+# sshd ClientAliveCountMax: unanswered probes tolerated (2: a dead client goes in 3 min).
+fks_ssh_client_alive_count_max = 2
+
+# sshd MaxSessions: sessions open at once on one connection (a deploy holds 3: the run lock, SFTP
+# and a command).
+fks_ssh_max_sessions = 4
+
+# Text of /etc/issue and /etc/issue.net, shown before a console or telnet-style login (one line; no
+# backslash: getty expands those).
+fks_login_banner = (
+    "Authorised access only. Activity on this private system is monitored and logged; unauthorised "
+    "use is prohibited and may be reported to law enforcement."
+)
+
+# Kernel parameters of the hardening set left as the host has them (e.g.
+# net.ipv4.conf.all.forwarding on a Tailscale subnet router or exit node).
+fks_sysctl_skip: list[str] = []
+
+# Kernel modules of the hardening blacklist (dccp, sctp, rds, tipc, usb-storage, firewire-core) this
+# host may still load.
+fks_modules_allowed: list[str] = []
+
+# Install the release's security updates daily (unattended-upgrades): never NVIDIA or PostgreSQL
+# packages, never a reboot.
+fks_unattended_upgrades = True
+
+# Networks fail2ban never bans (besides loopback and the inventory's hosts); default: the tailnet's
+# addresses, where operators come from.
+fks_fail2ban_ignore = ["100.64.0.0/10", "fd7a:115c:a1e0::/48"]
+
 # Database and role PostgreSQL gives the FKS services (password: secret POSTGRES_PASSWORD).
 fks_postgres_database = "fks"
 

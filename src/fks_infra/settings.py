@@ -439,6 +439,70 @@ class HostSettings(BaseModel):
     fks_windows_winrm_verify_tls: bool = True
     """Verify the WinRM TLS certificate (False only for a self-signed one on a private network)."""
 
+    # Host hardening beyond the edge (fks_infra.hardening, fks_infra.sshd): what Lynis checks.
+    fks_ssh_client_alive_interval: int = Field(60, ge=5, le=600)
+    """sshd ClientAliveInterval: seconds of silence before sshd probes the client; a client
+    missing fks_ssh_client_alive_count_max + 1 probes in a row is dropped, its run lock too."""
+    fks_ssh_client_alive_count_max: int = Field(2, ge=1, le=10)
+    """sshd ClientAliveCountMax: unanswered probes tolerated (2: a dead client goes in 3 min)."""
+    fks_ssh_max_sessions: int = Field(4, ge=3, le=64)
+    """sshd MaxSessions: sessions open at once on one connection (a deploy holds 3: the run
+    lock, SFTP and a command)."""
+    fks_login_banner: str = Field(
+        "Authorised access only. Activity on this private system is monitored and logged; "
+        "unauthorised use is prohibited and may be reported to law enforcement.",
+        min_length=1,
+        max_length=1000,
+        pattern=r"^[^\x00-\x1f\x7f\\]+$",
+    )
+    """Text of /etc/issue and /etc/issue.net, shown before a console or telnet-style login
+    (one line; no backslash: getty expands those)."""
+    fks_sysctl_skip: tuple[str, ...] = ()
+    """Kernel parameters of the hardening set left as the host has them (e.g.
+    net.ipv4.conf.all.forwarding on a Tailscale subnet router or exit node)."""
+    fks_modules_allowed: tuple[str, ...] = ()
+    """Kernel modules of the hardening blacklist (dccp, sctp, rds, tipc, usb-storage,
+    firewire-core) this host may still load."""
+    fks_unattended_upgrades: bool = True
+    """Install the release's security updates daily (unattended-upgrades): never NVIDIA or
+    PostgreSQL packages, never a reboot."""
+    fks_fail2ban_ignore: tuple[str, ...] = ("100.64.0.0/10", "fd7a:115c:a1e0::/48")
+    """Networks fail2ban never bans (besides loopback and the inventory's hosts); default:
+    the tailnet's addresses, where operators come from."""
+
+    @field_validator("fks_sysctl_skip")
+    @classmethod
+    def _known_parameters(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Imported here: fks_infra.hardening.config reads this model.
+        from fks_infra.hardening.config import KERNEL_PARAMETERS
+
+        unknown = [key for key in value if key not in KERNEL_PARAMETERS]
+        if unknown:
+            raise ValueError(f"not in the hardening set: {', '.join(unknown)}")
+        return value
+
+    @field_validator("fks_fail2ban_ignore")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item[:60]!r} is not an address or network") from None
+        return value
+
+    @field_validator("fks_modules_allowed")
+    @classmethod
+    def _known_modules(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from fks_infra.hardening.config import BLOCKED_MODULES
+
+        unknown = [name for name in value if name not in BLOCKED_MODULES]
+        if unknown:
+            raise ValueError(f"not in the blacklist ({', '.join(BLOCKED_MODULES)}): {unknown}")
+        return value
+
     # Datastores (fks_infra.datastores) and monitoring (fks_infra.monitoring).
     fks_postgres_database: str = Field("fks", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     """Database and role PostgreSQL gives the FKS services (password: secret POSTGRES_PASSWORD)."""

@@ -387,6 +387,26 @@ def test_sshd_accepts_the_drop_in_and_its_values_win(
     assert values["kbdinteractiveauthentication"] == "no"
     assert values["maxauthtries"] == "4"
     assert values["logingracetime"] == "30"
+    # Lynis SSH-7408: a dead client dropped in 3 minutes, nothing forwarded, logins logged
+    # with their key; MaxSessions leaves room for a deploy's 3 (run lock, SFTP, command).
+    assert {key: values[key] for key in LYNIS_SSHD} == LYNIS_SSHD
+
+
+LYNIS_SSHD = {
+    "clientaliveinterval": "60",
+    "clientalivecountmax": "2",
+    "tcpkeepalive": "no",
+    "maxsessions": "4",
+    "allowtcpforwarding": "no",
+    "allowagentforwarding": "no",
+    "allowstreamlocalforwarding": "no",
+    "x11forwarding": "no",
+    "permittunnel": "no",
+    "gatewayports": "no",
+    "permituserenvironment": "no",
+    "compression": "no",
+    "loglevel": "VERBOSE",
+}
 
 
 def test_the_deploy_check_command_checks_the_whole_host_config(tmp_path: Path) -> None:

@@ -31,6 +31,10 @@ REDIS_UNIT = "redis-server.service"
 REDIS_CONF = "/etc/redis/redis.conf"
 #: Redis database numbers of the original stack: 0 is Celery's broker, 1 the cache.
 BROKER_DB, CACHE_DB = 0, 1
+#: Commands redis.conf disables (``rename-command NAME ""``): no FKS service, Celery or
+#: fks-infra sends them, and each lets a client holding the password change the server
+#: itself (Lynis DBS-1886 asks for CONFIG).
+REDIS_DISABLED_COMMANDS = ("CONFIG", "REPLICAOF", "SLAVEOF", "DEBUG", "MODULE")
 #: apt package of each extension ``fks_postgres_extensions`` may name, for a major version
 #: (PGDG's apt.postgresql.org and Timescale's repository have them; Debian 13 has pgvector).
 EXTENSION_PACKAGES: Mapping[str, str] = {
@@ -201,6 +205,7 @@ def render_redis(plan: HostPlan) -> str:
             "port": REDIS,
             "password": _redis_quote(password),
             "maxmemory": plan.settings.fks_redis_maxmemory,
+            "disabled_commands": REDIS_DISABLED_COMMANDS,
         },
     )
 

@@ -6,7 +6,9 @@ host holding one of them goes through the stages below, top to bottom. Why this 
 1. ``prepare_host`` first: its pre-flight stops a host with a full disk or a wrong clock
    before any change, and it makes the staging directories every later upload goes through.
 2. ``join_tailnet`` next: its auth key goes through those staging directories.
-3. ``harden_sshd``, ``configure_time``: the edge every host has.
+3. ``harden_sshd``, ``configure_time``: the edge every host has. ``harden_host`` between
+   them: its packages (unattended-upgrades, needrestart) go in before any later stage's apt
+   runs, so needrestart's "list only" already holds for those.
 4. ``install_gpu_driver`` (GPU role) before the services: ``ai`` and ``training`` start on a
    host whose driver is in place.
 5. PostgreSQL and Redis (the datastore host) before the services: they read both from their
@@ -29,6 +31,7 @@ from fks_infra.chrony.deploy import configure_time
 from fks_infra.datastores.deploy import install_postgres, install_redis
 from fks_infra.firewall.deploy import configure_firewall
 from fks_infra.gpu.deploy import install_gpu_driver
+from fks_infra.hardening.deploy import harden_host
 from fks_infra.host.deploy import prepare_host
 from fks_infra.monitoring.config import runs_monitoring
 from fks_infra.monitoring.deploy import install_monitoring, install_node_exporter
@@ -65,6 +68,7 @@ def deploy_roles(*roles: Role) -> None:
     prepare_host(plan=plan)
     join_tailnet(plan=plan, distro=distro)
     harden_sshd(plan=plan, distro=distro)
+    harden_host(plan=plan, inventory=inventory, distro=distro)
     configure_time(plan=plan)
     if serving(Role.GPU):
         install_gpu_driver(plan=plan, distro=distro)

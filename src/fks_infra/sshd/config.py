@@ -58,6 +58,9 @@ def render_sshd(settings: HostSettings, login_user: str) -> str:
             "permit_root_login": permit_root_login(settings, login_user),
             "max_auth_tries": settings.fks_ssh_max_auth_tries,
             "login_grace_time": settings.fks_ssh_login_grace_time,
+            "client_alive_interval": settings.fks_ssh_client_alive_interval,
+            "client_alive_count_max": settings.fks_ssh_client_alive_count_max,
+            "max_sessions": settings.fks_ssh_max_sessions,
         },
     )
 

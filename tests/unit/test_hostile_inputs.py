@@ -131,6 +131,15 @@ SETTINGS: dict[str, Case] = {
     "fks_mt5_bridge_url": text("http://192.0.2.200:18080/mt5?account=1&mode=live"),
     "fks_windows_winrm_host": text("win-1.example.internal"),
     "fks_windows_winrm_user": text("fks@corp.example.com"),
+    # Shown by getty and sshd, never run: only what getty expands (backslash) or no file holds.
+    "fks_login_banner": Case(
+        "Private system: access is logged.",
+        lambda p: "Private system: access is logged." + p,
+        (*UNPRINTABLE, "backslash"),
+    ),
+    "fks_sysctl_skip": items("net.ipv4.conf.all.forwarding"),
+    "fks_modules_allowed": items("sctp"),
+    "fks_fail2ban_ignore": items("10.20.0.0/16"),
     "fks_postgres_database": text("fks_prod"),
     "fks_postgres_user": text("fks_app"),
     "fks_redis_maxmemory": text("1gb"),

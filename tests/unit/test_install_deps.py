@@ -26,6 +26,7 @@ INSTALL_DEPS = REPO / "scripts/install-deps"
 PACKAGES = {
     "amtool": "prometheus-alertmanager",
     "apt-cache": "apt",
+    "apt-config": "apt",
     "chronyd": "chrony",
     "flock": "util-linux",
     "initdb": "postgresql-15",

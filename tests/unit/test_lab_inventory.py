@@ -39,6 +39,8 @@ def test_connection_data_logs_in_as_an_operator_with_sudo_like_production(
         "ssh_key": "/repo/.lab/id_ed25519",
         "ssh_known_hosts_file": "/repo/.lab/known_hosts",
         "ssh_strict_host_key_checking": "yes",
+        # Tests log in wrongly on purpose from the gateway: fail2ban must never ban it.
+        "fks_fail2ban_ignore": ["10.213.0.1"],
     }
 
 

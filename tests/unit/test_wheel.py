@@ -34,7 +34,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(
         REPO,
         build,
-        ignore=shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", "__pycache__"),
+        ignore=shutil.ignore_patterns(
+            ".venv", ".git", ".lab", "build", "*.egg-info", "__pycache__"
+        ),
     )
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
     subprocess.run(

@@ -62,8 +62,12 @@ def groups_for(state: LabState) -> dict[str, list[InventoryHost]]:
     """Every role group (empty ones too, so deploys can rely on them) plus ``lab``."""
     groups: dict[str, list[InventoryHost]] = {role: [] for role in sorted(KNOWN_ROLES)}
     groups[LAB_GROUP] = []
+    # The control machine reaches every lab host from the bridge's gateway address, and the
+    # lab tests log in wrongly on purpose (root refused, changed host keys): fail2ban must
+    # never ban the one address every test comes from.
+    never_banned = {"fks_fail2ban_ignore": [state.network.gateway]}
     for host in state.hosts:
-        entry = (host.name, connection_data(state, host.name))
+        entry = (host.name, {**connection_data(state, host.name), **never_banned})
         for group in (*host.roles, LAB_GROUP):
             groups[group].append(entry)
     return groups

@@ -67,7 +67,7 @@ MANAGED_FILES: tuple[str, ...] = (
     f"{STATE_DIR}/*",
     "/etc/nginx/nginx.conf",  # nginx/config.py
     "/etc/nginx/fks/*",
-    "/etc/nftables.conf",  # firewall/ruleset.py
+    "/etc/fks-infra/firewall.nft",  # firewall/ruleset.py
     "/etc/ssh/sshd_config.d/*",  # sshd/config.py
     "/etc/chrony/chrony.conf",  # chrony/config.py
     f"{UNIT_DIR}/*.d/fks-*",  # drop-ins of chrony, nvidia-persistenced

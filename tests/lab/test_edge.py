@@ -103,7 +103,7 @@ def test_another_tools_table_survives_the_firewall_unit_and_a_redeploy(
         assert "table inet fks_infra" not in nft_tables(lab, host)  # stop: its own table only
         again = deploy()
         assert again.returncode == 0, again.why()
-        assert ("Keep fks-firewall.service active", host) in again.changed()
+        assert again.changed() == [("Firewall | Keep fks-firewall.service active", host)]
         assert {"table inet other", "table inet fks_infra"} <= set(nft_tables(lab, host))
         assert "policy drop" in lab.ssh(host, OWN_TABLE).stdout
         assert deploy().changed() == []

@@ -30,6 +30,12 @@ CANDIDATES_DIR = f"{STATE_DIR}/candidates"
 DEPLOYED_DIR = f"{STATE_DIR}/deployed"
 #: The rollout every changed service goes through (``files/usr/local/lib/fks-infra``).
 ROLLOUT = f"{LIB_DIR}/fks-rollout"
+#: Root-only (root:root, 0700), made by whichever takes a lock first: the run lock and the
+#: rollout lock live here, where no other local user can open (and so hold) them. A path that
+#: is a symlink, not a directory, not root's or writable by others is refused.
+LOCK_DIR = "/run/fks-infra"
+#: One rollout at a time per host; fks-rollout writes its pid and command into it while held.
+ROLLOUT_LOCK = f"{LOCK_DIR}/rollout.lock"
 #: fks_infra/releases/manifest.py on the host; fks-rollout runs it on every new release.
 VERIFY_RELEASE = f"{LIB_DIR}/verify-release"
 #: Checkers of candidate datastore configs (``files/usr/local/lib/fks-infra``).
@@ -61,7 +67,7 @@ MANAGED_FILES: tuple[str, ...] = (
     f"{STATE_DIR}/*",
     "/etc/nginx/nginx.conf",  # nginx/config.py
     "/etc/nginx/fks/*",
-    "/etc/nftables.conf",  # firewall/ruleset.py
+    "/etc/fks-infra/firewall.nft",  # firewall/ruleset.py
     "/etc/ssh/sshd_config.d/*",  # sshd/config.py
     "/etc/chrony/chrony.conf",  # chrony/config.py
     f"{UNIT_DIR}/*.d/fks-*",  # drop-ins of chrony, nvidia-persistenced

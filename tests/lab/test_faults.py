@@ -152,7 +152,7 @@ def test_apt_waits_for_the_dpkg_lock_instead_of_failing(lab: Lab, deployed: Run)
 
 #: What a refused run must leave as it was: every file fks-infra owns and every service's process.
 WATCHED = (
-    "sha256sum /etc/fks/* /etc/systemd/system/fks-* /etc/nftables.conf "
+    "sha256sum /etc/fks/* /etc/systemd/system/fks-* /etc/fks-infra/firewall.nft "
     "/etc/apt/sources.list.d/* /etc/apt/preferences.d/* 2>/dev/null; "
     "systemctl show -P MainPID $(systemctl list-units --plain --no-legend 'fks-*' | cut -d' ' -f1)"
 )
@@ -245,13 +245,112 @@ def test_a_broken_sshd_rendering_never_goes_live_and_logins_still_work(
 
 
 def test_a_broken_nftables_rendering_never_goes_live(lab: Lab, deployed: Run) -> None:
-    live = "nft list ruleset; sha256sum /etc/nftables.conf"
+    live = "nft list ruleset; sha256sum /etc/fks-infra/firewall.nft"
     before = {host.name: lab.ssh(host.name, live).stdout for host in lab.hosts}
     run = deploy_broken(
         "fks_infra.firewall.deploy", "render_ruleset", "add rule inet fks nowhere\n"
     )
-    failed_everywhere(run, list(before), r"nftables.conf:\d+:\d+-\d+: Error: syntax error")
+    failed_everywhere(run, list(before), r"firewall.nft:\d+:\d+-\d+: Error: syntax error")
     for host in lab.hosts:
         assert lab.ssh(host.name, live).stdout == before[host.name]
     assert deploy().changed() == []
     assert all_healthy(lab)
+
+
+#: On the host: fks-rollout's own extract() unpacking a tarball with a setuid file, a 0777
+#: directory, foreign owners, then one with a device; prints the modes and owners it left.
+UNPACK = r"""
+import importlib.machinery, io, os, sys, tarfile, tempfile
+from pathlib import Path
+rollout = importlib.machinery.SourceFileLoader(
+    "rollout", "/usr/local/lib/fks-infra/fks-rollout").load_module()
+work = Path(tempfile.mkdtemp())
+def tarball(name, *members):
+    with tarfile.open(work / name, "w") as archive:
+        for member_name, kind, mode in members:
+            info = tarfile.TarInfo(member_name)
+            info.type, info.mode, info.uid, info.gid = kind, mode, 4242, 4242
+            data = b"x" if kind == tarfile.REGTYPE else b""
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return work / name
+good = tarball("good.tar", ("d", tarfile.DIRTYPE, 0o777), ("d/tool", tarfile.REGTYPE, 0o6777))
+rollout.extract(good, work / "good")
+for path in ("d", "d/tool"):
+    info = os.stat(work / "good" / path)
+    print(path, oct(info.st_mode & 0o7777), info.st_uid, info.st_gid)
+print("filter" if rollout.DATA_FILTER else "fallback", sys.version.split()[0])
+bad = tarball("bad.tar", ("ok", tarfile.REGTYPE, 0o644), ("mem", tarfile.CHRTYPE, 0o666))
+try:
+    rollout.extract(bad, work / "bad")
+except rollout.RolloutError as error:
+    print("refused:", error)
+"""
+
+
+def test_each_release_python_unpacks_as_the_data_filter_does(lab: Lab, deployed: Run) -> None:
+    seen = set()
+    for host in lab.hosts:
+        done = lab.ssh(host.name, f"python3 -c {shlex.quote(UNPACK)}")
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.splitlines()
+        assert lines[:2] == ["d 0o755 0 0", "d/tool 0o755 0 0"], (host.name, lines)
+        assert lines[3].startswith("refused: artifact") and "mem" in lines[3], lines
+        seen.add(lines[2].split()[0])
+    print("unpack paths seen:", sorted(seen))
+
+
+def as_nobody(command: str) -> str:
+    return f"setpriv --reuid=65534 --regid=65534 --clear-groups {command}"
+
+
+def rollout_refusing(timeout: float) -> str:
+    """fks-rollout of a tarball whose checksum is wrong: it takes the lock, then refuses."""
+    return (
+        "/usr/local/lib/fks-infra/fks-rollout --service app --unit fks-app.service "
+        "--home /opt/fks/app --release-id locktest0000000 --tarball /etc/hostname "
+        "--tar-sha256 0 --manifest-sha256 0 --deploy-id x --url http://127.0.0.1:1/ "
+        "--install '[]' --user fks --env-file /etc/fks/app.env --pre-start '[]' --timeout 5 "
+        f"--keep 3 --lock-timeout {timeout:g}"
+    )
+
+
+def test_nobody_can_hold_up_a_rollout_and_roots_holder_is_named(lab: Lab, deployed: Run) -> None:
+    host = "core-1"
+    layout = lab.ssh(host, "stat -c '%U %G %a' /run/fks-infra /run/fks-infra/rollout.lock")
+    assert layout.stdout == "root root 700\nroot root 600\n", layout.stdout + layout.stderr
+    denied = lab.ssh(host, as_nobody("flock -n -s /run/fks-infra/rollout.lock true"))
+    assert denied.returncode != 0 and "Permission denied" in denied.stderr, denied
+    # What blocked every rollout before: nobody's shared flock on the old, world-openable file.
+    old = "/run/lock/fks-rollout.lock"
+    held = lab.ssh(
+        host,
+        f"touch {old} && chmod 644 {old} && systemd-run --collect --unit=fks-test-nobody "
+        f"{as_nobody(f'flock -s {old} sleep 120')} && sleep 1",
+    )
+    assert held.returncode == 0, held.stderr
+    try:
+        started = time.monotonic()
+        done = lab.ssh(host, rollout_refusing(30))
+        took = time.monotonic() - started
+        print(f"rollout beside nobody's flock on the old lock file: {took:.1f} s")
+        assert took < 20
+        assert done.returncode == 1 and "release locktest0000000 refused" in done.stderr, done
+    finally:
+        lab.ssh(host, f"systemctl stop fks-test-nobody.service; rm -f {old}")
+    # root holding the real lock: the wait is bounded and names the holder.
+    hold = "flock /run/fks-infra/rollout.lock sleep 120"
+    assert lab.ssh(host, f"systemd-run --collect --unit=fks-test-holder {hold}").returncode == 0
+    try:
+        started = time.monotonic()
+        done = lab.ssh(host, rollout_refusing(2))
+        waited = time.monotonic() - started
+        assert done.returncode == 1 and 2 <= waited < 15, (waited, done)
+        print(f"rollout gave up on root's held lock after {waited:.1f} s (ssh included)")
+        assert re.search(
+            r"rollout lock /run/fks-infra/rollout.lock is held by pid \d+ \(\S*flock "
+            r"/run/fks-infra/rollout.lock sleep 120\); gave up after 2 s",
+            done.stderr,
+        ), done.stderr
+    finally:
+        lab.ssh(host, "systemctl stop fks-test-holder.service")

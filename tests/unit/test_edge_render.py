@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -27,10 +28,11 @@ from fks_infra.catalogue import CATALOGUE
 from fks_infra.chrony import config as chrony
 from fks_infra.distro import SUPPORTED
 from fks_infra.errors import Problem, ProblemsError
-from fks_infra.firewall.ruleset import render_ruleset
+from fks_infra.firewall.ruleset import RULESET_PATH, TABLE, UNIT_PATH, render_ruleset
 from fks_infra.nginx.config import MAIN_CONFIG, edge_hosts, render_nginx
 from fks_infra.nginx.tls import SELF_SIGNED_TLS, TlsFiles, configured_tls
 from fks_infra.operations.checked import candidate_path
+from fks_infra.package_data import host_file
 from fks_infra.plan import HostSpec, InventoryPlan, plan_inventory
 from fks_infra.settings import HostSettings
 from fks_infra.sshd import config as sshd
@@ -269,6 +271,50 @@ def test_nft_accepts_the_rendered_ruleset(tmp_path: Path, layout: str, host: str
     ruleset.write_text(render_ruleset(inventory.host(host), inventory, (22, 2222)))
     result = nft_check(ruleset)
     assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_the_ruleset_is_fks_infras_own_file_not_debians() -> None:
+    inventory = three()
+    text = render_ruleset(inventory.host("core-1"), inventory)
+    assert RULESET_PATH == "/etc/fks-infra/firewall.nft"
+    assert text.splitlines()[1] == f"# {RULESET_PATH}: managed by fks-infra; do not edit"
+    assert "flush" not in text.replace('no "flush ruleset"', "")
+    assert f"table inet {TABLE}\ndelete table inet {TABLE}\n" in text
+
+
+def unit_commands(ruleset: Path) -> dict[str, list[str]]:
+    """ExecStart, ExecReload and ExecStop of fks-firewall.service, reading ``ruleset``."""
+    commands = {}
+    for line in host_file(UNIT_PATH).read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key in ("ExecStart", "ExecReload", "ExecStop"):
+            commands[key] = shlex.split(value.replace(RULESET_PATH, str(ruleset)))
+    return commands
+
+
+def test_the_firewall_unit_adds_replaces_and_deletes_its_own_table_only(tmp_path: Path) -> None:
+    """Debian's nftables.service flushes every table when stopped (Tailscale's too); the
+    unit fks-infra enables must leave other tables alone, here in a private namespace."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("loading rulesets needs root and unshare (a private network namespace)")
+    inventory = three()
+    ruleset = tmp_path / "firewall.nft"
+    ruleset.write_text(render_ruleset(inventory.host("gpu-1"), inventory, (22,)))
+    unit = unit_commands(ruleset)
+    assert unit["ExecStart"] == unit["ExecReload"] == [tool("nft"), "-f", str(ruleset)]
+    stop = unit["ExecStop"]
+    assert len(stop) == 2 and stop[0] == tool("nft"), stop
+    # Another tool's table (as Tailscale adds one); start, a redeploy's reload; stop twice
+    # (stopping a stopped firewall is no error).
+    script = (
+        'nft add table inet other && nft -f "$1" && nft -f "$1" && nft list tables && echo -- '
+        '&& nft "$2" && nft "$2" && nft list tables'
+    )
+    result = run(isolated(["sh", "-c", script, "sh", str(ruleset), stop[1]]))
+    assert result.returncode == 0, result.stderr
+    running, stopped = result.stdout.split("--\n")
+    assert running.split("\n")[:-1] == ["table inet other", f"table inet {TABLE}"]
+    assert stopped == "table inet other\n"
 
 
 def test_nft_accepts_the_disabled_ruleset(tmp_path: Path) -> None:

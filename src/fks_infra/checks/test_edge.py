@@ -12,8 +12,9 @@ import uuid
 
 from fks_infra.checks import fleet
 from fks_infra.checks.fleet import HostTarget, RouteTarget, connect
-from fks_infra.firewall.ruleset import RULESET_PATH, TABLE, render_ruleset
+from fks_infra.firewall.ruleset import RULESET_PATH, TABLE, UNIT, UNIT_PATH, render_ruleset
 from fks_infra.nginx.config import API, WEB
+from fks_infra.package_data import host_file
 from fks_infra.sshd.config import permit_root_login
 
 #: Python on the host (installed by the deploy) fetching a URL N times without verifying
@@ -141,7 +142,23 @@ def test_table_loaded(firewall: HostTarget) -> None:
 
 
 def test_enabled_at_boot(firewall: HostTarget) -> None:
-    assert connect(firewall.host.name).service("nftables.service").is_enabled
+    """fks-infra's own unit loads the table at boot; Debian's nftables.service, whose stop
+    flushes every table (Tailscale's too), is not fks-infra's to enable."""
+    host = connect(firewall.host.name)
+    if not firewall.host.settings.fks_firewall_enabled:
+        assert not host.file(UNIT_PATH).exists, f"{UNIT_PATH} is there although disabled"
+        return
+    assert host.service(UNIT).is_enabled, f"{UNIT} is not enabled"
+    assert host.service(UNIT).is_running, f"{UNIT} is not active"
+    live = run(firewall.host.name, f"sha256sum {UNIT_PATH}").split()[0]
+    shipped = hashlib.sha256(host_file(UNIT_PATH).read_bytes()).hexdigest()
+    assert live == shipped, f"{UNIT_PATH} differs"
+
+
+def test_debian_nftables_conf_is_not_fks_infras(firewall: HostTarget) -> None:
+    text = connect(firewall.host.name).file("/etc/nftables.conf")
+    if text.exists:
+        assert "managed by fks-infra" not in text.content_string, "still fks-infra's ruleset"
 
 
 # --- sshd and chrony ---------------------------------------------------------------------

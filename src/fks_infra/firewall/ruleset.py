@@ -7,8 +7,11 @@ EDGE, SCRAPE, OPENED and DATASTORE needs of ``access.py`` (nginx hosts and the m
 reach every service, the monitor host every node exporter, readers of PostgreSQL and Redis
 the datastore host). Prometheus, Alertmanager and the blackbox exporter listen on localhost
 only and need no rule. The control machine is not among them. fks-infra owns one table
-(``inet fks_infra``) and never flushes the whole ruleset, so rules of other tools
-(tailscale, container runtimes) stay. No pyinfra import.
+(``inet fks_infra``) in its own file, loaded by its own unit (``fks-firewall.service``), and
+never flushes the whole ruleset, so rules of other tools (tailscale, container runtimes)
+stay; Debian's ``/etc/nftables.conf`` and ``nftables.service`` are not fks-infra's. The
+ruleset depends on the plan only, never on what is installed, so it goes live before any
+service listens. No pyinfra import.
 """
 
 from __future__ import annotations
@@ -23,8 +26,13 @@ from fks_infra.plan import HostPlan, InventoryPlan
 from fks_infra.ports import HTTP, HTTPS, SSH
 from fks_infra.templating import render
 
-RULESET_PATH = "/etc/nftables.conf"
-RULESET_TEMPLATE = "etc/nftables.conf.j2"
+#: fks-infra's table, alone in its file (loaded by ``UNIT``).
+RULESET_PATH = "/etc/fks-infra/firewall.nft"
+RULESET_TEMPLATE = "etc/fks-infra/firewall.nft.j2"
+#: Loads ``RULESET_PATH`` at boot before the network is up; stopping it deletes only ``TABLE``
+#: (``files/etc/systemd/system/fks-firewall.service``).
+UNIT = "fks-firewall.service"
+UNIT_PATH = f"/etc/systemd/system/{UNIT}"
 TABLE = "fks_infra"
 WEB_PORTS = (HTTP, HTTPS)
 
@@ -42,6 +50,8 @@ class ServiceRule:
 
 @dataclass(frozen=True)
 class FirewallContext:
+    path: str
+    unit: str
     enabled: bool
     table: str
     ssh_ports: tuple[int, ...]
@@ -95,6 +105,8 @@ def firewall_context(
     """The firewall of one host; ``ssh_ports`` are where its sshd can be reached."""
     settings = plan.settings
     return FirewallContext(
+        path=RULESET_PATH,
+        unit=UNIT,
         enabled=settings.fks_firewall_enabled,
         table=TABLE,
         ssh_ports=tuple(sorted(set(ssh_ports))) or (SSH,),
@@ -108,5 +120,5 @@ def firewall_context(
 def render_ruleset(
     plan: HostPlan, inventory: InventoryPlan, ssh_ports: Iterable[int] = (SSH,)
 ) -> str:
-    """The text of ``/etc/nftables.conf`` for one host."""
+    """The text of ``RULESET_PATH`` for one host."""
     return render(RULESET_TEMPLATE, firewall_context(plan, inventory, ssh_ports).template_vars())

@@ -5,19 +5,22 @@ host holding one of them goes through the stages below, top to bottom. Why this 
 
 1. ``prepare_host`` first: its pre-flight stops a host with a full disk or a wrong clock
    before any change, and it makes the staging directories every later upload goes through.
-2. ``join_tailnet`` next: its auth key goes through those staging directories.
-3. ``harden_sshd``, ``configure_time``: the edge every host has. ``harden_host`` between
+2. ``configure_firewall`` next, before anything listens beyond SSH: a first deploy that
+   fails at any later stage leaves PostgreSQL, Redis, the exporters and the services behind
+   the default-deny ruleset, never open. Its rules come from the plan alone, so they can
+   open each port to its callers before the service is there; SSH stays open (the
+   operator is never locked out).
+3. ``join_tailnet``: its auth key goes through the staging directories.
+4. ``harden_sshd``, ``configure_time``: the edge every host has. ``harden_host`` between
    them: its packages (unattended-upgrades, needrestart) go in before any later stage's apt
    runs, so needrestart's "list only" already holds for those.
-4. ``install_gpu_driver`` (GPU role) before the services: ``ai`` and ``training`` start on a
+5. ``install_gpu_driver`` (GPU role) before the services: ``ai`` and ``training`` start on a
    host whose driver is in place.
-5. PostgreSQL and Redis (the datastore host) before the services: they read both from their
+6. PostgreSQL and Redis (the datastore host) before the services: they read both from their
    first start.
-6. ``install_services``, then ``install_node_exporter``.
-7. Monitoring after the services everywhere: its first scrapes and probes find them up.
-8. nginx on edge hosts, after the services it proxies to.
-9. ``configure_firewall`` last: by now every service and nginx the rules open ports for is in
-   place.
+7. ``install_services``, then ``install_node_exporter``.
+8. Monitoring after the services everywhere: its first scrapes and probes find them up.
+9. nginx on edge hosts, after the services it proxies to.
 
 pyinfra orders operations by the source lines that call them, so the stages are calls on
 lines of their own below, not a loop over a list (a loop would order the operations of all
@@ -66,6 +69,7 @@ def deploy_roles(*roles: Role) -> None:
         return bool(chosen & set(stage_roles))
 
     prepare_host(plan=plan)
+    configure_firewall(plan=plan, inventory=inventory)
     join_tailnet(plan=plan, distro=distro)
     harden_sshd(plan=plan, distro=distro)
     harden_host(plan=plan, inventory=inventory, distro=distro)
@@ -81,4 +85,3 @@ def deploy_roles(*roles: Role) -> None:
         install_monitoring(plan=plan, inventory=inventory)
     if serving(Role.CORE) and serves_edge(plan):
         configure_nginx(plan=plan, inventory=inventory, distro=distro)
-    configure_firewall(plan=plan, inventory=inventory)

@@ -35,6 +35,7 @@ ROLLOUT = f"{LIB_DIR}/fks-rollout"
 #: is a symlink, not a directory, not root's or writable by others is refused.
 LOCK_DIR = "/run/fks-infra"
 #: One rollout at a time per host; fks-rollout writes its pid and command into it while held.
+#: (The run lock, ``run/runlock.py``, is ``LOCK_DIR/run.lock``.)
 ROLLOUT_LOCK = f"{LOCK_DIR}/rollout.lock"
 #: fks_infra/releases/manifest.py on the host; fks-rollout runs it on every new release.
 VERIFY_RELEASE = f"{LIB_DIR}/verify-release"

@@ -34,8 +34,8 @@ def order(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(stages, "host_plan", lambda: inventory.hosts[0])
     monkeypatch.setattr(stages, "inventory_plan", lambda: inventory)
     monkeypatch.setattr(stages, "host_distro", lambda plan: SUPPORTED[0])
-    for name in ("prepare_host", "configure_firewall", "harden_sshd", "configure_time",
-                 "install_gpu_driver", *LISTENING):  # fmt: skip
+    for name in ("prepare_host", "configure_firewall", "harden_sshd", "harden_host",
+                 "configure_time", "install_gpu_driver", *LISTENING):  # fmt: skip
 
         def record(*args: Any, name: str = name, **kwargs: Any) -> None:
             called.append(name)

@@ -32,10 +32,10 @@ from typing import Any
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.context import host, state
 
+from fks_infra.paths import LOCK_DIR
 from fks_infra.pyinfra_internals import elevated_command, ssh_client
 
-#: Root's, 0700: the run lock and the rollout lock (fks-rollout) live here, nowhere else.
-LOCK_DIR = "/run/fks-infra"
+#: One run per host; the holder's pid and note are in it while held (``paths.LOCK_DIR``).
 LOCK_FILE = f"{LOCK_DIR}/run.lock"
 #: host name -> (the SSH client holding the lock, the channel it is held on, the note)
 _held: dict[str, tuple[Any, Any, str]] = {}

@@ -308,3 +308,31 @@ def test_plan_refuses_a_placement_problem_that_missing_secrets_hid(project: Path
         "fks-infra: invalid in inventory/site.py: 1 problem found:\n"
         "  - service data must run on one host only but is placed on core-1 and gpu-1"
     ) in result.stderr
+
+
+WINRM_CANARY = "canary-winrm-p@ss:w/rd?"
+
+
+def test_verify_keeps_the_winrm_password_out_of_locals_and_the_junit_report(
+    project: Path,
+) -> None:
+    """The WinRM check fails against a closed loopback port, at -l --tb=long --junitxml:
+    neither the output nor the report holds the password (in any encoding of it)."""
+    site = project / "inventory/site.py"
+    site.write_text(
+        site.read_text().replace(
+            '"fks_mt5_bridge_url"',
+            '"fks_windows_winrm_host": "127.0.0.1", "fks_windows_winrm_port": 9,\n'
+            '                         "fks_mt5_bridge_url"',
+        )
+    )
+    report = project / "report.xml"
+    result = run(
+        "verify", "inventory/site.py", "--junitxml", str(report),
+        "--", "-k", "test_windows_side_over_winrm", "-l", "--tb=long",
+        cwd=project, env={"FKS_SECRET_WINDOWS_WINRM_PASSWORD": WINRM_CANARY},
+    )  # fmt: skip
+    for text in (result.stdout + result.stderr, report.read_text()):
+        assert "canary-winrm" not in text and "p%40ss" not in text
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "WinRM to 127.0.0.1 failed" in result.stdout

@@ -43,8 +43,33 @@ ALERTMANAGER_WEBHOOK_URL = "ALERTMANAGER_WEBHOOK_URL"
 NOT_GENERATED = frozenset({ALERTMANAGER_WEBHOOK_URL})
 
 
+#: Credentials of fks-infra's own servers that their clients read from the environment.
+CLIENT_CREDENTIALS = ("PGPASSWORD", "REDISCLI_AUTH", "TS_AUTHKEY", "TS_AUTH_KEY")
+
+
 def env_name(secret: str) -> str:
     return f"{ENV_PREFIX}{secret}"
+
+
+def without_secrets(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` without any variable that holds an fks-infra secret, for the programs a
+    release build runs (pip, cargo, build scripts: code of the services' dependencies).
+
+    Dropped: every ``FKS_SECRET_*``, every name a service reads a secret as (the catalogue's
+    ``secrets``: ``AUTH_SECRET``, ``MT5_PASSWORD``...), and ``CLIENT_CREDENTIALS``. Kept:
+    everything else, including pip's and cargo's own configuration (index URLs, tokens of
+    package registries), which the build needs.
+    """
+    from fks_infra.catalogue import CATALOGUE  # plain Python; imported late, once per build
+
+    service_secrets = {name for service in CATALOGUE for name in service.secrets}
+    return {
+        name: value
+        for name, value in environ.items()
+        if not name.startswith(ENV_PREFIX)
+        and name not in service_secrets
+        and name not in CLIENT_CREDENTIALS
+    }
 
 
 class SecretStore:

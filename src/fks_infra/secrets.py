@@ -12,8 +12,9 @@ descriptor, so the file checked is the file read.
 
 Values a server would read differently from what fks-infra writes are refused, naming the
 secret and never showing the value (``value_problems``): a PostgreSQL password that SASLprep
-(RFC 4013, applied by PostgreSQL's SCRAM) would change, a Redis password with characters
-that are not printable, an Alertmanager webhook that is not a plain http(s) URL.
+(RFC 4013, applied by PostgreSQL's SCRAM) would change, a Redis password with non-ASCII
+characters that are not printable, an Alertmanager webhook that is not a plain http(s) URL,
+a NUL anywhere.
 """
 
 from __future__ import annotations
@@ -227,11 +228,16 @@ def value_problems(name: str, value: str) -> list[str]:
       ligature, a decomposed accent): PostgreSQL would log in with the prepared form, while
       fks-infra stores the verifier of the raw one. A value SASLprep refuses is kept, as
       PostgreSQL and libpq then use the raw bytes too.
-    + REDIS_PASSWORD: printable characters only (``str.isprintable``: no control, format or
-      line/paragraph separator such as U+0085, U+2028), which redis.conf carries exactly.
+    + REDIS_PASSWORD: no non-ASCII character that is not printable (``str.isprintable``:
+      control, format, line/paragraph separators such as U+0085, U+2028): redis.conf's
+      writer escapes those as one ``\\xNN``, which Redis reads as other bytes. ASCII
+      controls (a newline) are escaped exactly and kept.
+    + any secret: no NUL character, which no environment variable or env file carries.
     + ALERTMANAGER_WEBHOOK_URL: an http(s) URL with a host, no whitespace, control
       characters, quotes or backslashes.
     """
+    if "\0" in value:
+        return ["holds a NUL character, which no environment variable or env file carries"]
     if name == POSTGRES_PASSWORD:
         prepared = saslprep(value)
         if prepared is not None and prepared != value:
@@ -241,10 +247,11 @@ def value_problems(name: str, value: str) -> list[str]:
                 "it would fail; use its normalised form or plain ASCII"
             ]
     elif name == REDIS_PASSWORD:
-        if not value.isprintable():
+        if any(not c.isascii() and not c.isprintable() for c in value):
             return [
-                "Redis password holds characters that are not printable (control, format or "
-                "line separators); use printable characters only"
+                "Redis password holds non-ASCII characters that are not printable (such as "
+                "U+0085 or U+2028), which redis.conf would not carry exactly; use printable "
+                "characters"
             ]
     elif name == ALERTMANAGER_WEBHOOK_URL:
         return _webhook_problems(value)

@@ -173,11 +173,13 @@ def test_redis_password_redis_conf_cannot_carry_is_refused(
 ) -> None:
     store = _store(tmp_path, "REDIS_PASSWORD", value, from_env)
     _, (problem,) = store.lookup("REDIS_PASSWORD", "s.toml")
-    assert "REDIS_PASSWORD: Redis password holds characters that are not printable" in str(problem)
+    assert "REDIS_PASSWORD: Redis password holds non-ASCII characters that are not" in str(problem)
     assert value not in str(problem)
 
 
-@pytest.mark.parametrize("value", ["caf\u00e9 p@ss $x \"'\\", "\ufb01 ligature is fine here"])
+@pytest.mark.parametrize(
+    "value", ["caf\u00e9 p@ss $x \"'\\", "\ufb01 ligature is fine here", "two\nlines\ttab"]
+)
 def test_redis_password_printable_is_accepted(tmp_path: Path, value: str) -> None:
     assert (
         _store(tmp_path, "REDIS_PASSWORD", value, True).lookup("REDIS_PASSWORD", "s.toml")[1] == []
@@ -216,3 +218,11 @@ def _store(tmp_path: Path, name: str, value: str, from_env: bool) -> SecretStore
         return SecretStore(tmp_path, {f"FKS_SECRET_{name}": value})
     write(tmp_path / "s.toml", f"{name} = {json.dumps(value)}\n")  # a TOML basic string
     return SecretStore(tmp_path, {})
+
+
+@pytest.mark.parametrize("name", ["REDIS_PASSWORD", "POSTGRES_PASSWORD", "AUTH_SECRET"])
+def test_a_nul_character_is_refused_in_any_secret(tmp_path: Path, name: str) -> None:
+    store = _store(tmp_path, name, "canary\0rest", False)
+    _, (problem,) = store.lookup(name, "s.toml")
+    assert str(problem).endswith(f"{name}: holds a NUL character, which no environment "
+                                 "variable or env file carries")  # fmt: skip

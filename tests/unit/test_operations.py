@@ -731,7 +731,9 @@ def test_postgres_database_fact_output_holds_no_key_of_the_verifier() -> None:
     assert "sha256(convert_to(rolpassword, 'UTF8'))" in command
 
 
-def test_postgres_database_fact_reads_a_verifier_postgresql_made(tmp_path: Path) -> None:
+def test_postgres_database_fact_reads_a_verifier_postgresql_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The fact's own SQL against a throwaway PostgreSQL that hashed the password itself
     (SCRAM with its own salt): the description matches that password only."""
     bin_dir = Path("/usr/lib/postgresql/15/bin")
@@ -754,12 +756,12 @@ def test_postgres_database_fact_reads_a_verifier_postgresql_made(tmp_path: Path)
         create = f"CREATE ROLE fks LOGIN PASSWORD '{PG_PASSWORD.get_secret_value()}'"
         subprocess.run([*as_pg, "psql", "-XAtq", "-c", create], env=environment, check=True,
                        timeout=60)  # fmt: skip
-        fact = PostgresDatabase()
-        done = subprocess.run(["/bin/sh", "-c", fact.command(user="fks", database="fks")],
-                              env=environment, capture_output=True, text=True, timeout=60,
-                              check=True)  # fmt: skip
-        found = fact.process(done.stdout.splitlines())
-        assert "CANARY" not in done.stdout and done.stdout.count(":") == 1  # no StoredKey:ServerKey
+        for name, value in (("PGHOST", str(work)), ("PGPORT", port)):
+            monkeypatch.setenv(name, value)  # for the fact's own psql
+        found = _shell_fact(PostgresDatabase(), user="fks", database="fks")
+        # The scheme (method, iterations, salt) and a digest: no StoredKey:ServerKey.
+        assert found["verifier"]["scheme"].startswith("SCRAM-SHA-256$4096:")
+        assert found["verifier"]["scheme"].count("$") == 1 and "CANARY" not in str(found)
         assert datastore_ops.verifier_is_of(found["verifier"], PG_PASSWORD.get_secret_value())
         assert not datastore_ops.verifier_is_of(found["verifier"], "pg-CANARY-012345678")
     finally:

@@ -21,6 +21,7 @@ from deploying import BIN, INVENTORY, REPO, Run, deploy, fks_infra
 from fks_infra.catalogue import CATALOGUE
 from fks_infra.inventory import plan_for_path
 from fks_infra.lab.testing import Lab
+from fks_infra.paths import CANDIDATES_DIR
 
 pytestmark = pytest.mark.lab
 
@@ -201,22 +202,29 @@ def test_secrets_never_leak_and_arrive_byte_exact(lab: Lab, deployed: Run, tmp_p
             assert MARK not in lab.ssh(name, "ps -eo args").stdout
             # The mark travels encoded: sudo logs each command line it runs, and a literal
             # mark in this one would land in the journal and be found by the search itself.
+            # Each file holding a mark: whether user nobody can read it (every directory
+            # above counts), its mode, owner and group.
             found = lab.ssh(
                 name,
                 f'grep -rlaF "$(echo {encoded_mark} | base64 -d)" /etc /opt /var/lib /var/log '
-                "/tmp /root /run /home 2>/dev/null | xargs -r stat -c '%a %U %G %n'",
+                "/tmp /root /run /home 2>/dev/null | while read -r f; do "
+                'if runuser -u nobody -- test -r "$f"; then r=readable; else r=private; fi; '
+                """echo "$r $(stat -c '%a %U %G' "$f") $f"; done""",
             ).stdout.splitlines()
+            assert not [line for line in found if not line.startswith("private ")], found
             env_files = {
-                f"600 root root /etc/fks/{s.name}.env"
+                f"private 600 root root /etc/fks/{s.name}.env"
                 for s in plan_for_path(INVENTORY, cwd=str(REPO)).host(name).services
             }
             daemons = {
-                "640 root redis /etc/redis/redis.conf",
-                "640 root prometheus /etc/prometheus/alertmanager.yml",
+                "private 640 root redis /etc/redis/redis.conf",
+                "private 640 root prometheus /etc/prometheus/alertmanager.yml",
             }
-            assert set(found) <= env_files | daemons, found
-            if name == host:
-                assert daemons <= set(found), found  # where they are: as private as that
+            # checked_files' candidates stay behind in a root-only directory.
+            live = {line for line in found if f" {CANDIDATES_DIR}/" not in line}
+            assert live <= env_files | daemons, found
+            if name == host:  # where they are, they are as private as that
+                assert daemons <= live, found
         environ = lab.ssh(
             host, "base64 -w0 /proc/$(systemctl show -P MainPID fks-auth.service)/environ"
         ).stdout

@@ -739,19 +739,19 @@ def test_postgres_database_fact_reads_a_verifier_postgresql_made(
     bin_dir = Path("/usr/lib/postgresql/15/bin")
     if not (bin_dir / "initdb").is_file() or os.geteuid() != 0:
         pytest.skip("needs PostgreSQL 15 (scripts/install-deps) and root, to run it as postgres")
-    work = Path(tempfile.mkdtemp(prefix="fks-pgfact-"))  # the server runs as postgres
-    shutil.chown(work, "postgres")
     as_pg = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as probe:  # a free port: other test runs may hold a fixed one
-        probe.bind(("127.0.0.1", 0))
-        port = str(probe.getsockname()[1])
-    subprocess.run([*as_pg, f"{bin_dir}/initdb", "-D", f"{work}/data", "-A", "trust"],
-                   check=True, capture_output=True, timeout=120)  # fmt: skip
-    options = f"-k {work} -p {port} -c listen_addresses=''"
-    subprocess.run([*as_pg, f"{bin_dir}/pg_ctl", "-D", f"{work}/data", "-w", "-l",
-                    f"{work}/log", "-o", options, "start"], check=True, capture_output=True,
-                   timeout=120)  # fmt: skip
-    try:
+    work = Path(tempfile.mkdtemp(prefix="fks-pgfact-"))  # the server runs as postgres
+    try:  # whatever fails from here, the server is stopped and its files go
+        shutil.chown(work, "postgres")
+        with socket.socket() as probe:  # a free port: other test runs may hold a fixed one
+            probe.bind(("127.0.0.1", 0))
+            port = str(probe.getsockname()[1])
+        subprocess.run([*as_pg, f"{bin_dir}/initdb", "-D", f"{work}/data", "-A", "trust"],
+                       check=True, capture_output=True, timeout=120)  # fmt: skip
+        options = f"-k {work} -p {port} -c listen_addresses=''"
+        subprocess.run([*as_pg, f"{bin_dir}/pg_ctl", "-D", f"{work}/data", "-w", "-l",
+                        f"{work}/log", "-o", options, "start"], check=True, capture_output=True,
+                       timeout=120)  # fmt: skip
         environment = {**os.environ, "PGHOST": str(work), "PGPORT": port}
         create = f"CREATE ROLE fks LOGIN PASSWORD '{PG_PASSWORD.get_secret_value()}'"
         subprocess.run([*as_pg, "psql", "-XAtq", "-c", create], env=environment, check=True,

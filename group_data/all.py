@@ -288,5 +288,6 @@ fks_alert_for = "1m"
 # Alert when a filesystem of a host has less than this many percent free.
 fks_alert_disk_free_percent = 10
 
-# Alertmanager sends alerts to this webhook URL; None: alerts are only shown, not sent.
-fks_alertmanager_webhook_url = None
+# Alertmanager sends alerts to the webhook URL in secret ALERTMANAGER_WEBHOOK_URL (a credential:
+# root:prometheus 0640 on the host); False: alerts are only shown, not sent.
+fks_alertmanager_webhook_enabled = False

@@ -27,6 +27,7 @@ from fks_infra.gpu.driver import gpu_problems
 from fks_infra.nginx.tls import tls_problems
 from fks_infra.releases.model import ReleaseError
 from fks_infra.releases.source import parse_release_source
+from fks_infra.secrets import ALERTMANAGER_WEBHOOK_URL
 from fks_infra.settings import HostSettings, parse_connection, parse_settings, text_problem
 from fks_infra.sshd.config import sshd_problems
 
@@ -483,6 +484,8 @@ def _secrets_needed(
         needed.setdefault(TAILSCALE_AUTHKEY, []).append("tailscale (fks_tailscale_enabled)")
     if settings.fks_windows_winrm_host is not None:
         needed.setdefault(WINRM_PASSWORD, []).append("the WinRM check (fks_windows_winrm_host)")
+    if settings.fks_alertmanager_webhook_enabled and any(s.name == "monitor" for s in services):
+        needed.setdefault(ALERTMANAGER_WEBHOOK_URL, []).append("alertmanager (monitor)")
     return needed
 
 

@@ -522,8 +522,9 @@ class HostSettings(BaseModel):
     by promtool)."""
     fks_alert_disk_free_percent: int = Field(10, ge=1, le=99)
     """Alert when a filesystem of a host has less than this many percent free."""
-    fks_alertmanager_webhook_url: str | None = Field(None, pattern=r"^https?://\S+$")
-    """Alertmanager sends alerts to this webhook URL; None: alerts are only shown, not sent."""
+    fks_alertmanager_webhook_enabled: bool = False
+    """Alertmanager sends alerts to the webhook URL in secret ALERTMANAGER_WEBHOOK_URL (a
+    credential: root:prometheus 0640 on the host); False: alerts are only shown, not sent."""
 
     @field_validator("fks_firewall_public_tcp_ports", "fks_firewall_public_udp_ports")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import shlex
 from typing import Any
 
 import pytest
@@ -11,6 +13,9 @@ from windows_side import ENDPOINTS
 
 from fks_infra.bridges import winrm_connection
 from fks_infra.catalogue import CATALOGUE
+from fks_infra.checks import test_bridge
+from fks_infra.checks.fleet import HostTarget
+from fks_infra.checks.test_bridge import run_over_winrm, winrm_host
 from fks_infra.errors import Problem, ProblemsError
 from fks_infra.plan import HostSpec, InventoryPlan, plan_inventory
 from fks_infra.services.deploy import env_file, unit_options
@@ -151,15 +156,82 @@ def test_every_catalogue_environment_setting_exists() -> None:
             assert key in HostSettings.model_fields, (service.name, key)
 
 
-def test_winrm_connection_string_round_trips_through_testinfra() -> None:
+def test_winrm_connection_string_round_trips_through_testinfra_without_the_password() -> None:
     settings = HostSettings(fks_windows_winrm_host="192.0.2.200", fks_windows_winrm_user="fks@desk")
-    spec = winrm_connection(settings, "p@ss:w/rd?")
-    assert spec is not None and spec.startswith("winrm://fks%40desk:p%40ss%3Aw%2Frd%3F@")
-    assert spec.endswith("@192.0.2.200:5986?no_verify_ssl=false")
+    spec = winrm_connection(settings)
+    assert spec == "winrm://fks%40desk@192.0.2.200:5986?no_verify_ssl=false"
     parsed = BaseBackend.parse_hostspec(spec.removeprefix("winrm://").split("?")[0])
     assert (parsed.name, parsed.port, parsed.user, parsed.password) == (
-        "192.0.2.200", "5986", "fks@desk", "p@ss:w/rd?"
+        "192.0.2.200", "5986", "fks@desk", None
     )  # fmt: skip
-    assert winrm_connection(HostSettings(), "x") is None
+    assert winrm_connection(HostSettings()) is None
     insecure = HostSettings(fks_windows_winrm_host="fd00::5", fks_windows_winrm_verify_tls=False)
-    assert winrm_connection(insecure, "x") == "winrm://fks:x@[fd00::5]:5986?no_verify_ssl=true"
+    assert winrm_connection(insecure) == "winrm://fks@[fd00::5]:5986?no_verify_ssl=true"
+
+
+def test_the_winrm_host_gets_its_password_apart_from_the_spec() -> None:
+    """pywinrm is installed (a dependency) and gets the password; the spec never holds it."""
+    settings = HostSettings(fks_windows_winrm_host="192.0.2.200", fks_windows_winrm_user="fks")
+    spec = winrm_connection(settings)
+    assert spec is not None
+    host = winrm_host(spec, SecretStr("p@ss:w/rd? canary"))
+    assert host.backend.conn_args == {  # type: ignore[attr-defined]
+        "endpoint": "https://192.0.2.200:5986/wsman",
+        "transport": "ntlm",
+        "username": "fks",
+        "password": "p@ss:w/rd? canary",
+    }
+    assert "canary" not in repr(host) and "canary" not in host.backend.get_pytest_id()
+
+
+def test_a_winrm_failure_is_reported_without_the_password_or_its_frames() -> None:
+    """A refused connection (a closed loopback port) fails with the transport's reason only."""
+    settings = HostSettings(fks_windows_winrm_host="127.0.0.1", fks_windows_winrm_port=9)
+    spec = winrm_connection(settings)
+    assert spec is not None
+    password = SecretStr("canary-winrm-0123")
+    with pytest.raises(AssertionError, match=r"WinRM to 127.0.0.1 failed: .*Connection") as caught:
+        run_over_winrm(winrm_host(spec, password), "Get-Process", password)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__ is False
+    assert caught.value.__context__ is None  # no chained traceback whose frames hold it
+
+
+HOSTILE_URL = "http://192.0.2.200:18080/'$(touch /tmp/pwned)'"
+
+
+@pytest.mark.parametrize(
+    ("thing", "check", "settings"),
+    [
+        ("mt5", test_bridge.test_http_answers, {"fks_mt5_bridge_url": HOSTILE_URL}),
+        ("mt5", test_bridge.test_reachable, {"fks_mt5_bridge_url": HOSTILE_URL}),
+        (
+            "ninjatrader",
+            test_bridge.test_reachable,
+            {"fks_ninjatrader_host": "192.0.2.200';id;'", "fks_ninjatrader_port": 36973},
+        ),
+    ],
+)
+def test_the_endpoint_probes_quote_what_they_pass_to_the_shell(
+    monkeypatch: pytest.MonkeyPatch, thing: str, check: Any, settings: dict[str, Any]
+) -> None:
+    """Whatever validation let through, the probe's shell sees each value as one argument."""
+    commands: list[str] = []
+
+    class Recorder:
+        def run(self, command: str) -> Any:
+            commands.append(command)
+            return type("Result", (), {"rc": 0, "stdout": "200\n", "stderr": ""})()
+
+    monkeypatch.setattr(test_bridge, "connect", lambda name: Recorder())
+    bridge = plan(**ENDPOINTS).hosts[2]
+    # model_construct: values the settings' validation may refuse, to prove the quoting alone.
+    unchecked = HostSettings.model_construct(**{**bridge.settings.model_dump(), **settings})
+    check(HostTarget(dataclasses.replace(bridge, settings=unchecked), thing))
+    (command,) = commands
+    words = shlex.split(command)
+    if check is test_bridge.test_http_answers:
+        assert words[-1] == HOSTILE_URL
+    elif thing == "mt5":
+        assert words[-2:] == ["192.0.2.200", "18080"]
+    else:
+        assert words[-2:] == ["192.0.2.200';id;'", "36973"]

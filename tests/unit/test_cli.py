@@ -347,3 +347,68 @@ def test_plan_refuses_a_placement_problem_that_missing_secrets_hid(project: Path
         "fks-infra: invalid in inventory/site.py: 1 problem found:\n"
         "  - service data must run on one host only but is placed on core-1 and gpu-1"
     ) in result.stderr
+
+
+WINRM_CANARY = "canary-winrm-p@ss:w/rd?"
+
+
+def test_verify_keeps_the_winrm_password_out_of_locals_and_the_junit_report(
+    project: Path,
+) -> None:
+    """The WinRM check fails against a closed loopback port, at -l --tb=long --junitxml:
+    neither the output nor the report holds the password (in any encoding of it)."""
+    site = project / "inventory/site.py"
+    site.write_text(
+        site.read_text().replace(
+            '"fks_mt5_bridge_url"',
+            '"fks_windows_winrm_host": "127.0.0.1", "fks_windows_winrm_port": 9,\n'
+            '                         "fks_mt5_bridge_url"',
+        )
+    )
+    report = project / "report.xml"
+    result = run(
+        "verify", "inventory/site.py", "--junitxml", str(report),
+        "--", "-k", "test_windows_side_over_winrm", "-l", "--tb=long",
+        cwd=project, env={"FKS_SECRET_WINDOWS_WINRM_PASSWORD": WINRM_CANARY},
+    )  # fmt: skip
+    for text in (result.stdout + result.stderr, report.read_text()):
+        assert "canary-winrm" not in text and "p%40ss" not in text
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "WinRM to 127.0.0.1 failed" in result.stdout
+
+
+#: Every secret the example inventory below needs, with a canary valid for its consumer.
+EVERY_SECRET = {
+    **{name: f"canary-{name}" for name in SECRETS},
+    "WINDOWS_WINRM_PASSWORD": "canary-winrm p@ss:w/rd?",
+    "ALERTMANAGER_WEBHOOK_URL": "https://hooks.example.org/canary-hook?token=canary",
+}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["check"], ["plan"], ["plan", "--format", "json"], ["tailscale-policy"]],
+    ids=["check", "plan", "plan-json", "tailscale-policy"],
+)
+def test_no_command_without_hosts_shows_a_secret(project: Path, command: list[str]) -> None:
+    """Every secret in use (the WinRM check and the webhook enabled), from the environment."""
+    site = project / "inventory/site.py"
+    site.write_text(
+        site.read_text()
+        .replace('"192.0.2.10"', '"192.0.2.10", "fks_alertmanager_webhook_enabled": True')
+        .replace('"fks_mt5_bridge_url"',
+                 '"fks_windows_winrm_host": "192.0.2.200",\n "fks_mt5_bridge_url"')
+    )  # fmt: skip
+    (project / "secrets/fks.toml").unlink()
+    env = {f"FKS_SECRET_{name}": value for name, value in EVERY_SECRET.items()}
+    result = run(command[0], "inventory/site.py", *command[1:], cwd=project, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "canary" not in result.stdout + result.stderr and "p%40ss" not in result.stdout
+    lacking = run(
+        "check", "inventory/site.py", cwd=project,
+        env={k: v for k, v in env.items() if "WEBHOOK" not in k and "WINRM" not in k},
+    )  # fmt: skip
+    assert "missing secret ALERTMANAGER_WEBHOOK_URL (needed by alertmanager (monitor))" in (
+        lacking.stderr
+    )
+    assert "missing secret WINDOWS_WINRM_PASSWORD" in lacking.stderr

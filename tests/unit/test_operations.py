@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shlex
+import shutil
+import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -655,7 +659,16 @@ def test_preflight_fails_a_full_disk_or_a_skewed_clock_naming_both() -> None:
 # -- postgres_database -----------------------------------------------------------------------
 
 PG_PASSWORD = SecretStr("pg-CANARY-0123456789")
-PG_VERIFIER = scram_verifier(PG_PASSWORD.get_secret_value())
+PG_STORED = scram_verifier(PG_PASSWORD.get_secret_value())
+
+
+def described(stored: str) -> dict[str, str]:
+    """What the PostgresDatabase fact says of a stored verifier: scheme and digest only."""
+    scheme = "$".join(stored.split("$")[:2])
+    return {"scheme": scheme, "sha256": hashlib.sha256(stored.encode()).hexdigest()}
+
+
+PG_VERIFIER = described(PG_STORED)
 
 
 def database(facts: dict[str, object], extensions: tuple[str, ...] = ()) -> list[str]:
@@ -683,7 +696,9 @@ def test_postgres_database_runs_the_setup_when_anything_differs() -> None:
     converged = {"verifier": PG_VERIFIER, "owner": "fks", "extensions": ["plpgsql"]}
     for different in (
         {"verifier": None, "owner": None, "extensions": []},  # bare host, or PostgreSQL down
-        {**converged, "verifier": scram_verifier("rotated")},  # the secret changed
+        {**converged, "verifier": described(scram_verifier("rotated"))},  # the secret changed
+        {**converged, "verifier": {**PG_VERIFIER, "sha256": "0" * 64}},  # keys differ
+        {**converged, "verifier": {"scheme": "md5", "sha256": PG_VERIFIER["sha256"]}},
         {**converged, "owner": "postgres"},
     ):
         out = database(different)
@@ -704,7 +719,8 @@ def test_postgres_database_never_puts_the_password_in_a_command() -> None:
 
 def test_postgres_database_fact_parses_recorded_output() -> None:
     fact = PostgresDatabase()
-    assert fact.process([f"verifier {PG_VERIFIER}", "owner fks", "extensions plpgsql,vector"]) == {
+    line = f"verifier {PG_VERIFIER['scheme']} {PG_VERIFIER['sha256']}"
+    assert fact.process([line, "owner fks", "extensions plpgsql,vector"]) == {
         "verifier": PG_VERIFIER,
         "owner": "fks",
         "extensions": ["plpgsql", "vector"],
@@ -716,6 +732,58 @@ def test_postgres_database_fact_parses_recorded_output() -> None:
     assert "password" not in fact.command(user="fks", database="fks").lower().replace(
         "rolpassword", ""
     )
+
+
+def test_postgres_database_fact_output_holds_no_key_of_the_verifier() -> None:
+    """-vvv prints the fact's output: the scheme (salt, iterations) and a digest, no key."""
+    stored_key, server_key = PG_STORED.split("$")[2].split(":")
+    assert PG_VERIFIER["scheme"] == PG_STORED.split("$" + stored_key)[0]
+    assert stored_key not in str(PG_VERIFIER) and server_key not in str(PG_VERIFIER)
+    command = PostgresDatabase().command(user="fks", database="fks")
+    # The role's stored text is only ever cut before its keys or hashed.
+    assert command.count("rolpassword") == 3
+    assert "split_part(rolpassword, chr(36), 1)" in command
+    assert "split_part(rolpassword, chr(36), 2)" in command
+    assert "sha256(convert_to(rolpassword, 'UTF8'))" in command
+
+
+def test_postgres_database_fact_reads_a_verifier_postgresql_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fact's own SQL against a throwaway PostgreSQL that hashed the password itself
+    (SCRAM with its own salt): the description matches that password only."""
+    bin_dir = Path("/usr/lib/postgresql/15/bin")
+    if not (bin_dir / "initdb").is_file() or os.geteuid() != 0:
+        pytest.skip("needs PostgreSQL 15 (scripts/install-deps) and root, to run it as postgres")
+    as_pg = ["runuser", "-u", "postgres", "--"]
+    work = Path(tempfile.mkdtemp(prefix="fks-pgfact-"))  # the server runs as postgres
+    try:  # whatever fails from here, the server is stopped and its files go
+        shutil.chown(work, "postgres")
+        with socket.socket() as probe:  # a free port: other test runs may hold a fixed one
+            probe.bind(("127.0.0.1", 0))
+            port = str(probe.getsockname()[1])
+        subprocess.run([*as_pg, f"{bin_dir}/initdb", "-D", f"{work}/data", "-A", "trust"],
+                       check=True, capture_output=True, timeout=120)  # fmt: skip
+        options = f"-k {work} -p {port} -c listen_addresses=''"
+        subprocess.run([*as_pg, f"{bin_dir}/pg_ctl", "-D", f"{work}/data", "-w", "-l",
+                        f"{work}/log", "-o", options, "start"], check=True, capture_output=True,
+                       timeout=120)  # fmt: skip
+        environment = {**os.environ, "PGHOST": str(work), "PGPORT": port}
+        create = f"CREATE ROLE fks LOGIN PASSWORD '{PG_PASSWORD.get_secret_value()}'"
+        subprocess.run([*as_pg, "psql", "-XAtq", "-c", create], env=environment, check=True,
+                       timeout=60)  # fmt: skip
+        for name, value in (("PGHOST", str(work)), ("PGPORT", port)):
+            monkeypatch.setenv(name, value)  # for the fact's own psql
+        found = _shell_fact(PostgresDatabase(), user="fks", database="fks")
+        # The scheme (method, iterations, salt) and a digest: no StoredKey:ServerKey.
+        assert found["verifier"]["scheme"].startswith("SCRAM-SHA-256$4096:")
+        assert found["verifier"]["scheme"].count("$") == 1 and "CANARY" not in str(found)
+        assert datastore_ops.verifier_is_of(found["verifier"], PG_PASSWORD.get_secret_value())
+        assert not datastore_ops.verifier_is_of(found["verifier"], "pg-CANARY-012345678")
+    finally:
+        subprocess.run([*as_pg, f"{bin_dir}/pg_ctl", "-D", f"{work}/data", "-m", "immediate",
+                        "stop"], capture_output=True, timeout=60, check=False)  # fmt: skip
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _shell_fact(fact: Any, **kwargs: Any) -> Any:

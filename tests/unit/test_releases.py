@@ -407,3 +407,71 @@ def test_a_deploy_ships_each_host_the_release_for_its_target(
     assert [shipped.release for shipped in rust] == [auth]
     assert [name for name, _ in built] == ["api", "api", "auth"]
     assert shipping.shipment(CATALOGUE["api"], "demo", TARGETS["trixie"]) is trixie
+
+
+#: Secrets a control machine may hold in its environment while it builds releases.
+HELD = {
+    "FKS_SECRET_POSTGRES_PASSWORD": "canary-pg",
+    "FKS_SECRET_ALERTMANAGER_WEBHOOK_URL": "https://hooks.example.org/canary-hook",
+    "AUTH_SECRET": "canary-auth",
+    "PGPASSWORD": "canary-pgpass",
+}
+#: A program standing in for cargo or python: writes its environment, then acts as needed.
+RECORDER = """#!/bin/sh
+env > "$FKS_TEST_ENV_DIR/$(basename "$0")-$$.env"
+case "$*" in
+  *metadata*) echo '{"packages": [{"targets": [{"name": "fks_auth", "kind": ["bin"]}]}]}' ;;
+  *build*) mkdir -p "$CARGO_TARGET_DIR/release" && : > "$CARGO_TARGET_DIR/release/fks_auth" ;;
+  *-vV*) echo "rustc 0.0.0-recorder" ;;
+esac
+"""
+
+
+def _recorder(tmp_path: Path, name: str) -> Path:
+    path = tmp_path / "bin" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(RECORDER)
+    path.chmod(0o755)
+    return path
+
+
+def _recorded(tmp_path: Path) -> str:
+    seen = sorted((tmp_path / "envs").glob("*.env"))
+    assert seen, "the recorder never ran"
+    return "".join(path.read_text() for path in seen)
+
+
+@pytest.fixture
+def held_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "envs").mkdir()
+    monkeypatch.setenv("FKS_TEST_ENV_DIR", str(tmp_path / "envs"))
+    monkeypatch.setenv("PIP_INDEX_URL", "https://pypi.example.org/simple")  # pip's own: kept
+    for name, value in HELD.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.mark.usefixtures("held_secrets")
+def test_cargo_and_rustc_get_no_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cargo = _recorder(tmp_path, "cargo")
+    _recorder(tmp_path, "rustc")
+    monkeypatch.setenv("CARGO", str(cargo))
+    rust_builder._rustc_version.cache_clear()
+    crate = tmp_path / "crate"
+    crate.mkdir()
+    (crate / "Cargo.toml").write_text("[package]\nname = 'auth'\n")
+    assert rust_builder.toolchain_identity(cargo) == "rustc 0.0.0-recorder\n"
+    rust_builder.build_binary(crate, "auth", None, True, tmp_path / "release", tmp_path / "t")
+    rust_builder._rustc_version.cache_clear()
+    recorded = _recorded(tmp_path)
+    assert "canary" not in recorded and "FKS_SECRET_" not in recorded
+    assert "PIP_INDEX_URL=https://pypi.example.org/simple" in recorded
+
+
+@pytest.mark.usefixtures("held_secrets")
+def test_pip_gets_no_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "executable", str(_recorder(tmp_path, "python3")))
+    python_builder._pip("download", "--no-deps", "fks-nothing")
+    recorded = _recorded(tmp_path)
+    assert "canary" not in recorded and "FKS_SECRET_" not in recorded
+    assert "PIP_INDEX_URL=https://pypi.example.org/simple" in recorded
+    assert "SOURCE_DATE_EPOCH=" in recorded

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import shlex
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 
 from pydantic import SecretStr
 from pyinfra.api.command import StringCommand
 
-from fks_infra.datastores.config import scram_verifier, setup_sql, verifier_matches
+from fks_infra.datastores.config import scram_verifier, setup_sql
 from fks_infra.datastores.facts import PostgresDatabase
 from fks_infra.operations.factcache import fact, host_operation
 from fks_infra.operations.files import upload_commands
@@ -37,12 +40,10 @@ def postgres_database(
     """
     state = fact(PostgresDatabase, user=user, database=database)
     secret = password.get_secret_value()
-    verifier = state["verifier"]
     present = state["extensions"]
     assert isinstance(present, list)
     if (
-        isinstance(verifier, str)
-        and verifier_matches(verifier, secret)
+        verifier_is_of(state["verifier"], secret)
         and state["owner"] == user
         and all(name in present for name in extensions)
     ):
@@ -56,3 +57,22 @@ def postgres_database(
         "runuser -u postgres -- psql -XAtq -v ON_ERROR_STOP=1 -f - <",
         POSTGRES_SETUP_FILE,
     )
+
+
+def verifier_is_of(verifier: object, password: str) -> bool:
+    """Whether the stored verifier ``PostgresDatabase`` describes (``{"scheme", "sha256"}``)
+    is the SCRAM-SHA-256 verifier of ``password``: the verifier recomputed with the stored
+    iterations and salt hashes to the stored digest. False for None, another method, or
+    anything malformed."""
+    if not isinstance(verifier, Mapping):
+        return False
+    method, _, parameters = str(verifier.get("scheme", "")).partition("$")
+    iterations, _, salt = parameters.partition(":")
+    if method != "SCRAM-SHA-256" or not iterations.isdigit():
+        return False
+    try:
+        expected = scram_verifier(password, base64.b64decode(salt, validate=True), int(iterations))
+    except ValueError:
+        return False
+    digest = hashlib.sha256(expected.encode()).hexdigest()
+    return hmac.compare_digest(digest, str(verifier.get("sha256", "")))

@@ -19,6 +19,7 @@ from fks_infra.addresses import socket_address
 from fks_infra.nginx.config import placed_port
 from fks_infra.plan import HostPlan, InventoryPlan
 from fks_infra.ports import ALERTMANAGER, BLACKBOX_EXPORTER, NODE_EXPORTER, PROMETHEUS
+from fks_infra.secrets import ALERTMANAGER_WEBHOOK_URL
 from fks_infra.templating import render
 
 #: The service whose host runs Prometheus and scrapes every other service and host.
@@ -27,6 +28,10 @@ PROMETHEUS_CONFIG = "/etc/prometheus/prometheus.yml"
 #: Named relative to prometheus.yml in it, so a candidate copy is checked with its own rules.
 RULES_FILE = "/etc/prometheus/rules/fks.rules.yml"
 ALERTMANAGER_CONFIG = "/etc/prometheus/alertmanager.yml"
+#: alertmanager.yml may hold the webhook URL (a credential): readable by root and by the
+#: group Debian's prometheus-alertmanager.service runs as (User=prometheus) only.
+ALERTMANAGER_CONFIG_MODE = "640"
+ALERTMANAGER_CONFIG_GROUP = "prometheus"
 BLACKBOX_CONFIG = "/etc/prometheus/blackbox.yml"
 #: Grafana provisioning, for an operator's Grafana (``paths.provisioning`` in grafana.ini).
 GRAFANA_DIR = "/etc/fks-infra/grafana"
@@ -73,7 +78,6 @@ class MonitoringContext:
     services: tuple[ScrapeTarget, ...]
     nodes: tuple[ScrapeTarget, ...]
     health: tuple[ScrapeTarget, ...]
-    webhook_url: str | None
 
     def template_vars(self) -> dict[str, object]:
         return asdict(self)
@@ -110,7 +114,6 @@ def monitoring_context(plan: HostPlan, inventory: InventoryPlan) -> MonitoringCo
         services=tuple(services),
         nodes=nodes,
         health=tuple(health),
-        webhook_url=settings.fks_alertmanager_webhook_url,
     )
 
 
@@ -124,7 +127,15 @@ def render_prometheus(plan: HostPlan, inventory: InventoryPlan) -> dict[str, str
 
 
 def render_alertmanager(plan: HostPlan, inventory: InventoryPlan) -> str:
-    variables = monitoring_context(plan, inventory).template_vars()
+    """The text of alertmanager.yml. It holds the webhook URL, a credential (secret
+    ``ALERTMANAGER_WEBHOOK_URL``, where ``fks_alertmanager_webhook_enabled``): the file is
+    root:prometheus 0640 (``ALERTMANAGER_CONFIG_MODE``, ``_GROUP``), never diffed. The URL is
+    written as a JSON string, which is a YAML double-quoted scalar."""
+    webhook = plan.secrets.get(ALERTMANAGER_WEBHOOK_URL)
+    variables = {
+        **monitoring_context(plan, inventory).template_vars(),
+        "webhook_url": json.dumps(webhook.get_secret_value()) if webhook else None,
+    }
     return render("etc/prometheus/alertmanager.yml.j2", variables)
 
 

@@ -14,6 +14,8 @@ from pyinfra.api.deploy import deploy
 
 from fks_infra.monitoring.config import (
     ALERTMANAGER_CONFIG,
+    ALERTMANAGER_CONFIG_GROUP,
+    ALERTMANAGER_CONFIG_MODE,
     BLACKBOX_CONFIG,
     DEFAULTS_FILES,
     NODE_EXPORTER_DEFAULTS,
@@ -71,6 +73,9 @@ def install_monitoring(plan: HostPlan, inventory: InventoryPlan) -> None:
         files={ALERTMANAGER_CONFIG: render_alertmanager(plan, inventory)},
         check="amtool check-config {candidate}" + ALERTMANAGER_CONFIG,
         activate="systemctl reload-or-restart prometheus-alertmanager.service",
+        # The webhook URL in it is a credential: never world-readable.
+        mode=ALERTMANAGER_CONFIG_MODE,
+        group=ALERTMANAGER_CONFIG_GROUP,
     )
     checked_files(
         name=f"Render {BLACKBOX_CONFIG}",

@@ -28,6 +28,7 @@ from fks_infra.releases.manifest import sha256_file
 from fks_infra.releases.model import ReleaseError
 from fks_infra.releases.target import PythonTarget
 from fks_infra.releases.tree import copy_tree, tree_digest
+from fks_infra.secrets import without_secrets
 
 # pip download: how many times the closure may grow by a dependency pip skipped for its
 # own interpreter's markers before the builder gives up (each round is one pip run).
@@ -205,8 +206,10 @@ def _unmarked(requirement: Requirement) -> str:
 
 
 def _pip(*args: str) -> None:
-    """Run the control machine's pip with its own configuration (CA bundle, constraints)."""
-    env = {**os.environ, "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH}
+    """Run the control machine's pip with its own configuration (CA bundle, constraints),
+    in an environment without fks-infra's secrets (``without_secrets``): a package's build
+    backend runs code of its own."""
+    env = {**without_secrets(os.environ), "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH}
     command = [sys.executable, "-m", "pip", *args]
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:

@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 from fks_infra.releases.model import Behaviour, ReleaseError
+from fks_infra.secrets import without_secrets
 
 BIN_DIR = "bin"
 
@@ -40,7 +41,7 @@ def toolchain_identity(cargo: Path) -> str:
 def _rustc_version(rustc: str) -> str:
     # Asked once per process: a deploy plans the Rust release once per host, and the
     # compiler does not change in the middle of a run.
-    return _run([rustc, "-vV"], env=None)
+    return _run([rustc, "-vV"], env=without_secrets(os.environ))
 
 
 def build_binary(
@@ -62,8 +63,9 @@ def build_binary(
     if not manifest.is_file():
         raise ReleaseError(f"{crate} is not a cargo crate (no Cargo.toml)")
     target_dir = target_root / (behaviour.value.replace("=", "-") if behaviour else "default")
+    # No fks-infra secret for cargo, build scripts and proc macros (``without_secrets``).
     env = {
-        **os.environ,
+        **without_secrets(os.environ),
         "CARGO_TARGET_DIR": str(target_dir),
         "RUSTC": str(_rustc(cargo)),
         # The checkout's absolute path would otherwise end up in panic messages.
@@ -136,7 +138,7 @@ def _rustc(cargo: Path) -> Path:
     return beside if beside.is_file() else Path(shutil.which("rustc") or "rustc")
 
 
-def _run(command: list[str], env: dict[str, str] | None) -> str:
+def _run(command: list[str], env: dict[str, str]) -> str:
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         tail = "\n".join(result.stderr.splitlines()[-15:])

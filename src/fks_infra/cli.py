@@ -20,7 +20,7 @@ from fks_infra.lab.cli import lab
 from fks_infra.package_data import package_path
 from fks_infra.plan import InventoryPlan
 from fks_infra.port_table import ports_json, ports_markdown, ports_table
-from fks_infra.secrets import write_missing
+from fks_infra.secrets import NOT_GENERATED, write_missing
 from fks_infra.tables import text_table
 
 INVALID = 2
@@ -158,8 +158,15 @@ def secrets_init(inventory: str) -> None:
     except ProblemsError as error:
         fail(error, inventory)
     for file, names in wanted.items():
-        added = write_missing(Path(file), names)
-        click.echo(f"{file}: {len(added)} added, {len(names) - len(added)} already set")
+        try:
+            added = write_missing(Path(file), names)
+        except ProblemsError as error:
+            fail(error, inventory)
+        yours = [name for name in names if name in NOT_GENERATED and name not in added]
+        kept = len(names) - len(added) - len(yours)
+        click.echo(f"{file}: {len(added)} added, {kept} already set")
+        for name in yours:
+            click.echo(f"{file}: {name} is never generated: set it yourself if it is missing")
 
 
 @main.command("tailscale-policy")

@@ -162,6 +162,18 @@ def test_check_names_a_missing_secret_never_a_value(project: Path) -> None:
     assert "canary" not in result.stderr + result.stdout
 
 
+def test_secrets_init_refuses_a_symlinked_secrets_file_without_a_traceback(project: Path) -> None:
+    secrets = project / "secrets/fks.toml"
+    elsewhere = project / "elsewhere.toml"
+    secrets.replace(elsewhere)
+    secrets.symlink_to(elsewhere)
+    result = run("secrets", "init", "inventory/site.py", cwd=project)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "secrets/fks.toml" in result.stderr
+    assert "canary" not in result.stderr + result.stdout
+
+
 def test_check_reports_an_error_raised_in_group_data_without_a_traceback(project: Path) -> None:
     (project / "group_data/gpu.py").write_text("fks_services_extra = undefined_name\n")
     result = run("check", "inventory/site.py", cwd=project)

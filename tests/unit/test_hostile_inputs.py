@@ -145,11 +145,6 @@ SETTINGS: dict[str, Case] = {
     "fks_redis_maxmemory": text("1gb"),
     "fks_prometheus_retention": text("30d"),
     "fks_alert_for": text("5m"),
-    # Becomes a secret in another change of issue #15; as a setting it refuses what no file
-    # takes as data, the rest (shell syntax) is that change's.
-    "fks_alertmanager_webhook_url": Case(
-        "https://hooks.example.com/alerts", lambda p: "https://hooks.example.com/" + p, UNPRINTABLE
-    ),
 }
 
 #: A case per pyinfra SSH connector key that carries text, and the inventory name.

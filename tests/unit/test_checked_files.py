@@ -76,13 +76,18 @@ def test_a_changed_file_goes_through_candidate_check_install_and_reload() -> Non
         f"test -e {MARKER} && mkdir -p /etc/nginx/fks && install -m 644 -o root -g root "
         f"{CANDIDATE}{SITE} {SITE}.fks-new && mv -f {SITE}.fks-new {SITE}",
         f"test -e {MARKER} && {ACTIVATE}",
+        # Live and active: the candidates (some hold secrets) are removed.
+        f"test -e {MARKER} && rm -rf {CANDIDATE}",
     ]
 
 
 def test_missing_files_are_written_the_same_way() -> None:
     out = plan_commands({})
     assert any(line.startswith("nginx -t") for line in out)
-    assert out[-1] == f"test -e {MARKER} && {ACTIVATE}"
+    assert out[-2:] == [
+        f"test -e {MARKER} && {ACTIVATE}",
+        f"test -e {MARKER} && rm -rf {CANDIDATE}",
+    ]
 
 
 def live_paths_touched(line: str) -> list[str]:

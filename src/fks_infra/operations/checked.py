@@ -6,7 +6,8 @@ writes a candidate copy of every file elsewhere, runs the program's own check on
 only then moves the files live (each atomically) and activates them (reload).
 
 A failing check ends the operation with the program's message; the live files are never
-touched and the running daemon keeps its old config. The commands after the check also
+touched and the running daemon keeps its old config. After a successful activation the
+candidate directory is removed (some candidates hold secrets). The commands after the check also
 require the check's marker file, so they cannot run after a failed check even with
 ``_continue_on_error``.
 """
@@ -109,3 +110,6 @@ def checked_files(
             f"{new} && mv -f {new} {shlex.quote(path)}"
         )
     yield f"test -e {marker} && {activate}"
+    # Live and active: the candidates (redis.conf and alertmanager.yml hold secrets) go. A
+    # refused or failed set stays, root-only, for the operator to read.
+    yield f"test -e {marker} && rm -rf {quoted}"

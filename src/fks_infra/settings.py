@@ -64,8 +64,6 @@ class HostSettings(BaseModel):
     """Address other inventory hosts reach this host at (default: its ssh_hostname, an IP)."""
     fks_bind_address: IPvAnyAddress | None = None
     """Address the services listen on (default: fks_private_address); "127.0.0.1" for one host."""
-    fks_service_user: str = Field("fks", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
-    """System user and group the services run as (created without a login shell)."""
     fks_release_source: str = "demo"
     """Where releases come from: "demo", a checkout root holding services/<name>, or
     artifacts:DIR."""
@@ -277,6 +275,11 @@ class HostSettings(BaseModel):
 
 
 KNOWN_KEYS: tuple[str, ...] = tuple(HostSettings.model_fields)
+#: Settings that are gone, with what replaced them: a key left in an inventory says why.
+_REMOVED_KEYS = {
+    "fks_service_user": "each service now runs as its own system user, fks-<name> "
+    "(catalogue.Service.user); remove this key",
+}
 #: Settings whose rejected value is not repeated in errors: an auth key pasted there by
 #: mistake must not end up in a terminal or a CI log.
 _NOT_ECHOED = frozenset({"fks_tailscale_up_extra_args"})
@@ -313,6 +316,8 @@ def _close_known_key(key: str) -> str | None:
 
 def _describe(item: Mapping[str, Any], key: str) -> str:
     if item["type"] == "extra_forbidden":
+        if key in _REMOVED_KEYS:
+            return f"unknown setting: {_REMOVED_KEYS[key]}"
         hint = _close_known_key(key)
         return "unknown setting" + (f"; did you mean {hint}?" if hint else "")
     location = "".join(f"[{part!r}]" for part in item["loc"][1:])

@@ -40,7 +40,7 @@ from fks_infra.operations.facts import (
     UnitStates,
 )
 from fks_infra.services import operations as service_ops
-from fks_infra.services.facts import DeployedServices
+from fks_infra.services.facts import DeployedServices, ServiceAccounts
 from fks_infra.sshd.facts import SshdPorts
 from fks_infra.tailscale import operations as tailscale_ops
 from fks_infra.tailscale.facts import TAILSCALE_AUTHKEY_FILE, TAILSCALE_UP_HASH, TailscaleNode
@@ -288,6 +288,62 @@ def test_facts_parse_recorded_output() -> None:
             "deployed api 0123abcd",
         ]
     ) == {"api": "0123abcd", "data_ingestion": "", "web": ""}
+
+
+def passwd(user: str, uid: int, shell: str = "/usr/sbin/nologin") -> list[str]:
+    return [user, "x", str(uid), str(uid), "", "/nonexistent", shell]
+
+
+def test_service_accounts_plans_one_user_and_group_per_service() -> None:
+    users = ["fks-web", "fks-data_ingestion"]
+    # A host deployed with the former shared user: its "fks" is neither used nor touched.
+    old = {"passwd": {}, "group": {}}
+    assert commands(service_ops.service_accounts, {ServiceAccounts: old}, users=users) == [
+        "groupadd --system fks-web",
+        "useradd --system --gid fks-web --shell /usr/sbin/nologin --home-dir /nonexistent "
+        "--no-create-home fks-web",
+        "groupadd --system fks-data_ingestion",
+        "useradd --system --gid fks-data_ingestion --shell /usr/sbin/nologin "
+        "--home-dir /nonexistent --no-create-home fks-data_ingestion",
+    ]
+    converged = {
+        "passwd": {"fks-web": passwd("fks-web", 997), "fks-data_ingestion": passwd("x", 996)},
+        "group": {"fks-web": ["fks-web", "x", "997", ""],
+                  "fks-data_ingestion": ["fks-data_ingestion", "x", "996", ""]},
+    }  # fmt: skip
+    assert commands(service_ops.service_accounts, {ServiceAccounts: converged}, users=users) == []
+    # A user in another service's group, or given a shell, is put back.
+    drifted = {**converged, "passwd": {**converged["passwd"],
+               "fks-web": [*passwd("fks-web", 997, "/bin/sh")[:3], "996", "", "/nonexistent",
+                           "/bin/sh"]}}  # fmt: skip
+    assert commands(service_ops.service_accounts, {ServiceAccounts: drifted}, users=users) == [
+        "usermod --gid fks-web --shell /usr/sbin/nologin --home /nonexistent fks-web"
+    ]
+    shared = {
+        **converged,
+        "group": {
+            **converged["group"],
+            "fks-data_ingestion": ["fks-data_ingestion", "x", "996", "fks-web,operator"],
+        },
+    }
+    assert commands(service_ops.service_accounts, {ServiceAccounts: shared}, users=users) == [
+        "gpasswd --delete fks-web fks-data_ingestion"
+    ]  # fmt: skip
+
+
+def test_service_accounts_fact_reads_only_the_services_accounts() -> None:
+    assert ServiceAccounts().process(
+        [
+            "passwd:fks-web:x:997:997::/nonexistent:/usr/sbin/nologin",
+            "group:fks-web:x:997:",
+            "group:fks-data:x:995:fks-web",
+        ]
+    ) == {
+        "passwd": {"fks-web": ["fks-web", "x", "997", "997", "", "/nonexistent",
+                               "/usr/sbin/nologin"]},
+        "group": {"fks-web": ["fks-web", "x", "997", ""], "fks-data": ["fks-data", "x", "995",
+                                                                       "fks-web"]},
+    }  # fmt: skip
 
 
 # -- tailscale up ------------------------------------------------------------------------

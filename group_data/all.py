@@ -33,9 +33,6 @@ fks_private_address = None
 # Address the services listen on (default: fks_private_address); "127.0.0.1" for one host.
 fks_bind_address = None
 
-# System user and group the services run as (created without a login shell).
-fks_service_user = "fks"
-
 # Where releases come from: "demo", a checkout root holding services/<name>, or artifacts:DIR.
 fks_release_source = "demo"
 

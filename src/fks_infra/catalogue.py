@@ -89,7 +89,9 @@ class Service(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    #: At most 27 characters: its system user ``fks-<name>`` must fit the 31 characters
+    #: systemd takes in ``User=`` (useradd takes 32).
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=27)
     port: int = Field(ge=1, le=65535)
     language: Language
     category: Category
@@ -121,6 +123,16 @@ class Service(BaseModel):
     @property
     def unit(self) -> str:
         return f"fks-{self.name}.service"
+
+    @property
+    def user(self) -> str:
+        """System user and group of the service, its companions and its pre-start tasks.
+
+        The unit's name without ``.service`` (``fks-data_ingestion``): one identity per
+        service, so no other service can signal its processes or read its state directory.
+        Created by ``host/deploy.py``, placed in ``User=``/``Group=`` by ``services/units.py``.
+        """
+        return f"fks-{self.name}"
 
     @property
     def env_file(self) -> str:

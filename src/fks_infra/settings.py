@@ -212,8 +212,6 @@ class HostSettings(BaseModel):
     """Address other inventory hosts reach this host at (default: its ssh_hostname, an IP)."""
     fks_bind_address: Address | None = None
     """Address the services listen on (default: fks_private_address); "127.0.0.1" for one host."""
-    fks_service_user: str = Field("fks", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
-    """System user and group the services run as (created without a login shell)."""
     fks_release_source: LocalPath = "demo"
     """Where releases come from: "demo", a checkout root holding services/<name>, or
     artifacts:DIR."""
@@ -609,6 +607,11 @@ _NOT_ECHOED = frozenset(
         "fks_gpu_debian_security_mirror",
     }
 )
+#: Settings that are gone, with what replaced them: a key left in an inventory says why.
+_REMOVED_KEYS = {
+    "fks_service_user": "each service now runs as its own system user, fks-<name> "
+    "(catalogue.Service.user); remove this key",
+}
 
 
 def parse_settings(
@@ -665,6 +668,8 @@ def _close_known_key(key: str, known: tuple[str, ...] = KNOWN_KEYS) -> str | Non
 
 def _describe(item: Mapping[str, Any], key: str, known: tuple[str, ...] = KNOWN_KEYS) -> str:
     if item["type"] == "extra_forbidden":
+        if key in _REMOVED_KEYS:
+            return f"unknown setting: {_REMOVED_KEYS[key]}"
         hint = _close_known_key(key, known)
         what = "unknown setting" if known is KNOWN_KEYS else "unknown pyinfra SSH connector key"
         return what + (f"; did you mean {hint}?" if hint else "")

@@ -75,11 +75,11 @@ def test_verify_passes(deployed: Run, tmp_path: Path) -> None:
         assert case.find("failure") is None and case.find("error") is None, case.get("name")
         module = case.get("classname", "").rsplit(".", 1)[-1]
         by_module[module] = by_module.get(module, 0) + 1
-    # 7 checks per placed service, and one absence check per service not placed on a host.
+    # 8 checks per placed service, and one absence check per service not placed on a host.
     inventory = plan_for_path(INVENTORY, cwd=str(REPO))
     placed = sum(len(plan.services) for plan in inventory.hosts)
     absent = len(inventory.hosts) * len(CATALOGUE) - placed
-    assert by_module["test_services"] == placed * 7 + absent
+    assert by_module["test_services"] == placed * 8 + absent
     assert by_module["test_edge"] > 0
 
 

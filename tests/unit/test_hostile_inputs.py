@@ -88,7 +88,6 @@ SETTINGS: dict[str, Case] = {
     "fks_secrets_file": text("secrets/fks-bridge.toml"),
     "fks_private_address": text("fd00::31"),
     "fks_bind_address": text("fd00::31"),
-    "fks_service_user": text("fks"),
     "fks_release_source": text("demo"),
     "fks_release_sources": Case({"meta": "demo"}, lambda payload: {"meta": "demo" + payload}),
     "fks_memory_max": text("2G"),

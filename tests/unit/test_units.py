@@ -29,7 +29,7 @@ from fks_infra.services.units import (
     unit_context,
     unit_path,
 )
-from fks_infra.settings import HostSettings
+from fks_infra.settings import HostSettings, parse_settings
 from fks_infra.templating import render, template_path
 
 NAMES = CATALOGUE.names
@@ -102,8 +102,8 @@ def test_unit_lines(name: str) -> None:
     text = unit_for(service)
     assert text.startswith(f"# {service.unit}: managed by fks-infra; do not edit")
     assert values(text, "Unit", "Description") == [f"FKS {name}: {service.description}"]
-    assert values(text, "Service", "User") == ["fks"]
-    assert values(text, "Service", "Group") == ["fks"]
+    assert values(text, "Service", "User") == [f"fks-{name}"]
+    assert values(text, "Service", "Group") == [f"fks-{name}"]
     assert values(text, "Service", "ExecStart") == [" ".join(exec_start_for(service))]
     assert values(text, "Service", "WorkingDirectory") == [f"/opt/fks/{name}/current"]
     assert values(text, "Service", "Environment")[:3] == [
@@ -219,7 +219,6 @@ def test_unit_path() -> None:
 @pytest.mark.parametrize(
     ("values_", "message"),
     [
-        ({"user": "root"}, "user 'root'"),
         ({"bind_address": "localhost"}, "bind_address 'localhost' is not an IP address"),
         ({"ip_allow": ("10.0.0.0/33",)}, "ip_allow entry '10.0.0.0/33'"),
         ({"memory_max": "1GB"}, "memory_max '1GB'"),
@@ -389,6 +388,9 @@ def test_companion_unit_lines(name: str, companion: str) -> None:
     assert values(text, "Service", "EnvironmentFile") == [service.env_file]
     assert values(text, "Service", "StateDirectory") == [f"fks/{name}"]
     assert values(text, "Service", "ExecStart")[0].endswith(f"fks_{name}-{companion}")
+    # The service's own identity: a companion may signal its service and share its state.
+    assert values(text, "Service", "User") == [f"fks-{name}"]
+    assert values(text, "Service", "Group") == [f"fks-{name}"]
 
 
 @pytest.mark.parametrize(("name", "companion"), COMPANIONS)
@@ -416,3 +418,43 @@ def test_a_service_has_only_its_declared_companions() -> None:
 def test_bad_after_unit_is_refused() -> None:
     with pytest.raises(ProblemsError, match="is not a unit name"):
         UnitOptions(after=("postgresql; rm -rf /",))
+
+
+# --- identities --------------------------------------------------------------------------
+
+#: What systemd accepts in User=/Group= (user-util.c, valid_user_group_name): at most 31
+#: characters; useradd takes 32.
+SYSTEMD_USER = re.compile(r"[a-z_][a-z0-9_-]{0,30}")
+
+
+def test_every_service_has_its_own_user_named_after_its_unit() -> None:
+    users = [service.user for service in CATALOGUE]
+    assert len(set(users)) == len(users) == 19
+    for service in CATALOGUE:
+        assert service.user == service.unit.removesuffix(".service")
+        assert SYSTEMD_USER.fullmatch(service.user), service.user
+    assert CATALOGUE["data_ingestion"].user == "fks-data_ingestion"
+
+
+def test_a_service_name_too_long_for_its_user_is_refused() -> None:
+    fields = CATALOGUE["api"].model_dump()
+    with pytest.raises(ValueError, match="at most 27 characters"):
+        Service(**{**fields, "name": "a" * 28})
+    assert Service(**{**fields, "name": "a" * 27}).user == "fks-" + "a" * 27
+
+
+def test_the_user_is_no_host_option() -> None:
+    assert "user" not in {field.name for field in dataclasses.fields(UnitOptions)}
+    with pytest.raises(TypeError):
+        UnitOptions(user="fks")  # type: ignore[call-arg]
+
+
+def test_the_removed_shared_user_setting_says_what_replaced_it() -> None:
+    _, problems = parse_settings({"fks_service_user": "fks"}, {"fks_service_user": "inv.py"})
+    assert [(p.key, p.message) for p in problems] == [
+        (
+            "fks_service_user",
+            "unknown setting: each service now runs as its own system user, fks-<name> "
+            "(catalogue.Service.user); remove this key",
+        )
+    ]

@@ -6,10 +6,14 @@ One test per concern, parametrised over the plan, so one failure does not hide t
 from __future__ import annotations
 
 import re
+import shlex
 
+from fks_infra.catalogue import CATALOGUE
 from fks_infra.checks.fleet import Target, connect
 
 HARDENING_TARGET = 1.5
+#: Where systemd keeps the services' StateDirectory=fks/<name> (the unit template).
+STATE_ROOT = "/var/lib/fks"
 
 
 def run(target: Target, command: str) -> str:
@@ -29,11 +33,66 @@ def test_active(placed: Target) -> None:
     assert service.is_running, f"{placed.service.unit} is not running"
 
 
-def test_not_root(placed: Target) -> None:
-    pid = main_pid(placed)
-    assert pid > 0, f"{placed.service.unit} has no main process"
-    user = run(placed, f"ps -o user= -p {pid}").strip()
-    assert user == placed.host.settings.fks_service_user
+def unit_uids(target: Target) -> dict[str, set[int]]:
+    """{unit: user ids of its processes} for every running ``fks-*.service`` of the host.
+
+    Read from ``/proc`` (``ps -o user`` prints a number for names over 8 characters).
+    """
+    found: dict[str, set[int]] = {}
+    for line in run(target, f"python3 -c {shlex.quote(UNIT_UIDS)}").splitlines():
+        unit, uid = line.split()
+        found.setdefault(unit, set()).add(int(uid))
+    return found
+
+
+#: Prints "<unit> <uid>" for each process in an fks-*.service cgroup.
+UNIT_UIDS = r"""
+import os, re
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        cgroup = open(f"/proc/{pid}/cgroup").read()
+        status = open(f"/proc/{pid}/status").read()
+    except OSError:
+        continue
+    unit = re.search(r"/(fks-[^/\s]+\.service)$", cgroup, re.M)
+    if unit:
+        print(unit.group(1), re.search(r"^Uid:\s+(\d+)", status, re.M).group(1))
+"""
+
+
+def test_runs_as_its_own_user(placed: Target) -> None:
+    """The service and its companions run as ``fks-<name>``, a user no other service shares,
+    alone in its own group; signals and state directories are kept apart by that uid."""
+    user = placed.service.user
+    uid = int(run(placed, f"id -u {user}"))
+    assert uid != 0, f"{user} is root"
+    groups = run(placed, f"id -Gn {user}").split()
+    assert groups == [user], f"{user} is in {groups}: a shared group opens its files to others"
+    assert main_pid(placed) > 0, f"{placed.service.unit} has no main process"
+    units = unit_uids(placed)
+    mine = {u for unit in placed.service.units for u in units.get(unit, set())}
+    assert mine == {uid}, f"{placed.service.name}'s processes run as {mine}, not {user} ({uid})"
+    owner = {unit: service.name for service in CATALOGUE for unit in service.units}
+    sharing = sorted(
+        owner[unit] for unit, uids in units.items()
+        if uid in uids and owner.get(unit, placed.service.name) != placed.service.name
+    )  # fmt: skip
+    assert sharing == [], f"{user} ({uid}) also runs {sharing}"
+
+
+def test_state_directory_is_its_own(placed: Target) -> None:
+    """``/var/lib/fks/<name>`` is 0700 and wholly owned by the service's user (the migration
+    from the former shared user left nothing behind); its release is root's."""
+    user, state = placed.service.user, f"{STATE_ROOT}/{placed.service.name}"
+    assert run(placed, f"stat -c '%U %a' {state}").split() == [user, "700"]
+    foreign = run(placed, f"find {state} ! -user {user} -print -quit").strip()
+    assert foreign == "", f"{foreign} in {state} is not {user}'s"
+    writable = run(
+        placed,
+        f"find {placed.service.install_dir}/ ! -type l \\( -user {user} -o -perm -0002 \\) "
+        "-print -quit",
+    ).strip()
+    assert writable == "", f"{writable} is writable by {user}"
 
 
 def test_listens_where_planned_only(placed: Target) -> None:

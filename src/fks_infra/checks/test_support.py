@@ -284,8 +284,9 @@ def test_companion_active_on_the_live_release(companions: CompanionTarget) -> No
     assert unit.is_enabled, f"{companions.unit} is not enabled"
     assert unit.is_running, f"{companions.unit} is not running"
     pid = host.run(f"systemctl show -P MainPID {companions.unit}").stdout.strip()
-    user = host.run(f"ps -o user= -p {pid}").stdout.strip()
-    assert user == companions.host.settings.fks_service_user
+    # Its service's own user: the companion may share its state, no other service may.
+    uid = host.run(f"stat -c %u /proc/{pid}").stdout.strip()
+    assert uid == host.run(f"id -u {companions.service.user}").stdout.strip()
     # Same release as its service: its program lives under the service's current link.
     exe = host.run(f"readlink -f /proc/{pid}/cwd").stdout.strip()
     current = host.run(f"readlink -f {companions.service.install_dir}/current").stdout.strip()

@@ -6,11 +6,12 @@ from pyinfra.api.deploy import deploy
 
 from fks_infra.operations.apt import packages
 from fks_infra.operations.files import daemon_files, login_user, private_file
-from fks_infra.operations.server import directories, preflight, system_account
+from fks_infra.operations.server import directories, preflight
 from fks_infra.package_data import host_file
 from fks_infra.paths import LAYOUT, ROLLOUT, UPLOADS_DIR, VERIFY_RELEASE
 from fks_infra.plan import HostPlan
 from fks_infra.releases import VERIFY_SCRIPT
+from fks_infra.services.operations import service_accounts
 
 #: What a host needs beyond a minimal Debian: venvs for the Python services.
 PACKAGES = ["python3", "python3-venv", "ca-certificates"]
@@ -22,7 +23,7 @@ JOURNALD_LIMITS = "/etc/systemd/journald.conf.d/fks-infra.conf"
 
 @deploy("Prepare host")
 def prepare_host(plan: HostPlan) -> None:
-    """apt that waits for the dpkg lock, packages, the service user, the directory layout."""
+    """apt that waits for the dpkg lock, packages, the services' users, the directory layout."""
     # First, before any change: a host with a full disk or a wrong clock stops here.
     preflight(
         name="Pre-flight: free disk and clock",
@@ -43,8 +44,11 @@ def prepare_host(plan: HostPlan) -> None:
     )
     packages(name="Install base packages", names=PACKAGES)
 
-    user = plan.settings.fks_service_user
-    system_account(name=f"Create system user and group {user}", user=user)
+    # Before any unit names them: one user per service placed here (catalogue.Service.user).
+    service_accounts(
+        name="Create the services' system users and groups",
+        users=[service.user for service in plan.services],
+    )
 
     private_file(
         name=f"Install {ROLLOUT}", content=host_file(ROLLOUT).read_bytes(), dest=ROLLOUT, mode="755"

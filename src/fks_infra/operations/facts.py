@@ -106,29 +106,6 @@ class UnitStates(FactBase[dict[str, dict[str, str]]]):
         return states
 
 
-class Account(FactBase[dict[str, list[str]]]):
-    """The ``getent`` entries of one group and one user: {"group": [...], "passwd": [...]}."""
-
-    @staticmethod
-    def default() -> dict[str, list[str]]:
-        """Nothing found (pyinfra gives a fact with no output its default)."""
-        return {}
-
-    def command(self, account: str) -> str:
-        quoted = shlex.quote(account)
-        return (
-            f"getent group {quoted} | sed 's/^/group:/'; "
-            f"getent passwd {quoted} | sed 's/^/passwd:/'; true"
-        )
-
-    def process(self, output: list[str]) -> dict[str, list[str]]:
-        found = {}
-        for line in output:
-            database, _, entry = line.partition(":")
-            found[database] = entry.split(":")
-        return found
-
-
 class DirectoryModes(FactBase[dict[str, tuple[str, str]]]):
     """Mode and owner of those of some paths that are directories: {path: (mode, owner)}."""
 

@@ -8,29 +8,7 @@ from collections.abc import Generator
 
 from fks_infra.operations.commands import argv
 from fks_infra.operations.factcache import fact, host_operation
-from fks_infra.operations.facts import Account, DirectoryModes, Preflight
-
-
-@host_operation
-def system_account(
-    user: str, shell: str = "/usr/sbin/nologin", home: str = "/nonexistent"
-) -> Generator[object, None, None]:
-    """A system group and a system user of the same name, in that group, with no home.
-
-    + user: the user's and the group's name
-    + shell, home: what the user's passwd entry must say (the home is never created)
-    """
-    found = fact(Account, account=user)
-    group, entry = found.get("group"), found.get("passwd")
-    if group is None:
-        yield argv("groupadd", "--system", user)
-    if entry is None:
-        yield argv(
-            "useradd", "--system", "--gid", user, "--shell", shell, "--home-dir", home,
-            "--no-create-home", user,
-        )  # fmt: skip
-    elif group is None or (entry[3], entry[5], entry[6]) != (group[2], home, shell):
-        yield argv("usermod", "--gid", user, "--shell", shell, "--home", home, user)
+from fks_infra.operations.facts import DirectoryModes, Preflight
 
 
 @host_operation

@@ -97,10 +97,7 @@ def env_file(service: Service, plan: HostPlan, inventory: InventoryPlan) -> str:
 
 
 def unit_options(service: Service, plan: HostPlan, inventory: InventoryPlan) -> UnitOptions:
-    user = plan.settings.fks_service_user
     return UnitOptions(
-        user=user,
-        group=user,
         bind_address=plan.bind_address,
         # Peers are the inventory's hosts (nginx, monitoring, datastores) and, for a bridge,
         # its Windows side; nothing else.
@@ -172,8 +169,9 @@ def _rollout_arguments(
         str(plan.settings.fks_health_timeout),
         "--keep",
         str(plan.settings.fks_releases_keep),
+        # Pre-start tasks run as the service itself: its own user (catalogue.Service.user).
         "--user",
-        plan.settings.fks_service_user,
+        service.user,
         "--env-file",
         service.env_file,
         # Run in the new release's directory before it goes live, as the service would.

@@ -1,4 +1,4 @@
-"""What fks-infra left of the FKS services on a host."""
+"""What fks-infra left of the FKS services on a host, and the services' system users."""
 
 from __future__ import annotations
 
@@ -38,4 +38,37 @@ class DeployedServices(FactBase[dict[str, str]]):
             elif kind == "deployed":
                 name, _, deploy_id = rest.partition(" ")
                 found[name] = deploy_id
+        return found
+
+
+#: What the passwd entry of a service's user says: no login shell, no home.
+NO_SHELL = "/usr/sbin/nologin"
+NO_HOME = "/nonexistent"
+
+
+class ServiceAccounts(FactBase[dict[str, dict[str, list[str]]]]):
+    """The services' users and groups (names starting ``fks-``), in one command.
+
+    ``{"passwd": {"fks-web": [name, x, uid, gid, gecos, home, shell]},
+    "group": {"fks-web": [name, x, gid, members]}}``, fields as ``getent`` prints them.
+    """
+
+    @staticmethod
+    def default() -> dict[str, dict[str, list[str]]]:
+        """Nothing found (pyinfra gives a fact with no output its default)."""
+        return {"passwd": {}, "group": {}}
+
+    def command(self) -> str:
+        return (
+            "getent passwd | grep '^fks-' | sed 's/^/passwd:/'; "
+            "getent group | grep '^fks-' | sed 's/^/group:/'; true"
+        )
+
+    def process(self, output: list[str]) -> dict[str, dict[str, list[str]]]:
+        found: dict[str, dict[str, list[str]]] = {"passwd": {}, "group": {}}
+        for line in output:
+            database, _, entry = line.partition(":")
+            if database in found:
+                fields = entry.split(":")
+                found[database][fields[0]] = fields
         return found

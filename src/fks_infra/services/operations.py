@@ -1,4 +1,4 @@
-"""FKS services on a host: a release put in place and rolled out, or removed."""
+"""FKS services on a host: their system users, a release put in place and rolled out, or removed."""
 
 from __future__ import annotations
 
@@ -11,7 +11,41 @@ from fks_infra.catalogue import Service
 from fks_infra.operations.factcache import fact, host_operation
 from fks_infra.operations.files import files_in_place_commands
 from fks_infra.paths import DEPLOYED_DIR, ROLLOUT, UNIT_DIR
-from fks_infra.services.facts import DeployedServices
+from fks_infra.services.facts import NO_HOME, NO_SHELL, DeployedServices, ServiceAccounts
+
+
+@host_operation
+def service_accounts(users: Sequence[str]) -> Generator[object, None, None]:
+    """One system user per service, alone in its own group of the same name; no shell, no home.
+
+    No service user stays a member of another service's group (``gpasswd --delete``).
+
+    + users: ``Service.user`` of each service placed on the host (``fks-<name>``)
+
+    Users of services no longer placed are kept: their state directory stays on the host
+    (removal never deletes data), and a freed uid could be handed to another service's new
+    user, which would then own those files. Read in one fact, whatever the number of users.
+    """
+    found = fact(ServiceAccounts)
+    for user in users:
+        group, entry = found["group"].get(user), found["passwd"].get(user)
+        if group is None:
+            yield StringCommand("groupadd", "--system", user)
+        if entry is None:
+            yield StringCommand(
+                "useradd", "--system", "--gid", user, "--shell", NO_SHELL, "--home-dir", NO_HOME,
+                "--no-create-home", user,
+            )  # fmt: skip
+        elif group is None or (entry[3], entry[5], entry[6]) != (group[2], NO_HOME, NO_SHELL):
+            yield StringCommand(
+                "usermod", "--gid", user, "--shell", NO_SHELL, "--home", NO_HOME, user
+            )
+    # No shared group: a service user listed in another service's group leaves it.
+    for name, group_entry in sorted(found["group"].items()):
+        members = filter(None, group_entry[3].split(",")) if len(group_entry) > 3 else ()
+        for member in members:
+            if member != name and member.startswith("fks-"):
+                yield StringCommand("gpasswd", "--delete", member, name)
 
 
 @host_operation

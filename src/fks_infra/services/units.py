@@ -5,6 +5,20 @@ what differs is the ``UnitContext`` built here from the ``Service`` (name, port,
 env file, install dir, GPU need), the command line the release builder decided, and the
 host's ``UnitOptions``. Values are validated and quoted for systemd here, so the template only
 places them. No pyinfra import.
+
+Identity: each service runs as its own static system user, ``Service.user`` (``fks-<name>``),
+shared only by its companions and its pre-start tasks; ``User=`` and ``Group=`` are not a
+host option. A process of one service cannot signal another's (the kernel checks user ids)
+nor read its ``StateDirectory=`` (0700, owned by that user); the release under
+``/opt/fks/<name>`` and the env file stay root's. ``DynamicUser=`` was weighed and not taken:
+its uid exists only while a unit of that name runs, so the pre-start ``systemd-run`` and the
+companions would share it only while running together, files it leaves are reassigned
+whenever the uid changes, and the live checks (``getent``, ``ps``) could not name a stopped
+service's owner; it also moves state to ``/var/lib/private``, which a host deployed with the
+shared ``fks`` user would first have to migrate. A static user keeps ``/var/lib/fks/<name>``
+where it is: when ``User=`` changes, systemd chowns the existing state directory to the new
+user at the next start, so a host deployed with the old shared user migrates in one run
+without losing data.
 """
 
 from __future__ import annotations
@@ -34,7 +48,6 @@ RESERVED_VARIABLES: tuple[str, ...] = (
 
 #: Keywords ``IPAddressAllow=`` understands besides addresses and networks.
 _IP_KEYWORDS = ("any", "localhost", "link-local", "multicast")
-_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 _UNIT = re.compile(r"[A-Za-z0-9@:._-]+\.(service|target|socket)")
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MEMORY = re.compile(r"[1-9][0-9]*[KMGT]?|([1-9][0-9]?|100)%|infinity")
@@ -49,11 +62,10 @@ _DEFAULTS = HostSettings()
 class UnitOptions:
     """How a service's unit runs on one host; the defaults suit a single-host lab.
 
-    The defaults of user, group, memory_max and tasks_max are the settings' own
-    (``fks_service_user``, ``fks_memory_max``, ``fks_tasks_max``), read from the model.
+    The defaults of memory_max and tasks_max are the settings' own (``fks_memory_max``,
+    ``fks_tasks_max``), read from the model. The user is no option: it is the service's own
+    (``Service.user``).
 
-    + user: system user the service runs as (created by the deploy; never root)
-    + group: its group
     + bind_address: address the service listens on (``SERVICE_HOST``), localhost or the
       host's tailnet/LAN address
     + ip_allow: peers the service may talk to besides localhost (``IPAddressAllow=``): the
@@ -72,8 +84,6 @@ class UnitOptions:
     + after: units of the same host to start after (the datastores the service reads)
     """
 
-    user: str = _DEFAULTS.fks_service_user
-    group: str = _DEFAULTS.fks_service_user
     bind_address: str = "127.0.0.1"
     ip_allow: tuple[str, ...] = ()
     gpu_indices: tuple[int, ...] = ()
@@ -106,8 +116,8 @@ class UnitContext:
     port: int
     bind_address: str
     exec_start: str
+    #: the service's own system user and group (``Service.user``), also its companions'
     user: str
-    group: str
     cuda_visible_devices: str
     environment: tuple[str, ...]
     ip_allow: tuple[str, ...]
@@ -175,8 +185,7 @@ def unit_context(
         port=service.port,
         bind_address=options.bind_address,
         exec_start=" ".join(_quote(word.replace("$", "$$")) for word in argv),
-        user=options.user,
-        group=options.group,
+        user=service.user,
         cuda_visible_devices=",".join(str(index) for index in options.gpu_indices),
         environment=tuple(_quote(f"{name}={value}") for name, value in options.environment),
         ip_allow=options.ip_allow,
@@ -209,10 +218,6 @@ def unit_path(service: Service) -> str:
 
 def _option_problems(options: UnitOptions) -> list[str]:
     problems: list[str] = []
-    for key in ("user", "group"):
-        value = getattr(options, key)
-        if not _NAME.fullmatch(value) or value == "root":
-            problems.append(f"{key} {value!r} is not a system user name other than root")
     try:
         ipaddress.ip_address(options.bind_address)
     except ValueError:

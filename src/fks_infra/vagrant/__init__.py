@@ -34,6 +34,9 @@ HOSTS_ENV: Final = "FKS_VAGRANT_HOSTS"
 SUBNET_ENV: Final = "FKS_VAGRANT_SUBNET"
 DEFAULT_SUBNET: Final = "192.168.56"
 
+#: The release of every machine whose entry names none (the Vagrantfile's ``DEFAULT_RELEASE``).
+DEFAULT_RELEASE: Final = "debian:bookworm"
+
 #: Group holding every Vagrant machine, whatever its roles.
 ALL_GROUP: Final = "vagrant"
 
@@ -43,6 +46,7 @@ VAGRANT_TIMEOUT_S: Final = 60.0
 
 _KNOWN_ROLES: Final = ", ".join(ROLES)
 _MACHINE_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+_RELEASE = re.compile(r"debian:[a-z][a-z0-9-]*")
 _DEFAULT_HOSTS_LINE = re.compile(r'^DEFAULT_HOSTS = "([^"]*)"$', re.MULTILINE)
 
 # ssh-config keys with no pyinfra counterpart that change nothing for pyinfra:
@@ -88,24 +92,48 @@ class SshHost:
 
 
 def parse_hosts_spec(spec: str) -> dict[str, tuple[str, ...]]:
-    """Parse ``name:role[+role...],...`` into machine name -> roles, in order.
+    """Parse ``name:role[+role...][@debian:suite],...`` into machine name -> roles, in order.
 
     Accepts and rejects exactly what the Vagrantfile's ``fks_hosts`` does, so a
     spec that boots machines also gives them their groups.
 
     + spec: the value of ``FKS_VAGRANT_HOSTS`` or the Vagrantfile's default
 
-    >>> parse_hosts_spec("lab-1:core+bridge,gpu-1:gpu")
+    >>> parse_hosts_spec("lab-1:core+bridge,gpu-1:gpu@debian:trixie")
     {'lab-1': ('core', 'bridge'), 'gpu-1': ('gpu',)}
     """
+    return {name: roles for name, (roles, _) in _parse_entries(spec).items()}
+
+
+def host_releases(spec: str) -> dict[str, str]:
+    """Machine name -> its ``distro:suite`` (``DEFAULT_RELEASE`` unless the entry names one):
+    the release of the box it boots, the lab's per-host syntax.
+
+    >>> host_releases("lab-1:core,gpu-1:gpu@debian:trixie")
+    {'lab-1': 'debian:bookworm', 'gpu-1': 'debian:trixie'}
+    """
+    return {name: release for name, (_, release) in _parse_entries(spec).items()}
+
+
+def _parse_entries(spec: str) -> dict[str, tuple[tuple[str, ...], str]]:
+    """name -> (roles, release) of every entry of ``spec``; VagrantError naming the bad one."""
     if not spec.strip():
         raise VagrantError(f"{HOSTS_ENV} is empty; expected e.g. 'core-1:core,gpu-1:gpu'")
-    hosts: dict[str, tuple[str, ...]] = {}
+    hosts: dict[str, tuple[tuple[str, ...], str]] = {}
     for raw_entry in spec.split(","):
         entry = raw_entry.strip()
-        name, colon, roles_text = entry.partition(":")
+        host_text, at, release_text = entry.partition("@")
+        name, colon, roles_text = host_text.partition(":")
         if not colon or not _MACHINE_NAME.fullmatch(name):
-            raise VagrantError(f"{HOSTS_ENV} entry {entry!r} is not name:role[+role]")
+            raise VagrantError(
+                f"{HOSTS_ENV} entry {entry!r} is not name:role[+role][@debian:suite]"
+            )
+        release = release_text.strip() if at else DEFAULT_RELEASE
+        if not _RELEASE.fullmatch(release):
+            raise VagrantError(
+                f"{HOSTS_ENV} gives {name} release {release!r}; "
+                "expected debian:<suite>, e.g. debian:trixie"
+            )
         if name in hosts:
             raise VagrantError(f"{HOSTS_ENV} names machine {name!r} twice")
         if not roles_text.strip():
@@ -117,7 +145,7 @@ def parse_hosts_spec(spec: str) -> dict[str, tuple[str, ...]]:
                 f"{HOSTS_ENV} gives {name} unknown role(s) {', '.join(map(repr, unknown))}; "
                 f"known roles: {_KNOWN_ROLES}"
             )
-        hosts[name] = roles
+        hosts[name] = (roles, release)
     return hosts
 
 

@@ -42,6 +42,7 @@ from fks_infra.vagrant import (
     load_groups,
     lxcnet,
     parse_hosts_spec,
+    parse_machine_providers,
     parse_machine_states,
     parse_ssh_config,
     roles_of,
@@ -712,3 +713,22 @@ def test_session_releases_are_the_distinct_host_releases() -> None:
     )
     with pytest.raises(LabError, match="gives a release 'debian'"):
         session.releases("a:core@debian")
+
+
+def test_lxc_machines_get_the_container_settings_vms_do_not() -> None:
+    status = (
+        "1795508559,core-1,provider-name,lxc\n"
+        "1795508559,core-1,state,running\n"
+        "1795508559,gpu-1,provider-name,virtualbox\n"
+        "1795508559,gpu-1,state,running\n"
+    )
+    hosts = [VIRTUALBOX_HOSTS[0], VIRTUALBOX_HOSTS[1]]
+
+    groups = build_groups(hosts, DEFAULT_SPEC, "10.214.0", parse_machine_providers(status))
+
+    container, vm = (data for _, data in groups["vagrant"])
+    assert container["fks_time_adjust_clock"] is False
+    assert container["fks_ntp_pools"] == []
+    assert container["fks_private_address"] == "10.214.0.10"
+    assert "fks_time_adjust_clock" not in vm and "fks_ntp_pools" not in vm
+    assert 'lxc.customize "cap.drop", "sys_time' in VAGRANTFILE.read_text(encoding="utf-8")

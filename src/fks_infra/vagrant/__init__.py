@@ -75,7 +75,13 @@ _SSH_DATA_KEYS: Final = {
     "forwardagent": "ssh_forward_agent",
 }
 
-HostData = dict[str, str | int | bool]
+HostData = dict[str, str | int | bool | list[str]]
+
+#: Host data of every machine of the LXC provider, where it differs from a VM's, each for the
+#: same reason as in the nspawn lab (group_data/lab.py). A container shares this machine's
+#: kernel and clock: the Vagrantfile drops CAP_SYS_TIME, so chrony only measures; and it
+#: reaches no NTP server (only the package mirror), so chrony gets no sources.
+LXC_HOST_DATA: Final[HostData] = {"fks_time_adjust_clock": False, "fks_ntp_pools": []}
 Groups = dict[str, list[tuple[str, HostData]]]
 
 
@@ -186,6 +192,20 @@ def parse_machine_states(status_output: str) -> dict[str, str]:
     return states
 
 
+def parse_machine_providers(status_output: str) -> dict[str, str]:
+    """Map machine name -> provider (``virtualbox``, ``libvirt``, ``lxc``) from the
+    ``provider-name`` lines of ``vagrant status --machine-readable``.
+
+    + status_output: as for :func:`parse_machine_states` (which checks its lines)
+    """
+    providers: dict[str, str] = {}
+    for line in status_output.splitlines():
+        fields = line.split(",", 3)
+        if len(fields) == 4 and fields[2] == "provider-name":
+            providers[fields[1]] = fields[3]
+    return providers
+
+
 def parse_ssh_config(output: str) -> list[SshHost]:
     """Parse ``vagrant ssh-config`` output (one ``Host`` block per machine).
 
@@ -236,7 +256,10 @@ def roles_of(name: str, spec: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
 
 
 def build_groups(
-    hosts: Sequence[SshHost], spec: Mapping[str, tuple[str, ...]], subnet: str | None = None
+    hosts: Sequence[SshHost],
+    spec: Mapping[str, tuple[str, ...]],
+    subnet: str | None = None,
+    providers: Mapping[str, str] | None = None,
 ) -> Groups:
     """Group hosts by role, plus :data:`ALL_GROUP` with every host.
 
@@ -244,8 +267,10 @@ def build_groups(
     of them unconditionally. With ``subnet``, each host in the spec gets
     ``fks_private_address``: the private-network address the Vagrantfile gives
     it (``<subnet>.<10 + position in the spec>``), because its ssh_hostname is a
-    port forward on 127.0.0.1 that peers cannot use.
+    port forward on 127.0.0.1 that peers cannot use. A host whose provider (from
+    ``providers``, machine name -> provider) is ``lxc`` also gets :data:`LXC_HOST_DATA`.
     """
+    providers = providers or {}
     groups: Groups = {role: [] for role in (*ROLES, ALL_GROUP)}
     seen: set[str] = set()
     for host in hosts:
@@ -255,6 +280,8 @@ def build_groups(
         data = dict(host.data)
         if subnet is not None and host.name in spec:
             data["fks_private_address"] = f"{subnet}.{10 + list(spec).index(host.name)}"
+        if providers.get(host.name) == "lxc":
+            data.update(LXC_HOST_DATA)
         for group in (*roles_of(host.name, spec), ALL_GROUP):
             groups[group].append((host.name, data))
     return groups
@@ -316,9 +343,8 @@ def load_groups(
         spec_text = default_hosts_spec(vagrantfile_text, vagrantfile)
     spec = parse_hosts_spec(spec_text)
 
-    states = parse_machine_states(
-        run_vagrant(["status", "--machine-readable"], vagrant_dir, env, timeout)
-    )
+    status = run_vagrant(["status", "--machine-readable"], vagrant_dir, env, timeout)
+    states = parse_machine_states(status)
     running = [name for name, state in states.items() if state == "running"]
     if not running:
         summary = ", ".join(f"{name}={state}" for name, state in states.items()) or "none"
@@ -327,7 +353,9 @@ def load_groups(
             "start them with `vagrant up`"
         )
     hosts = parse_ssh_config(run_vagrant(["ssh-config", *running], vagrant_dir, env, timeout))
-    return build_groups(hosts, spec, env.get(SUBNET_ENV, DEFAULT_SUBNET))
+    return build_groups(
+        hosts, spec, env.get(SUBNET_ENV, DEFAULT_SUBNET), parse_machine_providers(status)
+    )
 
 
 def _connection_data(name: str, settings: Mapping[str, str]) -> HostData:

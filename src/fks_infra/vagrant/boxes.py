@@ -34,13 +34,13 @@ from fks_infra.lab.guest import CA_BUNDLE, USER_MANAGER_DROPIN, apt_sources, gue
 from fks_infra.lab.mirror import system_mirrors
 from fks_infra.lab.mounts import mount_overlay, remove_tree
 from fks_infra.lab.paths import cache_dir
-from fks_infra.lab.rootfs import ensure_rootfs
+from fks_infra.lab.rootfs import MARKER, ensure_rootfs
 from fks_infra.lab.spec import Release
 
 Report = Callable[[str], None]
 
 #: Bump when what :func:`_add_vagrant_parts` writes changes, so old boxes are rebuilt.
-BOX_FORMAT: Final = 2
+BOX_FORMAT: Final = 3
 
 #: The login Vagrant expects in a base box.
 VAGRANT_USER: Final = "vagrant"
@@ -183,6 +183,8 @@ def _write(root: Path, guest_path: str, content: str, mode: int = 0o644) -> None
 
 def _add_vagrant_parts(root: Path, inputs: BoxInputs) -> None:
     """Turn the lab's base tree at ``root`` (an overlay) into a Vagrant base box's tree."""
+    # A container is no cached lab rootfs: nothing may take it for one (rootfs.purge_cache).
+    (root / MARKER).unlink()
     subprocess.run(
         ["chroot", str(root), "useradd", "--create-home", "--user-group",
          "--shell", "/bin/bash", VAGRANT_USER],

@@ -68,6 +68,7 @@ def vagrant_ssh(name: str, hostname: str, port: int, provider: str) -> HostData:
         "ssh_hostname": hostname,
         "ssh_port": port,
         "ssh_user": "vagrant",
+        "_sudo": True,
         "ssh_key": f"{RECORDED_ROOT}/.vagrant/machines/{name}/{provider}/private_key",
         "ssh_known_hosts_file": "/dev/null",
         "ssh_strict_host_key_checking": "no",
@@ -114,10 +115,18 @@ def test_ssh_config_quoted_key_path_first_identity_and_forward_agent() -> None:
     assert host.data == {
         "ssh_hostname": "127.0.0.1",
         "ssh_user": "vagrant",
+        "_sudo": True,
         "ssh_port": 2222,
         "ssh_key": "/home/a user/.vagrant/machines/core-1/virtualbox/private_key",
         "ssh_forward_agent": True,
     }
+
+
+def test_a_root_login_needs_no_sudo() -> None:
+    (host,) = parse_ssh_config("Host core-1\n  HostName 10.0.0.5\n  User root\n  Port 22\n")
+
+    assert host.data["ssh_user"] == "root"
+    assert "_sudo" not in host.data
 
 
 @pytest.mark.parametrize(

@@ -377,6 +377,10 @@ def _connection_data(name: str, settings: Mapping[str, str]) -> HostData:
         if key in _SSH_DATA_KEYS:
             data[_SSH_DATA_KEYS[key]] = value
     data["ssh_port"] = int(settings["port"])
+    # Vagrant logs in as its box's user (``vagrant``), which reaches root through
+    # passwordless sudo, as an operator on a real host does.
+    if settings["user"] != "root":
+        data["_sudo"] = True
     if "ssh_forward_agent" in data:
         data["ssh_forward_agent"] = settings["forwardagent"] == "yes"
     return data

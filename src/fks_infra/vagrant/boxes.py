@@ -11,8 +11,8 @@ needs added on a throwaway overlay (the cached tree stays untouched):
   interfaces (LXC configures ``eth0`` before boot; see :data:`IFUP_UNIT`);
 * this machine's resolvers, apt mirror and CA bundle, as the lab gives its hosts.
 
-A vagrant-lxc box (format ``1.0.0``) is a tar of ``metadata.json`` and
-``rootfs.tar.gz``; the box's ``metadata.json`` also carries ``fks_box_id``, a hash
+A vagrant-lxc box (format ``1.0.0``) is a tar of ``metadata.json``, ``rootfs.tar.gz`` and
+``lxc-config`` (:data:`LXC_CONFIG`); the box's ``metadata.json`` also carries ``fks_box_id``, a hash
 of every input above, so a box is rebuilt exactly when one of them changes.
 """
 
@@ -40,7 +40,7 @@ from fks_infra.lab.spec import Release
 Report = Callable[[str], None]
 
 #: Bump when what :func:`_add_vagrant_parts` writes changes, so old boxes are rebuilt.
-BOX_FORMAT: Final = 3
+BOX_FORMAT: Final = 4
 
 #: The login Vagrant expects in a base box.
 VAGRANT_USER: Final = "vagrant"
@@ -85,6 +85,17 @@ Description=Interface %i (configured by LXC)
 Type=oneshot
 RemainAfterExit=yes
 ExecStart=/bin/true
+"""
+
+#: The box's ``lxc-config``, which vagrant-lxc appends to each container's configuration:
+#: LXC's common settings for a systemd guest, as LXC's own templates include them (proc,
+#: sys and cgroup mounted for systemd, the device list, the capabilities and syscalls a
+#: container must not have). Without them systemd's mount namespacing fails in the guest
+#: (``status=226/NAMESPACE``), and with it every sandboxed service.
+LXC_CONFIG: Final = """\
+# fks-infra Vagrant box: LXC's common configuration for a systemd guest.
+lxc.include = /usr/share/lxc/config/common.conf
+lxc.arch = linux64
 """
 
 #: Seconds for ``tar`` of a ~300 MB tree and for ``vagrant box add`` of the result.
@@ -259,9 +270,10 @@ def build_box(inputs: BoxInputs, work: Path) -> Path:
     finally:
         remove_tree(merged)
     (work / "metadata.json").write_text(json.dumps(box_metadata(inputs), indent=2) + "\n")
+    (work / "lxc-config").write_text(LXC_CONFIG, encoding="ascii")
     box = work / "box.tar"
     with tarfile.open(box, "w") as archive:
-        for member in ("metadata.json", "rootfs.tar.gz"):
+        for member in ("metadata.json", "lxc-config", "rootfs.tar.gz"):
             archive.add(work / member, arcname=member)
     (work / "rootfs.tar.gz").unlink()
     return box

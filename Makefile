@@ -1,6 +1,7 @@
 # fks-infra: two commands do all the set-up on a fresh Debian/Ubuntu machine (as root).
 #   make demo   set up, then deploy the stack to the local lab and show it healthy
 #   make test   set up, then run the whole test suite (lint, types, unit, end to end)
+#   make vagrant-demo   the same stack through Vagrant (LXC provider), destroyed afterwards
 
 SHELL := /bin/bash
 # Vagrant must not phone home for update checks (only loopback and the lab are contacted).
@@ -12,7 +13,7 @@ STAMP := $(VENV)/.installed
 # Exact versions of every Python dependency (dev tools included): README "Dependencies".
 LOCK := requirements.lock
 
-.PHONY: demo lab-down test lint unit setup deps docs lock measure-releases clean
+.PHONY: demo vagrant-demo vagrant-down lab-down test lint unit setup deps docs lock measure-releases clean
 
 setup: deps $(STAMP)
 
@@ -62,6 +63,17 @@ demo: setup
 
 lab-down: setup
 	$(BIN)/fks-infra lab down
+
+# The dry run through Vagrant on this machine: boxes built from the lab's rootfs (if missing or
+# outdated), `vagrant up --provider=lxc`, secrets, the real `pyinfra inventory/vagrant.py
+# deploy/all.py` as the vagrant user with sudo, verify, status, then `vagrant destroy -f` and
+# the containers' bridge and NAT removed, also on failure. FKS_VAGRANT_HOSTS picks the machines.
+vagrant-demo: setup
+	$(BIN)/python -m fks_infra.vagrant demo
+
+# Removes what an interrupted vagrant-demo left: fksv-* containers, bridge fksvag0, nft table.
+vagrant-down: setup
+	$(BIN)/python -m fks_infra.vagrant down
 
 # Cold and cached build times of all 19 demo releases (medians of 3 runs).
 measure-releases: setup

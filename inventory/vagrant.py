@@ -26,4 +26,5 @@ except VagrantError as _error:
 core = _groups["core"]
 gpu = _groups["gpu"]
 bridge = _groups["bridge"]
+datastore = _groups["datastore"]
 vagrant = _groups["vagrant"]

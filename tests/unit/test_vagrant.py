@@ -8,12 +8,14 @@ real ``vagrant validate``: no test boots a VM.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
 import stat
 import subprocess
 from collections.abc import Callable
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 import pytest
@@ -23,18 +25,28 @@ from pyinfra.api.state import State
 from pyinfra.context import ctx_state
 from pyinfra_cli.inventory import make_inventory
 
+from fks_infra.lab import names as lab_names
+from fks_infra.lab import subnet as lab_subnet
+from fks_infra.lab.errors import LabError
+from fks_infra.lab.spec import Release
 from fks_infra.vagrant import (
+    DEFAULT_RELEASE,
     ROLES,
     HostData,
     SshHost,
     VagrantError,
+    boxes,
     build_groups,
     default_hosts_spec,
+    host_releases,
     load_groups,
+    lxcnet,
     parse_hosts_spec,
+    parse_machine_providers,
     parse_machine_states,
     parse_ssh_config,
     roles_of,
+    session,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +68,7 @@ def vagrant_ssh(name: str, hostname: str, port: int, provider: str) -> HostData:
         "ssh_hostname": hostname,
         "ssh_port": port,
         "ssh_user": "vagrant",
+        "_sudo": True,
         "ssh_key": f"{RECORDED_ROOT}/.vagrant/machines/{name}/{provider}/private_key",
         "ssh_known_hosts_file": "/dev/null",
         "ssh_strict_host_key_checking": "no",
@@ -102,10 +115,18 @@ def test_ssh_config_quoted_key_path_first_identity_and_forward_agent() -> None:
     assert host.data == {
         "ssh_hostname": "127.0.0.1",
         "ssh_user": "vagrant",
+        "_sudo": True,
         "ssh_port": 2222,
         "ssh_key": "/home/a user/.vagrant/machines/core-1/virtualbox/private_key",
         "ssh_forward_agent": True,
     }
+
+
+def test_a_root_login_needs_no_sudo() -> None:
+    (host,) = parse_ssh_config("Host core-1\n  HostName 10.0.0.5\n  User root\n  Port 22\n")
+
+    assert host.data["ssh_user"] == "root"
+    assert "_sudo" not in host.data
 
 
 @pytest.mark.parametrize(
@@ -192,6 +213,30 @@ def test_spec_with_multi_role_host() -> None:
 def test_bad_spec_is_an_error(spec: str, message: str) -> None:
     with pytest.raises(VagrantError, match=re.escape(message)):
         parse_hosts_spec(spec)
+
+
+def test_each_machine_has_a_release_as_in_the_lab() -> None:
+    spec = "core-1:core@debian:trixie,gpu-1:gpu, bridge-1:bridge @debian:bookworm"
+
+    assert host_releases(spec) == {
+        "core-1": "debian:trixie",
+        "gpu-1": "debian:bookworm",
+        "bridge-1": "debian:bookworm",
+    }
+    assert parse_hosts_spec(spec)["core-1"] == ("core",)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("core-1:core@debian", "gives core-1 release 'debian'; expected debian:<suite>"),
+        ("core-1:core@ubuntu:jammy", "gives core-1 release 'ubuntu:jammy'"),
+        ("core-1:core@", "gives core-1 release ''"),
+    ],
+)
+def test_bad_release_is_an_error(spec: str, message: str) -> None:
+    with pytest.raises(VagrantError, match=re.escape(message)):
+        host_releases(spec)
 
 
 def test_roles_fall_back_to_the_name_prefix() -> None:
@@ -497,6 +542,11 @@ def test_vagrantfile_rejects_bad_knobs(
         "core-1:core,core-1:gpu",
         "core-1:bridge+web",
         "",
+        "core-1:core@debian:trixie,gpu-1:gpu",
+        "core-1:core@debian",
+        "core-1:core@ubuntu:jammy",
+        "core-1:core@",
+        "core-1:core@debian:trixie@debian:bookworm",
     ],
 )
 def test_vagrantfile_and_python_accept_the_same_specs(
@@ -511,3 +561,183 @@ def test_vagrantfile_and_python_accept_the_same_specs(
     result = vagrant_validate({"FKS_VAGRANT_HOSTS": spec})
 
     assert (result.returncode == 0) is python_accepts, result.stderr
+
+
+def test_vagrantfile_with_the_lxc_provider_validates(tmp_path: Path) -> None:
+    """Without --ignore-provider, so vagrant-lxc checks its own block (backingstore, customize)."""
+    plugins = subprocess.run(
+        ["vagrant", "plugin", "list"], capture_output=True, text=True, timeout=60, check=False
+    ).stdout if shutil.which("vagrant") else ""  # fmt: skip
+    if "vagrant-lxc" not in plugins:
+        pytest.skip("vagrant or its vagrant-lxc plugin is not installed (scripts/install-deps)")
+    shutil.copy(VAGRANTFILE, tmp_path / "Vagrantfile")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FKS_VAGRANT_")}
+    env |= {
+        "VAGRANT_HOME": str(tmp_path / "vagrant.d"),
+        "VAGRANT_CHECKPOINT_DISABLE": "1",
+        "VAGRANT_DEFAULT_PROVIDER": "lxc",
+        "FKS_VAGRANT_HOSTS": "aio-1:core+gpu@debian:trixie,b-1:bridge",
+        "FKS_VAGRANT_SUBNET": "10.214.0",
+    }
+
+    result = subprocess.run(
+        ["vagrant", "validate"], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert "Vagrantfile validated successfully" in result.stdout
+
+
+def test_vagrantfile_names_what_the_lxc_session_creates() -> None:
+    """The bridge, container names and box names the Vagrantfile's lxc block uses are the ones
+    fks_infra.vagrant creates, finds and removes."""
+    text = VAGRANTFILE.read_text(encoding="utf-8")
+
+    assert f'LXC_BRIDGE = "{lxcnet.BRIDGE}"' in text
+    assert f'lxc.container_name = "{session.CONTAINER_PREFIX}#{{name}}"' in text
+    assert 'override.vm.box = "fks-infra/debian-#{suite}"' in text
+    assert boxes.box_name(Release("debian", "trixie")) == "fks-infra/debian-trixie"
+    assert f'DEFAULT_RELEASE = "{DEFAULT_RELEASE}"' in text
+
+
+# --- boxes for the LXC provider ---
+
+
+def box_inputs(**changes: str) -> boxes.BoxInputs:
+    base = boxes.BoxInputs(
+        release=Release("debian", "bookworm"),
+        rootfs=Path("/var/cache/fks-infra/lab/debian-bookworm-0c4f0c2e3b1d"),
+        apt_sources="Types: deb\n",
+        resolv_conf="nameserver 192.0.2.53\n",
+        ca_bundle="-----BEGIN CERTIFICATE-----\n",
+        authorized_keys="ssh-rsa AAAA vagrant insecure public key\n",
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"release": Release("debian", "trixie")},
+        {"rootfs": Path("/var/cache/fks-infra/lab/debian-bookworm-dec6f218b9a8")},
+        {"apt_sources": "Types: deb\nURIs: http://other.example/debian\n"},
+        {"resolv_conf": "nameserver 192.0.2.54\n"},
+        {"ca_bundle": "another bundle"},
+        {"authorized_keys": "ssh-ed25519 AAAA newer insecure key\n"},
+    ],
+)
+def test_box_is_rebuilt_when_any_input_changes(change: dict[str, object]) -> None:
+    assert box_inputs().box_id() == box_inputs().box_id()
+    assert box_inputs(**change).box_id() != box_inputs().box_id()  # type: ignore[arg-type]
+
+
+def test_box_metadata_is_vagrant_lxc_format_with_the_build_id() -> None:
+    inputs = box_inputs()
+
+    metadata = boxes.box_metadata(inputs)
+
+    assert metadata["provider"] == "lxc"
+    # vagrant-lxc 1.4 accepts 1.0.0, 2 and 3 and warns on all but 1.0.0.
+    assert metadata["version"] == "1.0.0"
+    # The rootfs tarball holds ./bin, ./etc...: one component ('.') to strip, not the default 2.
+    assert metadata["template-opts"] == {"--strip-components": "1"}
+    assert metadata["fks_box_id"] == inputs.box_id()
+
+
+def test_installed_box_id_is_read_from_vagrants_box_directory(tmp_path: Path) -> None:
+    name = "fks-infra/debian-trixie"
+    assert boxes.installed_box_id(name, tmp_path) is None
+    metadata = tmp_path / "boxes/fks-infra-VAGRANTSLASH-debian-trixie/0/lxc/metadata.json"
+    metadata.parent.mkdir(parents=True)
+    metadata.write_text('{"provider": "lxc", "fks_box_id": "0123abcd"}')
+
+    assert boxes.installed_box_id(name, tmp_path) == "0123abcd"
+    metadata.write_text('{"provider": "lxc"}')
+    assert boxes.installed_box_id(name, tmp_path) is None
+
+
+def test_insecure_key_comes_from_the_installed_vagrant(tmp_path: Path) -> None:
+    keys = tmp_path / "vagrant-2.4.1/keys"
+    keys.mkdir(parents=True)
+    (keys / "vagrant.key.ed25519.pub").write_text("ssh-ed25519 AAAAC3 vagrant insecure\n")
+    (keys / "vagrant.key.rsa.pub").write_text("ssh-rsa AAAAB3 vagrant insecure\n")
+
+    found = boxes.insecure_public_keys(
+        [str(tmp_path / "nothing/*.pub"), str(keys / "vagrant*.pub")]
+    )
+
+    assert found == "ssh-ed25519 AAAAC3 vagrant insecure\nssh-rsa AAAAB3 vagrant insecure\n"
+    with pytest.raises(LabError, match="no Vagrant insecure public key found"):
+        boxes.insecure_public_keys([str(tmp_path / "nothing/*.pub")])
+
+
+def test_installed_vagrant_has_its_insecure_key() -> None:
+    if shutil.which("vagrant") is None:
+        pytest.skip("vagrant is not installed")
+
+    assert "ssh-rsa " in boxes.insecure_public_keys()
+
+
+# --- the containers' network ---
+
+
+def test_lxc_network_collides_with_nothing_of_the_lab() -> None:
+    assert lxcnet.BRIDGE != lab_names.BRIDGE and len(lxcnet.BRIDGE) <= 15
+    assert lxcnet.NFT_TABLE != lab_names.NFT_TABLE
+    assert not any(
+        ours.overlaps(theirs)
+        for ours in lxcnet.CANDIDATE_BLOCKS
+        for theirs in lab_subnet.CANDIDATE_BLOCKS
+    )
+
+
+def test_lxc_nat_ruleset_masquerades_only_the_subnet_leaving_it() -> None:
+    ruleset = lxcnet.nat_ruleset(IPv4Network("10.214.3.0/24"))
+
+    assert "table inet fksvagrant {" in ruleset
+    assert "ip saddr 10.214.3.0/24 ip daddr != 10.214.3.0/24 masquerade" in ruleset
+    if shutil.which("nft") and os.geteuid() == 0:
+        check = subprocess.run(
+            ["nft", "-c", "-f", "-"], input=ruleset, capture_output=True, text=True,
+            timeout=30, check=False,
+        )  # fmt: skip
+        assert check.returncode == 0, check.stderr
+
+
+def test_lxc_network_prefix_is_the_vagrantfiles_subnet_form() -> None:
+    network = lxcnet.LxcNetwork(
+        subnet=IPv4Network("172.30.7.0/24"),
+        gateway=IPv4Address("172.30.7.1"),
+        ip_forward_before="1",
+    )
+
+    assert network.prefix == "172.30.7"
+
+
+def test_session_releases_are_the_distinct_host_releases() -> None:
+    assert session.releases("a:core@debian:trixie,b:gpu,c:bridge@debian:trixie") == (
+        Release("debian", "trixie"),
+        Release("debian", "bookworm"),
+    )
+    with pytest.raises(LabError, match="gives a release 'debian'"):
+        session.releases("a:core@debian")
+
+
+def test_lxc_machines_get_the_container_settings_vms_do_not() -> None:
+    status = (
+        "1795508559,core-1,provider-name,lxc\n"
+        "1795508559,core-1,state,running\n"
+        "1795508559,gpu-1,provider-name,virtualbox\n"
+        "1795508559,gpu-1,state,running\n"
+    )
+    hosts = [VIRTUALBOX_HOSTS[0], VIRTUALBOX_HOSTS[1]]
+
+    groups = build_groups(hosts, DEFAULT_SPEC, "10.214.0", parse_machine_providers(status))
+
+    container, vm = (data for _, data in groups["vagrant"])
+    assert container["fks_time_adjust_clock"] is False
+    assert container["fks_ntp_pools"] == []
+    assert container["fks_private_address"] == "10.214.0.10"
+    assert "fks_time_adjust_clock" not in vm and "fks_ntp_pools" not in vm
+    assert 'lxc.customize "cap.drop", "sys_time' in VAGRANTFILE.read_text(encoding="utf-8")

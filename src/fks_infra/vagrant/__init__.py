@@ -34,6 +34,9 @@ HOSTS_ENV: Final = "FKS_VAGRANT_HOSTS"
 SUBNET_ENV: Final = "FKS_VAGRANT_SUBNET"
 DEFAULT_SUBNET: Final = "192.168.56"
 
+#: The release of every machine whose entry names none (the Vagrantfile's ``DEFAULT_RELEASE``).
+DEFAULT_RELEASE: Final = "debian:bookworm"
+
 #: Group holding every Vagrant machine, whatever its roles.
 ALL_GROUP: Final = "vagrant"
 
@@ -43,6 +46,7 @@ VAGRANT_TIMEOUT_S: Final = 60.0
 
 _KNOWN_ROLES: Final = ", ".join(ROLES)
 _MACHINE_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+_RELEASE = re.compile(r"debian:[a-z][a-z0-9-]*")
 _DEFAULT_HOSTS_LINE = re.compile(r'^DEFAULT_HOSTS = "([^"]*)"$', re.MULTILINE)
 
 # ssh-config keys with no pyinfra counterpart that change nothing for pyinfra:
@@ -71,7 +75,13 @@ _SSH_DATA_KEYS: Final = {
     "forwardagent": "ssh_forward_agent",
 }
 
-HostData = dict[str, str | int | bool]
+HostData = dict[str, str | int | bool | list[str]]
+
+#: Host data of every machine of the LXC provider, where it differs from a VM's, each for the
+#: same reason as in the nspawn lab (group_data/lab.py). A container shares this machine's
+#: kernel and clock: the Vagrantfile drops CAP_SYS_TIME, so chrony only measures; and it
+#: reaches no NTP server (only the package mirror), so chrony gets no sources.
+LXC_HOST_DATA: Final[HostData] = {"fks_time_adjust_clock": False, "fks_ntp_pools": []}
 Groups = dict[str, list[tuple[str, HostData]]]
 
 
@@ -88,24 +98,48 @@ class SshHost:
 
 
 def parse_hosts_spec(spec: str) -> dict[str, tuple[str, ...]]:
-    """Parse ``name:role[+role...],...`` into machine name -> roles, in order.
+    """Parse ``name:role[+role...][@debian:suite],...`` into machine name -> roles, in order.
 
     Accepts and rejects exactly what the Vagrantfile's ``fks_hosts`` does, so a
     spec that boots machines also gives them their groups.
 
     + spec: the value of ``FKS_VAGRANT_HOSTS`` or the Vagrantfile's default
 
-    >>> parse_hosts_spec("lab-1:core+bridge,gpu-1:gpu")
+    >>> parse_hosts_spec("lab-1:core+bridge,gpu-1:gpu@debian:trixie")
     {'lab-1': ('core', 'bridge'), 'gpu-1': ('gpu',)}
     """
+    return {name: roles for name, (roles, _) in _parse_entries(spec).items()}
+
+
+def host_releases(spec: str) -> dict[str, str]:
+    """Machine name -> its ``distro:suite`` (``DEFAULT_RELEASE`` unless the entry names one):
+    the release of the box it boots, the lab's per-host syntax.
+
+    >>> host_releases("lab-1:core,gpu-1:gpu@debian:trixie")
+    {'lab-1': 'debian:bookworm', 'gpu-1': 'debian:trixie'}
+    """
+    return {name: release for name, (_, release) in _parse_entries(spec).items()}
+
+
+def _parse_entries(spec: str) -> dict[str, tuple[tuple[str, ...], str]]:
+    """name -> (roles, release) of every entry of ``spec``; VagrantError naming the bad one."""
     if not spec.strip():
         raise VagrantError(f"{HOSTS_ENV} is empty; expected e.g. 'core-1:core,gpu-1:gpu'")
-    hosts: dict[str, tuple[str, ...]] = {}
+    hosts: dict[str, tuple[tuple[str, ...], str]] = {}
     for raw_entry in spec.split(","):
         entry = raw_entry.strip()
-        name, colon, roles_text = entry.partition(":")
+        host_text, at, release_text = entry.partition("@")
+        name, colon, roles_text = host_text.partition(":")
         if not colon or not _MACHINE_NAME.fullmatch(name):
-            raise VagrantError(f"{HOSTS_ENV} entry {entry!r} is not name:role[+role]")
+            raise VagrantError(
+                f"{HOSTS_ENV} entry {entry!r} is not name:role[+role][@debian:suite]"
+            )
+        release = release_text.strip() if at else DEFAULT_RELEASE
+        if not _RELEASE.fullmatch(release):
+            raise VagrantError(
+                f"{HOSTS_ENV} gives {name} release {release!r}; "
+                "expected debian:<suite>, e.g. debian:trixie"
+            )
         if name in hosts:
             raise VagrantError(f"{HOSTS_ENV} names machine {name!r} twice")
         if not roles_text.strip():
@@ -117,7 +151,7 @@ def parse_hosts_spec(spec: str) -> dict[str, tuple[str, ...]]:
                 f"{HOSTS_ENV} gives {name} unknown role(s) {', '.join(map(repr, unknown))}; "
                 f"known roles: {_KNOWN_ROLES}"
             )
-        hosts[name] = roles
+        hosts[name] = (roles, release)
     return hosts
 
 
@@ -156,6 +190,20 @@ def parse_machine_states(status_output: str) -> dict[str, str]:
         if kind == "state":
             states[target] = data
     return states
+
+
+def parse_machine_providers(status_output: str) -> dict[str, str]:
+    """Map machine name -> provider (``virtualbox``, ``libvirt``, ``lxc``) from the
+    ``provider-name`` lines of ``vagrant status --machine-readable``.
+
+    + status_output: as for :func:`parse_machine_states` (which checks its lines)
+    """
+    providers: dict[str, str] = {}
+    for line in status_output.splitlines():
+        fields = line.split(",", 3)
+        if len(fields) == 4 and fields[2] == "provider-name":
+            providers[fields[1]] = fields[3]
+    return providers
 
 
 def parse_ssh_config(output: str) -> list[SshHost]:
@@ -208,7 +256,10 @@ def roles_of(name: str, spec: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
 
 
 def build_groups(
-    hosts: Sequence[SshHost], spec: Mapping[str, tuple[str, ...]], subnet: str | None = None
+    hosts: Sequence[SshHost],
+    spec: Mapping[str, tuple[str, ...]],
+    subnet: str | None = None,
+    providers: Mapping[str, str] | None = None,
 ) -> Groups:
     """Group hosts by role, plus :data:`ALL_GROUP` with every host.
 
@@ -216,8 +267,10 @@ def build_groups(
     of them unconditionally. With ``subnet``, each host in the spec gets
     ``fks_private_address``: the private-network address the Vagrantfile gives
     it (``<subnet>.<10 + position in the spec>``), because its ssh_hostname is a
-    port forward on 127.0.0.1 that peers cannot use.
+    port forward on 127.0.0.1 that peers cannot use. A host whose provider (from
+    ``providers``, machine name -> provider) is ``lxc`` also gets :data:`LXC_HOST_DATA`.
     """
+    providers = providers or {}
     groups: Groups = {role: [] for role in (*ROLES, ALL_GROUP)}
     seen: set[str] = set()
     for host in hosts:
@@ -227,6 +280,8 @@ def build_groups(
         data = dict(host.data)
         if subnet is not None and host.name in spec:
             data["fks_private_address"] = f"{subnet}.{10 + list(spec).index(host.name)}"
+        if providers.get(host.name) == "lxc":
+            data.update(LXC_HOST_DATA)
         for group in (*roles_of(host.name, spec), ALL_GROUP):
             groups[group].append((host.name, data))
     return groups
@@ -288,9 +343,8 @@ def load_groups(
         spec_text = default_hosts_spec(vagrantfile_text, vagrantfile)
     spec = parse_hosts_spec(spec_text)
 
-    states = parse_machine_states(
-        run_vagrant(["status", "--machine-readable"], vagrant_dir, env, timeout)
-    )
+    status = run_vagrant(["status", "--machine-readable"], vagrant_dir, env, timeout)
+    states = parse_machine_states(status)
     running = [name for name, state in states.items() if state == "running"]
     if not running:
         summary = ", ".join(f"{name}={state}" for name, state in states.items()) or "none"
@@ -299,7 +353,9 @@ def load_groups(
             "start them with `vagrant up`"
         )
     hosts = parse_ssh_config(run_vagrant(["ssh-config", *running], vagrant_dir, env, timeout))
-    return build_groups(hosts, spec, env.get(SUBNET_ENV, DEFAULT_SUBNET))
+    return build_groups(
+        hosts, spec, env.get(SUBNET_ENV, DEFAULT_SUBNET), parse_machine_providers(status)
+    )
 
 
 def _connection_data(name: str, settings: Mapping[str, str]) -> HostData:
@@ -321,6 +377,10 @@ def _connection_data(name: str, settings: Mapping[str, str]) -> HostData:
         if key in _SSH_DATA_KEYS:
             data[_SSH_DATA_KEYS[key]] = value
     data["ssh_port"] = int(settings["port"])
+    # Vagrant logs in as its box's user (``vagrant``), which reaches root through
+    # passwordless sudo, as an operator on a real host does.
+    if settings["user"] != "root":
+        data["_sudo"] = True
     if "ssh_forward_agent" in data:
         data["ssh_forward_agent"] = settings["forwardagent"] == "yes"
     return data

@@ -3,6 +3,9 @@
 Each line says why the Vagrant machines differ from production.
 """
 
+# Generated per run by `fks-infra secrets init inventory/vagrant.py`; never the production file.
+fks_secrets_file = ".vagrant/secrets.toml"
+
 # Throwaway VMs stay off the real tailnet (a random lab key could not log in anyway).
 fks_tailscale_enabled = False
 

@@ -8,6 +8,7 @@ verified), so they pass its firewall the way a client's would not need to.
 from __future__ import annotations
 
 import hashlib
+import shlex
 import uuid
 
 from fks_infra.checks import fleet
@@ -37,7 +38,7 @@ def run(host_name: str, command: str) -> str:
 
 
 def statuses(host_name: str, url: str, times: int = 1) -> list[int]:
-    return [int(code) for code in run(host_name, f"{FETCH}'{url}' {times}").split()]
+    return [int(code) for code in run(host_name, f"{FETCH}{shlex.quote(url)} {times}").split()]
 
 
 def status(host_name: str, url: str) -> int:

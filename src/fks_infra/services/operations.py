@@ -8,6 +8,7 @@ from collections.abc import Generator, Sequence
 from pyinfra.api.command import StringCommand
 
 from fks_infra.catalogue import Service
+from fks_infra.operations.commands import argv
 from fks_infra.operations.factcache import fact, host_operation
 from fks_infra.operations.files import files_in_place_commands
 from fks_infra.paths import DEPLOYED_DIR, ROLLOUT, UNIT_DIR
@@ -87,9 +88,9 @@ def remove_services(services: Sequence[Service]) -> Generator[object, None, None
         return
     units = [unit for service in present for unit in (*service.companion_units, service.unit)]
     for unit in units:
-        yield f"systemctl disable --now {unit} 2>/dev/null || true"
+        yield f"systemctl disable --now {shlex.quote(unit)} 2>/dev/null || true"
     for service in present:
-        yield StringCommand(
+        yield argv(
             "rm",
             "-rf",
             *(f"{UNIT_DIR}/{unit}" for unit in (*service.companion_units, service.unit)),
@@ -101,4 +102,4 @@ def remove_services(services: Sequence[Service]) -> Generator[object, None, None
     # A unit that failed while stopping would keep the host "degraded" after its file is
     # gone. One at a time: systemctl stops at the first unit that is not loaded.
     for unit in units:
-        yield StringCommand("systemctl", "reset-failed", unit, "2>/dev/null", "||", "true")
+        yield f"systemctl reset-failed {shlex.quote(unit)} 2>/dev/null || true"

@@ -99,13 +99,13 @@ def _unscoped(address: IPv4Address | IPv6Address) -> IPv4Address | IPv6Address:
 #: A file path on the control machine: portable file name characters (POSIX), ``/``, inner
 #: spaces, ``+ @ : ,`` and a leading ``~``; nothing an ssh_config, a shell or a TOML
 #: string would read as syntax.
-_PATH = re.compile(r"~?[A-Za-z0-9._/+@:,-]+( [A-Za-z0-9._/+@:,-]+)*")
+_PATH = re.compile(r"~?[A-Za-z0-9._/+@:,=-]+( [A-Za-z0-9._/+@:,=-]+)*")
 
 
 def _local_path(value: str) -> str:
     if not _PATH.fullmatch(value):
         raise ValueError(
-            "a file path here may hold letters, digits, inner spaces and . _ - + @ : , / "
+            "a file path here may hold letters, digits, inner spaces and . _ - + @ : , = / "
             "(and a leading ~) only"
         )
     return value

@@ -301,6 +301,10 @@ LEGITIMATE = [
     pytest.param("fks_windows_winrm_user", "svc.fks", id="winrm-user-dot"),
     pytest.param("fks_tailscale_up_extra_args", ["--accept-routes"], id="up-flag"),
     pytest.param("fks_tailscale_repository", "file:///srv/mirror/tailscale", id="repo-file"),
+    # The release-source grammar's options (fks_infra/releases/source.py), as the lab tests
+    # use them to make a release fail on purpose.
+    pytest.param("fks_release_source", "demo:health=fail", id="release-source-option"),
+    pytest.param("fks_release_sources", {"meta": "demo:migrate=fail"}, id="release-sources-option"),
 ]
 
 

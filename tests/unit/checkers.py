@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -62,3 +64,30 @@ def apt_policy(
         "Dir::Cache": root,
     }
     return run([tool("apt-cache"), *(f"-o{k}={v}" for k, v in options.items()), "policy", package])
+
+
+@contextmanager
+def redis_server(config: str, directory: Path, port: int = 0) -> Iterator[Path]:
+    """A real ``redis-server`` on the rendered ``config``: its socket, data and pid file in
+    ``directory``, and TCP on 127.0.0.1:``port`` unless ``port`` is 0 (the command line wins
+    over the config's ``port`` and ``bind``). Yields the socket's path once it exists
+    (Redis opens both listeners together; waited for up to 5 s), stops the server after."""
+    conf = directory / "redis.conf"
+    conf.write_text(config)
+    sock = directory / "redis.sock"
+    process = subprocess.Popen(
+        [tool("redis-server"), str(conf), "--port", str(port), "--bind", "127.0.0.1",
+         "--unixsocket", str(sock), "--dir", str(directory), "--logfile", "",
+         "--appendonly", "no", "--save", "", "--daemonize", "no", "--supervised", "no",
+         "--pidfile", str(directory / "pid")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(50):
+            if sock.exists():
+                break
+            time.sleep(0.1)
+        yield sock
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

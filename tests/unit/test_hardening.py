@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from checkers import run, tool
+from checkers import redis_server, run, tool
 from pydantic import SecretStr, ValidationError
 from pyinfra.api import StringCommand
 from pyinfra.context import ctx_host
@@ -263,21 +262,8 @@ def test_redis_config_disables_the_dangerous_commands() -> None:
 def test_redis_refuses_config_and_serves_what_the_services_send(tmp_path: Path) -> None:
     """On the rendered config, CONFIG is an unknown command while AUTH, SELECT, LPUSH,
     BRPOP, INFO (Celery's and the demo services' commands) work."""
-    server, cli = tool("redis-server"), tool("redis-cli")
-    conf = tmp_path / "redis.conf"
-    conf.write_text(render_redis(datastore_plan()))
-    sock = tmp_path / "redis.sock"
-    process = subprocess.Popen(
-        [server, str(conf), "--port", "0", "--unixsocket", str(sock), "--dir", str(tmp_path),
-         "--logfile", "", "--appendonly", "no", "--save", "", "--daemonize", "no",
-         "--supervised", "no", "--pidfile", str(tmp_path / "pid")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        for _ in range(50):
-            if sock.exists():
-                break
-            time.sleep(0.1)
+    cli = tool("redis-cli")
+    with redis_server(render_redis(datastore_plan()), tmp_path) as sock:
         env = {"REDISCLI_AUTH": "redis-password", "PATH": "/usr/bin:/bin"}
 
         def ask(*args: str) -> str:
@@ -288,9 +274,6 @@ def test_redis_refuses_config_and_serves_what_the_services_send(tmp_path: Path) 
         assert ask("-n", "1", "LPUSH", "q", "job") == "1"
         assert ask("-n", "1", "BRPOP", "q", "1").splitlines() == ["q", "job"]
         assert "redis_version:" in ask("INFO", "server")
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 # --- fail2ban ----------------------------------------------------------------------------

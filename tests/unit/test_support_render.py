@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import checkers
 import pytest
-from checkers import tool
+from checkers import redis_server, tool
 from pydantic import SecretStr
 
 from fks_infra.catalogue import CATALOGUE
@@ -404,29 +404,12 @@ def test_redis_accepts_the_rendered_config(tmp_path: Path) -> None:
 
 def test_redis_takes_the_password_byte_exact(tmp_path: Path) -> None:
     """The quoted requirepass is the password: AUTH with it succeeds, without it fails."""
-    server, cli = tool("redis-server"), tool("redis-cli")
-    inventory = three()
-    conf = tmp_path / "redis.conf"
-    conf.write_text(render_redis(inventory.datastore))
-    sock = tmp_path / "redis.sock"
-    process = subprocess.Popen(
-        [server, str(conf), "--port", "0", "--unixsocket", str(sock), "--dir", str(tmp_path),
-         "--logfile", "", "--appendonly", "no", "--save", "", "--daemonize", "no",
-         "--supervised", "no", "--pidfile", str(tmp_path / "pid")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        for _ in range(50):
-            if sock.exists():
-                break
-            time.sleep(0.1)
+    cli = tool("redis-cli")
+    with redis_server(render_redis(three().datastore), tmp_path) as sock:
         denied = run([cli, "-s", str(sock), "PING"])
         assert "NOAUTH" in denied.stdout + denied.stderr
         env = {**os.environ, "REDISCLI_AUTH": AWKWARD}
         assert run([cli, "-s", str(sock), "PING"], env=env).stdout.strip() == "PONG"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_redis_refuses_a_broken_config_without_printing_the_password(tmp_path: Path) -> None:
@@ -645,35 +628,17 @@ def test_demo_migrate_built_to_fail_fails_in_postgres(cluster: tuple[Path, int])
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[int]:
-    server = tool("redis-server")
+def redis_port(tmp_path: Path) -> Iterator[int]:
+    """A redis-server on the rendered config, on a free TCP port of 127.0.0.1."""
     port = free_port()
-    conf = tmp_path / "redis.conf"
-    conf.write_text(render_redis(three().datastore).replace("port 6379", f"port {port}"))
-    process = subprocess.Popen(
-        [server, str(conf), "--bind", "127.0.0.1", "--dir", str(tmp_path), "--logfile", "",
-         "--appendonly", "no", "--save", "", "--daemonize", "no", "--supervised", "no",
-         "--pidfile", str(tmp_path / "pid")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), 1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with redis_server(render_redis(three().datastore), tmp_path, port):
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
-def test_demo_worker_runs_the_jobs_beat_sends_through_redis(redis_server: int) -> None:
+def test_demo_worker_runs_the_jobs_beat_sends_through_redis(redis_port: int) -> None:
     inventory = three()
     env = datastore_env(CATALOGUE["web"], inventory.host("core-1"), inventory)
-    broker = env["CELERY_BROKER_URL"].replace(":6379/", f":{redis_server}/")
+    broker = env["CELERY_BROKER_URL"].replace(":6379/", f":{redis_port}/")
     settings = {"CELERY_BROKER_URL": broker, "FKS_BEAT_SECONDS": "0.2"}
     worker = demo_task("web", "worker", settings, background=True)
     beat = demo_task("web", "beat", settings, background=True)
@@ -688,8 +653,8 @@ def test_demo_worker_runs_the_jobs_beat_sends_through_redis(redis_server: int) -
     assert "worker: ran job tick" in out
 
 
-def test_demo_worker_exits_non_zero_with_a_wrong_password(redis_server: int) -> None:
-    broker = f"redis://:wrong@127.0.0.1:{redis_server}/0"
+def test_demo_worker_exits_non_zero_with_a_wrong_password(redis_port: int) -> None:
+    broker = f"redis://:wrong@127.0.0.1:{redis_port}/0"
     done = demo_task("web", "worker", {"CELERY_BROKER_URL": broker})
     assert done.returncode == 1
     assert "WRONGPASS" in done.stderr

@@ -56,7 +56,7 @@ class GuestIdentity:
     host_keys: Mapping[str, KeyPair]
 
 
-def _write(root: Path, guest_path: str, content: str, mode: int = 0o644) -> None:
+def write_guest_file(root: Path, guest_path: str, content: str, mode: int = 0o644) -> None:
     """Write ``content`` at ``guest_path`` below ``root``, replacing (not following) a symlink."""
     target = root / guest_path.lstrip("/")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -130,7 +130,7 @@ def _authorize(root: Path, user: str, key: str) -> None:
     uid, gid, home = _passwd_entry(root, user)
     ssh_dir = root / home.lstrip("/") / ".ssh"
     ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _write(root, f"{home}/.ssh/authorized_keys", key, 0o600)
+    write_guest_file(root, f"{home}/.ssh/authorized_keys", key, 0o600)
     for path in (ssh_dir, ssh_dir / "authorized_keys"):
         os.chown(path, uid, gid)
 
@@ -146,6 +146,23 @@ def _local_cas() -> Iterable[Path]:
     return sorted(LOCAL_CA_DIR.rglob("*.crt")) if LOCAL_CA_DIR.is_dir() else []
 
 
+def inherit_control_machine(
+    root: Path, *, resolv_conf: str, debian_sources: str, ca_bundle: str, logins: Iterable[str]
+) -> None:
+    """What every container tree made here (lab hosts, Vagrant boxes) takes from this
+    machine: its resolvers (``guest_resolv_conf``), its Debian mirror (``apt_sources``, in
+    place of ``sources.list``), its CA bundle (apt, curl, and pip through ``/etc/pip.conf``),
+    and lingering user managers for ``logins`` (``USER_MANAGER_DROPIN`` says why)."""
+    write_guest_file(root, "/etc/resolv.conf", resolv_conf)
+    (root / "etc/apt/sources.list").unlink(missing_ok=True)
+    write_guest_file(root, "/etc/apt/sources.list.d/debian.sources", debian_sources)
+    write_guest_file(root, str(CA_BUNDLE), ca_bundle)
+    write_guest_file(root, "/etc/pip.conf", f"[global]\ncert = {CA_BUNDLE}\n")
+    write_guest_file(root, "/etc/systemd/system/user@.service.d/fks-lab.conf", USER_MANAGER_DROPIN)
+    for user in logins:
+        write_guest_file(root, f"{LINGER_DIR}/{user}", "")
+
+
 def prepare_guest(root: Path, identity: GuestIdentity, mirrors: Mirrors, suite: str) -> None:
     """Give the tree at ``root`` (an overlay over the base rootfs) its host identity.
 
@@ -153,22 +170,23 @@ def prepare_guest(root: Path, identity: GuestIdentity, mirrors: Mirrors, suite: 
     ``/etc/pip.conf``, work at once) and as the control machine's local CA files,
     so a later ``update-ca-certificates`` in the guest keeps trusting them.
     """
-    _write(root, "/etc/hostname", f"{identity.name}\n")
-    _write(root, "/etc/hosts", hosts_file(identity))
-    _write(root, "/etc/machine-id", f"{uuid.uuid4().hex}\n", 0o444)
+    write_guest_file(root, "/etc/hostname", f"{identity.name}\n")
+    write_guest_file(root, "/etc/hosts", hosts_file(identity))
+    write_guest_file(root, "/etc/machine-id", f"{uuid.uuid4().hex}\n", 0o444)
     for kind, pair in identity.host_keys.items():
-        _write(root, f"/etc/ssh/ssh_host_{kind}_key", pair.private, 0o600)
-        _write(root, f"/etc/ssh/ssh_host_{kind}_key.pub", pair.public)
+        write_guest_file(root, f"/etc/ssh/ssh_host_{kind}_key", pair.private, 0o600)
+        write_guest_file(root, f"/etc/ssh/ssh_host_{kind}_key.pub", pair.public)
     for user in LOGINS:
         _authorize(root, user, identity.authorized_key)
-    _write(root, "/etc/resolv.conf", guest_resolv_conf())
-    (root / "etc/apt/sources.list").unlink(missing_ok=True)
-    _write(root, "/etc/apt/sources.list.d/debian.sources", apt_sources(mirrors, suite))
-    _write(root, str(CA_BUNDLE), CA_BUNDLE.read_text(encoding="utf-8"))
+    inherit_control_machine(
+        root,
+        resolv_conf=guest_resolv_conf(),
+        debian_sources=apt_sources(mirrors, suite),
+        ca_bundle=CA_BUNDLE.read_text(encoding="utf-8"),
+        logins=LOGINS,
+    )
     for ca in _local_cas():
         relative = ca.relative_to(LOCAL_CA_DIR)
-        _write(root, str(LOCAL_CA_DIR / "fks-lab-control" / relative), ca.read_text("utf-8"))
-    _write(root, "/etc/pip.conf", f"[global]\ncert = {CA_BUNDLE}\n")
-    _write(root, "/etc/systemd/system/user@.service.d/fks-lab.conf", USER_MANAGER_DROPIN)
-    for user in LOGINS:
-        _write(root, f"{LINGER_DIR}/{user}", "")
+        write_guest_file(
+            root, str(LOCAL_CA_DIR / "fks-lab-control" / relative), ca.read_text("utf-8")
+        )

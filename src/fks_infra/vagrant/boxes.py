@@ -30,7 +30,13 @@ from pathlib import Path
 from typing import Final
 
 from fks_infra.lab.errors import LabError
-from fks_infra.lab.guest import CA_BUNDLE, USER_MANAGER_DROPIN, apt_sources, guest_resolv_conf
+from fks_infra.lab.guest import (
+    CA_BUNDLE,
+    apt_sources,
+    guest_resolv_conf,
+    inherit_control_machine,
+    write_guest_file,
+)
 from fks_infra.lab.mirror import system_mirrors
 from fks_infra.lab.mounts import mount_overlay, remove_tree
 from fks_infra.lab.paths import cache_dir
@@ -183,15 +189,6 @@ def box_inputs(release: Release, rootfs: Path) -> BoxInputs:
     )
 
 
-def _write(root: Path, guest_path: str, content: str, mode: int = 0o644) -> None:
-    target = root / guest_path.lstrip("/")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.is_symlink():
-        target.unlink()
-    target.write_text(content, encoding="utf-8")
-    os.chmod(target, mode)
-
-
 def _add_vagrant_parts(root: Path, inputs: BoxInputs) -> None:
     """Turn the lab's base tree at ``root`` (an overlay) into a Vagrant base box's tree."""
     # A container is no cached lab rootfs: nothing may take it for one (rootfs.purge_cache).
@@ -201,32 +198,33 @@ def _add_vagrant_parts(root: Path, inputs: BoxInputs) -> None:
          "--shell", "/bin/bash", VAGRANT_USER],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
-    _write(root, f"/etc/sudoers.d/{VAGRANT_USER}", f"{VAGRANT_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n",
-           0o440)  # fmt: skip
+    sudoers = f"{VAGRANT_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n"
+    write_guest_file(root, f"/etc/sudoers.d/{VAGRANT_USER}", sudoers, 0o440)
     home = root / "home" / VAGRANT_USER
     (home / ".ssh").mkdir(mode=0o700, exist_ok=True)
-    _write(root, f"/home/{VAGRANT_USER}/.ssh/authorized_keys", inputs.authorized_keys, 0o600)
+    write_guest_file(
+        root, f"/home/{VAGRANT_USER}/.ssh/authorized_keys", inputs.authorized_keys, 0o600
+    )
     subprocess.run(
         ["chroot", str(root), "chown", "-R", f"{VAGRANT_USER}:{VAGRANT_USER}",
          f"/home/{VAGRANT_USER}/.ssh"],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
-    _write(root, f"/etc/systemd/system/{HOST_KEYS_UNIT_NAME}", HOST_KEYS_UNIT)
+    write_guest_file(root, f"/etc/systemd/system/{HOST_KEYS_UNIT_NAME}", HOST_KEYS_UNIT)
     wants = root / "etc/systemd/system/multi-user.target.wants"
     wants.mkdir(parents=True, exist_ok=True)
     (wants / HOST_KEYS_UNIT_NAME).symlink_to(f"/etc/systemd/system/{HOST_KEYS_UNIT_NAME}")
-    _write(root, f"/etc/systemd/system/{IFUP_UNIT_NAME}", IFUP_UNIT)
-    _write(root, "/etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
-    _write(root, "/etc/resolv.conf", inputs.resolv_conf)
-    (root / "etc/apt/sources.list").unlink(missing_ok=True)
-    _write(root, "/etc/apt/sources.list.d/debian.sources", inputs.apt_sources)
-    _write(root, str(CA_BUNDLE), inputs.ca_bundle)
-    _write(root, "/etc/pip.conf", f"[global]\ncert = {CA_BUNDLE}\n")
-    # The same reason as in the nspawn lab (fks_infra/lab/guest.py): a container's user
-    # managers started per SSH login race with the next login; lingering ones do not.
-    _write(root, "/etc/systemd/system/user@.service.d/fks-lab.conf", USER_MANAGER_DROPIN)
-    for user in ("root", VAGRANT_USER):
-        _write(root, f"/var/lib/systemd/linger/{user}", "")
+    write_guest_file(root, f"/etc/systemd/system/{IFUP_UNIT_NAME}", IFUP_UNIT)
+    write_guest_file(
+        root, "/etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+    )
+    inherit_control_machine(
+        root,
+        resolv_conf=inputs.resolv_conf,
+        debian_sources=inputs.apt_sources,
+        ca_bundle=inputs.ca_bundle,
+        logins=("root", VAGRANT_USER),
+    )
 
 
 def box_metadata(inputs: BoxInputs) -> dict[str, object]:

@@ -34,6 +34,20 @@ class Role(StrEnum):
     DATASTORE = "datastore"
 
 
+class Sandbox(StrEnum):
+    """How much of systemd's sandbox a service's runtime can live with (its unit's profile).
+
+    The profile's relaxations are rendered, each with its reason, by
+    ``templates/etc/systemd/system/fks-service.service.j2`` from ``services/units.py``.
+    """
+
+    #: Web and trading services: the whole sandbox (``systemd-analyze security`` <= 1.5).
+    PLAIN = "plain"
+    #: Services that load ML runtimes (PyTorch, numba, NCCL, Hugging Face): they pin threads
+    #: to CPUs (``sched_setaffinity``) and list network interfaces (``AF_NETLINK``).
+    ML = "ml"
+
+
 class Category(StrEnum):
     """Service categories, from the seed's sections refined by its port ranges."""
 
@@ -115,6 +129,12 @@ class Service(BaseModel):
     #: Release tasks run once per new release before it starts (Django ``migrate``,
     #: ``collectstatic``); one failing fails the rollout and keeps the previous release.
     pre_start: tuple[str, ...] = ()
+    #: Talks to the outside: brokers and exchanges, market-data and news feeds, an LLM API.
+    #: Its unit may reach what the host's egress settings allow; every other service reaches
+    #: only localhost and its inventory peers.
+    egress: bool = False
+    #: The sandbox profile of its unit (``Sandbox``).
+    sandbox: Sandbox = Sandbox.PLAIN
 
     @property
     def role(self) -> Role:
@@ -326,6 +346,7 @@ CATALOGUE = Catalogue(
             "Order execution engine",
             unique=True,
             secrets=("EXCHANGE_API_KEY", "EXCHANGE_API_SECRET"),
+            egress=True,
         ),
         _service(
             "meta",
@@ -350,7 +371,17 @@ CATALOGUE = Catalogue(
                 ("NINJATRADER_PORT", "fks_ninjatrader_port"),
             ),
         ),
-        _service("ai", 8007, PY, C.GPU, "AI/ML inference (GPU)", needs_gpu=True, needs_redis=True),
+        _service(
+            "ai",
+            8007,
+            PY,
+            C.GPU,
+            "AI/ML inference (GPU)",
+            needs_gpu=True,
+            needs_redis=True,
+            egress=True,
+            sandbox=Sandbox.ML,
+        ),
         _service(
             "analyze",
             8008,
@@ -358,6 +389,7 @@ CATALOGUE = Catalogue(
             C.INFRASTRUCTURE,
             "Codebase analysis & auto-improvement",
             secrets=("LLM_API_KEY",),
+            egress=True,
         ),
         _service(
             "auth",
@@ -369,7 +401,14 @@ CATALOGUE = Catalogue(
         ),
         _service("main", 8010, RS, C.ORCHESTRATOR, "fks_main – Rust orchestrator", unique=True),
         _service(
-            "training", 8011, PY, C.GPU, "GPU batch training", needs_gpu=True, needs_postgres=True
+            "training",
+            8011,
+            PY,
+            C.GPU,
+            "GPU batch training",
+            needs_gpu=True,
+            needs_postgres=True,
+            sandbox=Sandbox.ML,
         ),
         _service(
             "portfolio",
@@ -387,11 +426,23 @@ CATALOGUE = Catalogue(
             "Prometheus + Grafana metrics aggregation",
             unique=True,
         ),
-        _service("crypto", 8014, PY, C.ASSET, "Crypto signal generation and analysis"),
+        _service("crypto", 8014, PY, C.ASSET, "Crypto signal generation and analysis", egress=True),
         _service(
-            "futures", 8015, PY, C.ASSET, "Futures trading service (CME Group futures contracts)"
+            "futures",
+            8015,
+            PY,
+            C.ASSET,
+            "Futures trading service (CME Group futures contracts)",
+            egress=True,
         ),
-        _service("stocks", 8016, PY, C.ASSET, "Stocks trading service (equity market analysis)"),
+        _service(
+            "stocks",
+            8016,
+            PY,
+            C.ASSET,
+            "Stocks trading service (equity market analysis)",
+            egress=True,
+        ),
         _service(
             "data_ingestion",
             8020,
@@ -401,6 +452,7 @@ CATALOGUE = Catalogue(
             unique=True,
             needs_postgres=True,
             needs_redis=True,
+            egress=True,
         ),
         _service(
             "feature_engineering",
@@ -408,6 +460,7 @@ CATALOGUE = Catalogue(
             PY,
             C.DATA_PROCESSING,
             "Feature engineering service (112+ features)",
+            sandbox=Sandbox.ML,
         ),
     )
 )

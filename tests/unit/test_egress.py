@@ -7,17 +7,22 @@ computed with ``fks_infra.access``'s own helpers.
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from pyinfra.facts.files import FindInFile
 from windows_side import ENDPOINTS
 
+from fks_infra.access import resolvers_in
 from fks_infra.catalogue import CATALOGUE
 from fks_infra.datastores.config import datastore_env
 from fks_infra.errors import Problem, ProblemsError
 from fks_infra.plan import HostSpec, InventoryPlan, plan_inventory
-from fks_infra.services.deploy import unit_options
+from fks_infra.services import deploy
+from fks_infra.services.deploy import RESOLVER_LINES, unit_options
 from fks_infra.services.units import render_unit
 from fks_infra.settings import ENV_FILE_VARIABLES, HostSettings
 
@@ -230,3 +235,42 @@ def test_the_env_file_s_variables_are_all_refused_as_extra_variables() -> None:
         for name in datastore_env(service, plan, inventory)
     }
     assert written and written <= set(ENV_FILE_VARIABLES)
+
+
+# -- the host's resolvers: read only when needed, from /etc/resolv.conf's nameserver lines ----
+
+
+def test_resolvers_are_read_from_the_host_only_for_a_need_that_lists_networks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reads: list[str] = []
+
+    def host_resolvers() -> tuple[str, ...]:
+        reads.append("read")
+        return ("192.0.2.53",)
+
+    monkeypatch.setattr(deploy, "_host_resolvers", host_resolvers)
+    for inventory in (three(), three(fks_egress_proxy="http://192.0.2.60:3128")):
+        for name in ("execution", "web"):
+            plan = next(p for p in inventory.hosts if p.runs(name))
+            unit_options(CATALOGUE[name], plan, inventory)
+    assert reads == []
+    networks = three(fks_egress_allow=["203.0.113.0/24"])
+    options = unit_options(CATALOGUE["execution"], networks.host("core-1"), networks)
+    assert reads == ["read"]
+    assert "192.0.2.53" in options.ip_allow
+
+
+def test_the_resolver_fact_s_command_finds_the_nameserver_lines(tmp_path: Path) -> None:
+    resolv_conf = tmp_path / "resolv.conf"
+    resolv_conf.write_text(
+        "# comment nameserver 198.51.100.1\nsearch example.internal\n"
+        "nameserver 127.0.0.53\n  nameserver\t192.0.2.53\noptions edns0\nnameserver 2001:db8::53\n"
+    )
+    command = FindInFile().command(
+        path=str(resolv_conf), pattern=RESOLVER_LINES, extended_regex=True
+    )
+    done = subprocess.run(
+        ["sh", "-c", command.get_raw_value()], capture_output=True, text=True, check=True
+    )
+    assert resolvers_in(done.stdout.splitlines()) == ("192.0.2.53", "2001:db8::53")

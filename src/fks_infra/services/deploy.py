@@ -140,14 +140,13 @@ def unit_options(
     )
 
 
+#: The lines of ``RESOLV_CONF`` that name a resolver (``grep -E``).
+RESOLVER_LINES = r"^[[:space:]]*nameserver[[:space:]]"
+
+
 def _host_resolvers() -> tuple[str, ...]:
     """The DNS resolvers of the host pyinfra plans for (``access.resolvers_in``)."""
-    lines = host.get_fact(
-        FindInFile,
-        path=RESOLV_CONF,
-        pattern=r"^[[:space:]]*nameserver[[:space:]]",
-        extended_regex=True,
-    )
+    lines = host.get_fact(FindInFile, path=RESOLV_CONF, pattern=RESOLVER_LINES, extended_regex=True)
     return resolvers_in(lines or ())
 
 

@@ -60,6 +60,24 @@ fks_tasks_max = 512
 # Services whose runtime JIT-compiles code (PyTorch, numba): MemoryDenyWriteExecute=no.
 fks_write_execute_services = ["ai", "training"]
 
+# Extra variables per service, {name: {VARIABLE: value}}, set in its unit (Environment=): never
+# secrets (the unit is world-readable; secrets go in the secrets file).
+fks_service_environment: dict[str, dict[str, str]] = {}
+
+# Services of this host that talk to the outside (names); None: the catalogue's (execution,
+# data_ingestion, crypto, futures, stocks, analyze, ai); []: none.
+fks_egress_services = None
+
+# Networks egress services may reach (CIDRs, e.g. "203.0.113.0/24"), the host's DNS resolvers
+# (/etc/resolv.conf) added; None: any address (IPAddressAllow=any), or only fks_egress_proxy when
+# that is set; []: nothing outside.
+fks_egress_allow = None
+
+# HTTP(S) proxy egress services go through, http://ADDRESS:PORT (HTTPS_PROXY, HTTP_PROXY and
+# NO_PROXY in their units; only it and fks_egress_allow reachable); a proxy named by DNS name needs
+# fks_egress_allow to list its networks; None: no proxy.
+fks_egress_proxy = None
+
 # Install Tailscale and join every host to the tailnet (needs secret TAILSCALE_AUTHKEY).
 fks_tailscale_enabled = True
 

@@ -36,6 +36,7 @@ from pydantic import (
     StrictInt,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -153,6 +154,120 @@ def _url(*schemes: str) -> Callable[[str], str]:
     return check
 
 
+#: Tailscale's address ranges: an egress network must not cover them (the tailnet policy
+#: would open every port of every node to the services' hosts).
+TAILNET_NETWORKS = ("100.64.0.0/10", "fd7a:115c:a1e0::/48")
+#: Variables set by systemd itself for a service; ``fks_service_environment`` may not set them.
+SYSTEMD_VARIABLES = (
+    "STATE_DIRECTORY",
+    "CACHE_DIRECTORY",
+    "RUNTIME_DIRECTORY",
+    "LOGS_DIRECTORY",
+    "CONFIGURATION_DIRECTORY",
+    "CREDENTIALS_DIRECTORY",
+    "INVOCATION_ID",
+    "JOURNAL_STREAM",
+    "NOTIFY_SOCKET",
+    "LISTEN_FDS",
+    "LISTEN_PID",
+    "LISTEN_FDNAMES",
+    "MAINPID",
+)
+#: Variables of the env file that fks-infra writes itself (``datastores.config.datastore_env``;
+#: a test keeps them equal): EnvironmentFile= would silently win over the unit's value.
+ENV_FILE_VARIABLES = (
+    "DATABASE_URL",
+    "POSTGRES_HOST",
+    "POSTGRES_PORT",
+    "POSTGRES_DB",
+    "POSTGRES_USER",
+    "POSTGRES_PASSWORD",
+    "REDIS_HOST",
+    "REDIS_PORT",
+    "REDIS_PASSWORD",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    # The release id the rollout gives the service.
+    "FKS_RELEASE_ID",
+)
+#: Names a secret goes by: their values must not be written into a world-readable unit.
+_SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|(API|PRIVATE|ACCESS)_?KEY")
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
+
+def _catalogue_names() -> tuple[str, ...]:
+    # Imported here: the catalogue module is loaded after this one by some entry points.
+    from fks_infra.catalogue import CATALOGUE
+
+    return CATALOGUE.names
+
+
+def environment_name_problem(name: str) -> str | None:
+    """Why ``name`` may not be set by ``fks_service_environment``, or None.
+
+    Refused: names that are no shell variable name, names fks-infra or systemd set
+    themselves (the unit's own, ``services.units.RESERVED_VARIABLES``; the proxy variables of
+    ``access.PROXY_VARIABLES``; the env file's; the bridges' endpoints), the dynamic loader's
+    (``LD_*``), and secrets' names: a catalogue secret's, or one that reads like a secret
+    (``*PASSWORD*``, ``*TOKEN*``, ``*API_KEY*``...). The answer never holds a value.
+    """
+    # Imported here: both modules read this one.
+    from fks_infra.access import PROXY_VARIABLES
+    from fks_infra.catalogue import CATALOGUE
+    from fks_infra.services.units import RESERVED_VARIABLES
+
+    if not _VARIABLE_NAME.fullmatch(name):
+        return f"{shown(name)} is not a variable name (letters, digits, _; not a digit first)"
+    secrets = {secret for service in CATALOGUE for secret in service.secrets}
+    if name in secrets or _SECRET_NAME.search(name.upper()):
+        return (
+            f"{name} names a secret: secrets go in the secrets file (fks_secrets_file), never "
+            "in a unit, which every local user may read"
+        )
+    if name in PROXY_VARIABLES:
+        return f"{name} is set from fks_egress_proxy"
+    endpoints = {variable for service in CATALOGUE for variable, _ in service.environment}
+    set_elsewhere = {*RESERVED_VARIABLES, *SYSTEMD_VARIABLES, *ENV_FILE_VARIABLES, *endpoints}
+    if name in set_elsewhere:
+        return f"{name} is set by fks-infra or systemd itself"
+    if name.startswith("LD_"):
+        return f"{name} is the dynamic loader's, not a service setting"
+    return None
+
+
+def egress_network_problem(text: str) -> str | None:
+    """Why ``text`` is no egress network (``fks_egress_allow``), or None.
+
+    An address or a CIDR network without host bits (``203.0.113.0/24``, ``2001:db8::/32``),
+    outside loopback (always reachable) and Tailscale's ranges (``TAILNET_NETWORKS``).
+    """
+    import ipaddress
+
+    try:
+        network = ipaddress.ip_network(text, strict=True)
+    except ValueError as error:
+        return f"is not an address or a network without host bits ({error})"
+    if network.is_loopback:
+        return "is loopback, which every unit reaches already"
+    for tailnet in map(ipaddress.ip_network, TAILNET_NETWORKS):
+        if network.version == tailnet.version and network.overlaps(tailnet):
+            return (
+                f"covers Tailscale's addresses ({tailnet}); to reach any address, leave "
+                "fks_egress_allow unset"
+            )
+    return None
+
+
+def _is_address(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 #: A host other programs are given: an RFC 1123 DNS name or an IP address without scope.
 Host = Annotated[str, AfterValidator(_host)]
 #: An IP address without an IPv6 scope (``fe80::1%eth0``: its % is a systemd specifier).
@@ -231,6 +346,72 @@ class HostSettings(BaseModel):
     """TasksMax= of every FKS unit: processes plus threads a service may have."""
     fks_write_execute_services: tuple[str, ...] = ("ai", "training")
     """Services whose runtime JIT-compiles code (PyTorch, numba): MemoryDenyWriteExecute=no."""
+    fks_service_environment: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Extra variables per service, {name: {VARIABLE: value}}, set in its unit (Environment=):
+    never secrets (the unit is world-readable; secrets go in the secrets file)."""
+
+    # Egress (fks_infra.access.Egress): what the services that talk to the outside may reach.
+    # Every other service reaches only localhost and the inventory's hosts.
+    fks_egress_services: tuple[str, ...] | None = None
+    """Services of this host that talk to the outside (names); None: the catalogue's
+    (execution, data_ingestion, crypto, futures, stocks, analyze, ai); []: none."""
+    fks_egress_allow: tuple[str, ...] | None = None
+    """Networks egress services may reach (CIDRs, e.g. "203.0.113.0/24"), the host's DNS
+    resolvers (/etc/resolv.conf) added; None: any address (IPAddressAllow=any), or only
+    fks_egress_proxy when that is set; []: nothing outside."""
+    fks_egress_proxy: EndpointUrl | None = None
+    """HTTP(S) proxy egress services go through, http://ADDRESS:PORT (HTTPS_PROXY, HTTP_PROXY
+    and NO_PROXY in their units; only it and fks_egress_allow reachable); a proxy named by
+    DNS name needs fks_egress_allow to list its networks; None: no proxy."""
+
+    @field_validator("fks_service_environment")
+    @classmethod
+    def _environment(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for service, variables in value.items():
+            if service not in _catalogue_names():
+                raise ValueError(f"key {shown(service)} is not a catalogue service")
+            for name in variables:
+                problem = environment_name_problem(name)
+                if problem:
+                    raise ValueError(f"{service}: {problem}")
+        return value
+
+    @field_validator("fks_egress_services")
+    @classmethod
+    def _egress_services(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for index, name in enumerate(value or ()):
+            if name not in _catalogue_names():
+                raise ValueError(f"item {index} ({shown(name)}) is not a catalogue service")
+        return value
+
+    @field_validator("fks_egress_allow")
+    @classmethod
+    def _egress_networks(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for index, item in enumerate(value or ()):
+            problem = egress_network_problem(item)
+            if problem:
+                raise ValueError(f"item {index} ({shown(item)}) {problem}")
+        return value
+
+    @field_validator("fks_egress_proxy")
+    @classmethod
+    def _egress_proxy(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.path not in ("", "/") or parts.query:
+            raise ValueError("a proxy URL is http(s)://ADDRESS:PORT, with no path or query")
+        # A name: IPAddressAllow= takes addresses only, so fks_egress_allow must name the
+        # networks the proxy is in (unless it failed its own check, reported apart).
+        named = not _is_address(parts.hostname or "")
+        if named and "fks_egress_allow" in info.data and not info.data["fks_egress_allow"]:
+            raise ValueError(
+                "the proxy is named by DNS name, which a unit's IPAddressAllow= cannot "
+                "take: give its IP address, or list the networks its addresses are in "
+                "in fks_egress_allow"
+            )
+        return value
+
     fks_tailscale_enabled: bool = True
     """Install Tailscale and join every host to the tailnet (needs secret TAILSCALE_AUTHKEY)."""
     fks_tailscale_repository: RepositoryUrl | None = None
@@ -599,6 +780,9 @@ _NOT_ECHOED = frozenset(
         "ssh_key_password",
         "fks_mt5_bridge_url",
         "fks_tailscale_login_server",
+        "fks_egress_proxy",
+        # Values may be anything; one under a secret's name may be the secret.
+        "fks_service_environment",
         "fks_tailscale_repository",
         "fks_tailscale_keyring_url",
         "fks_gpu_cuda_repository",

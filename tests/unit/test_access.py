@@ -13,7 +13,19 @@ import pytest
 from pydantic import SecretStr
 from windows_side import ENDPOINTS
 
-from fks_infra.access import Access, Need, access_to, inventory_access
+from fks_infra.access import (
+    Access,
+    Egress,
+    Need,
+    Reach,
+    access_to,
+    egress_for,
+    egress_of,
+    inventory_access,
+    inventory_egress,
+    no_proxy,
+    resolvers_in,
+)
 from fks_infra.catalogue import CATALOGUE
 from fks_infra.errors import Problem
 from fks_infra.plan import HostSpec, InventoryPlan, plan_inventory
@@ -195,3 +207,85 @@ def test_the_inventory_is_every_host_in_order_and_rules_are_frozen() -> None:
     assert rule.protocol == "tcp"
     with pytest.raises(dataclasses.FrozenInstanceError):
         rule.port = 1  # type: ignore[misc]
+
+
+# -- outbound needs (Egress) -----------------------------------------------------------------
+
+TALKING_OUT_CORE = ["execution", "analyze", "crypto", "futures", "stocks", "data_ingestion"]
+
+
+def test_egress_services_of_the_catalogue_reach_any_address_when_nothing_is_set() -> None:
+    inventory = three()
+    assert [
+        (e.host, e.service, e.reach, e.networks, e.proxy) for e in inventory_egress(inventory)
+    ] == [
+        *(("core-1", name, Reach.ANY, (), None) for name in TALKING_OUT_CORE),
+        ("gpu-1", "ai", Reach.ANY, (), None),
+    ]
+    assert egress_for(inventory.host("core-1"), CATALOGUE["execution"]) == Egress(
+        "core-1", "execution", Reach.ANY, reason="execution (catalogue)"
+    )
+    assert egress_for(inventory.host("core-1"), CATALOGUE["web"]) is None
+    assert egress_of(inventory.host("bridge-1")) == ()
+
+
+def test_egress_follows_the_host_s_settings() -> None:
+    inventory = three(
+        fks_egress_services=["training"],
+        fks_egress_allow=["203.0.113.0/24"],
+        fks_egress_proxy="https://192.0.2.60:8443",
+    )
+    (need,) = egress_of(inventory.host("gpu-1"))
+    assert need == Egress(
+        "gpu-1",
+        "training",
+        Reach.PROXY,
+        ("203.0.113.0/24",),
+        "https://192.0.2.60:8443",
+        "training (fks_egress_services)",
+    )
+    assert (need.proxy_address, need.proxy_port, need.needs_resolvers) == ("192.0.2.60", 8443, True)
+    assert need.ip_allow(["192.0.2.53"]) == ("192.0.2.60", "203.0.113.0/24", "192.0.2.53")
+    networks = dataclasses.replace(need, reach=Reach.NETWORKS, proxy=None)
+    assert networks.ip_allow(["192.0.2.53"]) == ("203.0.113.0/24", "192.0.2.53")
+    assert networks.environment(["localhost"]) == ()
+    assert dataclasses.replace(need, reach=Reach.ANY).ip_allow(["192.0.2.53"]) == ("any",)
+
+
+def test_a_proxy_alone_needs_no_resolvers_and_its_port_defaults_to_the_scheme_s() -> None:
+    need = Egress("core-1", "execution", Reach.PROXY, proxy="http://[2001:db8::60]")
+    assert (need.proxy_address, need.proxy_port, need.needs_resolvers) == (
+        "2001:db8::60",
+        80,
+        False,
+    )
+    assert need.ip_allow(["192.0.2.53"]) == ("2001:db8::60",)
+    assert dict(need.environment(["localhost", "10.0.0.10"])) == {
+        "HTTPS_PROXY": "http://[2001:db8::60]",
+        "HTTP_PROXY": "http://[2001:db8::60]",
+        "NO_PROXY": "localhost,10.0.0.10",
+        "https_proxy": "http://[2001:db8::60]",
+        "http_proxy": "http://[2001:db8::60]",
+        "no_proxy": "localhost,10.0.0.10",
+    }
+
+
+def test_no_proxy_is_localhost_and_every_inventory_host_by_name_and_address() -> None:
+    assert no_proxy(three()) == (
+        "localhost", "127.0.0.1", "::1",
+        "core-1", "10.0.0.10", "gpu-1", "10.0.0.20", "bridge-1", "fd00::30",
+    )  # fmt: skip
+
+
+def test_resolvers_come_from_nameserver_lines_without_loopback() -> None:
+    resolv_conf = [
+        "nameserver 127.0.0.53",
+        "nameserver 192.0.2.53",
+        "  nameserver 2001:db8::53",
+        "nameserver fe80::1%eth0",
+        "nameserver not-an-address",
+        "nameserver 192.0.2.53",
+        "nameserver ::1",
+    ]
+    assert resolvers_in(resolv_conf) == ("192.0.2.53", "2001:db8::53", "link-local")
+    assert resolvers_in([]) == ()

@@ -8,6 +8,7 @@ install commands and no package index, and starts it on a free loopback port.
 from __future__ import annotations
 
 import http.client
+import http.server
 import json
 import os
 import re
@@ -16,9 +17,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -95,9 +98,13 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _start(release: Release, host_dir: Path, port: int | None) -> subprocess.Popen[str]:
+def _start(
+    release: Release, host_dir: Path, port: int | None, extra: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     env = {**_bare_host_env(), "SERVICE_HOST": "127.0.0.1", "FKS_RELEASE_ID": release.release_id}
     env.pop("SERVICE_PORT", None)
+    env.pop("FKS_DEMO_EGRESS_URL", None)
+    env.update(extra or {})
     argv = list(release.command_for("127.0.0.1", port or 0))
     if port is not None:
         env["SERVICE_PORT"] = str(port)
@@ -167,13 +174,17 @@ def run_service(
     started: list[subprocess.Popen[str]] = []
 
     def run(
-        name: str, language: Language, behaviour: Behaviour | None = None, port: int | None = 0
+        name: str,
+        language: Language,
+        behaviour: Behaviour | None = None,
+        port: int | None = 0,
+        env: dict[str, str] | None = None,
     ) -> tuple[Release, subprocess.Popen[str], int]:
         release, host_dir = _install(
             name, language, behaviour, release_cache, tmp_path_factory, installed
         )
         chosen = _free_port() if port == 0 else port
-        process = _start(release, host_dir, chosen)
+        process = _start(release, host_dir, chosen, env)
         started.append(process)
         return release, process, chosen or 0
 
@@ -418,3 +429,103 @@ def test_a_release_for_another_python_does_not_install(release_cache: Path, tmp_
     assert venv.returncode == 0, venv.stderr
     assert pip.returncode != 0
     assert "markupsafe" in (pip.stdout + pip.stderr).lower()
+
+
+# -- GET /probe/egress: the stand-ins reach (or not) the endpoint their unit names ----------
+
+
+class _Endpoint(http.server.BaseHTTPRequestHandler):
+    """A stand-in outside endpoint on loopback: answers 204, records who came."""
+
+    seen: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        type(self).seen.append(self.headers.get("User-Agent", ""))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def endpoint() -> Iterator[tuple[str, list[str]]]:
+    """An HTTP endpoint on a free loopback port for one test: (its URL, User-Agents seen)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Endpoint)
+    _Endpoint.seen = []
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", _Endpoint.seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _probe(run_service, name: str, language: Language, env: dict[str, str]) -> tuple[int, dict]:
+    _, process, port = run_service(name, language, env=env)
+    _wait_listening(process, port)
+    status, content_type, body = _get(port, "/probe/egress")
+    assert content_type == "application/json"
+    return status, json.loads(body)
+
+
+@pytest.mark.parametrize(("name", "language"), SERVICES)
+def test_egress_probe_without_a_target_says_so(run_service, name: str, language: Language) -> None:
+    assert _probe(run_service, name, language, {}) == (
+        404,
+        {"url": None, "reached": False, "error": "FKS_DEMO_EGRESS_URL not set"},
+    )
+
+
+@pytest.mark.parametrize(("name", "language"), SERVICES)
+def test_egress_probe_reaches_a_listening_endpoint(
+    run_service, endpoint: tuple[str, list[str]], name: str, language: Language
+) -> None:
+    url, seen = endpoint
+    answer = _probe(run_service, name, language, {"FKS_DEMO_EGRESS_URL": url})
+    assert answer == (200, {"url": url, "reached": True, "error": ""})
+    assert seen == [f"fks_{name}"]
+
+
+@pytest.mark.parametrize(("name", "language"), SERVICES)
+def test_egress_probe_reports_a_refused_connection(
+    run_service, name: str, language: Language
+) -> None:
+    url = f"http://127.0.0.1:{_free_port()}/"
+    status, answer = _probe(run_service, name, language, {"FKS_DEMO_EGRESS_URL": url})
+    assert (status, answer["url"], answer["reached"]) == (200, url, False)
+    assert "refused" in answer["error"].lower(), answer
+
+
+@pytest.mark.parametrize(("name", "language"), SERVICES)
+def test_egress_probe_gives_up_on_a_silent_endpoint_within_its_bound(
+    run_service, name: str, language: Language
+) -> None:
+    with socket.socket() as silent:  # the kernel accepts connections; nobody answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+        _, process, port = run_service(name, language, env={"FKS_DEMO_EGRESS_URL": url})
+        _wait_listening(process, port)
+        started = time.monotonic()
+        status, _, body = _get(port, "/probe/egress")
+        elapsed = time.monotonic() - started
+    assert (status, json.loads(body)) == (
+        200,
+        {"url": url, "reached": False, "error": "no answer within 2 s"},
+    )
+    assert 1.5 < elapsed < 4.0
+
+
+@pytest.mark.parametrize(("name", "language"), SERVICES)
+@pytest.mark.parametrize(
+    "url", ["https://127.0.0.1:1/", "http://localhost:80/", "http://127.0.0.1/"]
+)
+def test_egress_probe_refuses_a_target_that_is_no_address_and_port(
+    run_service, name: str, language: Language, url: str
+) -> None:
+    status, answer = _probe(run_service, name, language, {"FKS_DEMO_EGRESS_URL": url})
+    assert (status, answer["reached"]) == (500, False)
+    assert "is not http://ADDRESS:PORT/" in answer["error"]

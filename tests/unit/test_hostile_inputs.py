@@ -92,6 +92,15 @@ SETTINGS: dict[str, Case] = {
     "fks_release_sources": Case({"meta": "demo"}, lambda payload: {"meta": "demo" + payload}),
     "fks_memory_max": text("2G"),
     "fks_write_execute_services": items("meta"),
+    # Values are data systemd takes literally once quoted (services/units.py): only what no
+    # file holds is refused there; the variable's name refuses every payload.
+    "fks_service_environment": Case(
+        {"meta": {"FKS_DEMO_EGRESS_URL": "http://192.0.2.1:38090/"}},
+        lambda payload: {"meta": {"FKS_DEMO_EGRESS_URL" + payload: "x"}},
+    ),
+    "fks_egress_services": items("execution"),
+    "fks_egress_allow": items("203.0.113.0/24"),
+    "fks_egress_proxy": text("http://192.0.2.60:3128"),
     "fks_tailscale_repository": text("https://pkgs.tailscale.com/stable/debian"),
     "fks_tailscale_suite": text("trixie"),
     "fks_tailscale_keyring_url": text("https://pkgs.tailscale.com/stable/debian/x.gpg"),
@@ -305,6 +314,13 @@ LEGITIMATE = [
     # use them to make a release fail on purpose.
     pytest.param("fks_release_source", "demo:health=fail", id="release-source-option"),
     pytest.param("fks_release_sources", {"meta": "demo:migrate=fail"}, id="release-sources-option"),
+    pytest.param("fks_egress_allow", ["2001:db8:40::/48", "192.0.2.7"], id="egress-ipv6-address"),
+    pytest.param("fks_egress_proxy", "https://[2001:db8::60]:8443/", id="egress-proxy-ipv6"),
+    pytest.param(
+        "fks_service_environment",
+        {"meta": {"GREETING": "50% $off 'quoted' \\ #x;y"}},
+        id="environment-value-with-shell-syntax",
+    ),
 ]
 
 

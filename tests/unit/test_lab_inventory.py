@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from lab_samples import two_host_state
 
+from fks_infra.catalogue import CATALOGUE
 from fks_infra.lab.errors import LabError
 from fks_infra.lab.inventory import LOGIN_ENV, groups_for, lab_groups
 from fks_infra.lab.paths import LabPaths, repo_root
@@ -41,6 +42,10 @@ def test_connection_data_logs_in_as_an_operator_with_sudo_like_production(
         "ssh_strict_host_key_checking": "yes",
         # Tests log in wrongly on purpose from the gateway: fail2ban must never ban it.
         "fks_fail2ban_ignore": ["10.213.0.1"],
+        # Every service's egress probe aims at the stand-in outside endpoint on the gateway.
+        "fks_service_environment": {
+            name: {"FKS_DEMO_EGRESS_URL": "http://10.213.0.1:38090/"} for name in CATALOGUE.names
+        },
     }
 
 

@@ -228,11 +228,13 @@ def test_three_hosts_core_reaches_gpu_and_bridge_services_only() -> None:
     assert not reachable(policy, "tag:fks-bridge", "tag:fks-datastore:6379")
 
 
-def test_every_grant_is_a_tag_and_port_list_without_wildcards() -> None:
+def test_every_grant_into_the_tailnet_is_a_tag_and_port_list_without_wildcards() -> None:
     for inventory in (THREE, ALL_IN_ONE, NINE):
         _, policy = rendered(inventory)
         for grant in policy["grants"]:
             assert set(grant) == {"src", "dst", "ip"}
+            if grant["dst"] == ["autogroup:internet"]:
+                continue  # egress: every port of the internet, through an exit node
             assert all(d.startswith("tag:fks-") for d in grant["dst"])
             assert all(re.fullmatch(r"tcp:\d+", ip) for ip in grant["ip"])
             assert "*" not in json.dumps(grant)
@@ -256,7 +258,8 @@ def test_the_tests_block_asserts_allowed_and_denied_pairs_that_hold() -> None:
 
 def test_all_in_one_host_needs_no_service_grant() -> None:
     _, policy = rendered(ALL_IN_ONE)
-    assert {g["src"][0] for g in policy["grants"]} == {"autogroup:admin"}
+    inside = [g for g in policy["grants"] if g["dst"] != ["autogroup:internet"]]
+    assert {g["src"][0] for g in inside} == {"autogroup:admin"}
     assert "tag:fks-gpu:8007" in checks_of(policy, "tag:fks-core")["deny"]
 
 
@@ -382,3 +385,71 @@ def test_the_renderer_refuses_a_policy_with_an_unowned_tag() -> None:
     )
     with pytest.raises(ProblemsError, match=r"tag:ci is used in tagOwners\['tag:fks-core'\]"):
         render_policy(build_policy(inventory))
+
+
+# -- egress: the same needs the units allow (access.Egress) ----------------------------------
+
+
+def egress_grants(policy: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
+    return [
+        (g["src"][0], g["dst"][0], tuple(g["ip"]))
+        for g in policy["grants"]
+        if not g["dst"][0].startswith("tag:") and not g["src"][0].startswith("autogroup:")
+    ]
+
+
+def test_hosts_of_egress_services_reach_the_internet_through_an_exit_node() -> None:
+    # Unset settings: the catalogue's egress services reach any address; on the tailnet
+    # that is autogroup:internet, from the tag each is placed under (ai: gpu).
+    text, policy = rendered(THREE)
+    assert egress_grants(policy) == [
+        ("tag:fks-core", "autogroup:internet", ("*",)),
+        ("tag:fks-gpu", "autogroup:internet", ("*",)),
+    ]
+    assert (
+        "// egress to the internet (exit node): every port, execution, analyze, crypto, "
+        "futures, stocks, data_ingestion on core-1" in text
+    )
+    assert "// egress to the internet (exit node): every port, ai on gpu-1" in text
+    # The bridge runs no egress service: no grant from its tag.
+    assert not any(src == "tag:fks-bridge" for src, _, _ in egress_grants(policy))
+
+
+def test_egress_networks_and_the_proxy_become_destinations() -> None:
+    limited = {"fks_egress_allow": ["203.0.113.0/24"], "fks_egress_proxy": "http://192.0.2.60:3128"}
+    _, policy = rendered(
+        plan(host("core-1", "core"), host("gpu-1", "gpu", **limited), host("bridge-1", "bridge"))
+    )
+    assert egress_grants(policy) == [
+        ("tag:fks-core", "autogroup:internet", ("*",)),
+        ("tag:fks-gpu", "203.0.113.0/24", ("*",)),
+        ("tag:fks-gpu", "192.0.2.60", ("tcp:3128",)),
+    ]
+
+
+def test_hosts_without_egress_services_get_no_egress_grant() -> None:
+    quiet = {"fks_egress_services": []}
+    _, policy = rendered(
+        plan(
+            host("core-1", "core", **quiet),
+            host("gpu-1", "gpu", **quiet),
+            host("bridge-1", "bridge"),
+        )
+    )
+    assert egress_grants(policy) == []
+
+
+@pytest.mark.parametrize(
+    ("dst", "ip", "refused"),
+    [
+        ("autogroup:internet", "*", False),
+        ("203.0.113.0/24", "*", False),
+        ("100.64.0.0/10", "*", True),  # the tailnet itself
+        ("0.0.0.0/0", "*", True),  # covers the tailnet
+        ("autogroup:internet", "tcp:*", True),
+    ],
+)
+def test_every_port_is_allowed_only_outside_the_tailnet(dst: str, ip: str, refused: bool) -> None:
+    rule = {"src": ["tag:fks-core"], "dst": [dst], "ip": [ip]}
+    found = messages(with_(grants=[rule], tests=[]))
+    assert bool(found) == refused, found

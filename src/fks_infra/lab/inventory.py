@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from fks_infra.catalogue import CATALOGUE
 from fks_infra.lab.errors import LabError
 from fks_infra.lab.keys import known_hosts_file
 from fks_infra.lab.paths import LabPaths, lab_paths
@@ -22,6 +23,12 @@ from fks_infra.lab.state import LabState, load_state
 LAB_GROUP = "lab"
 
 InventoryHost = tuple[str, dict[str, Any]]
+
+#: The port of the lab's stand-in outside endpoint on the bridge's gateway address (the
+#: control side of the lab network). Nothing listens there except while
+#: ``tests/lab/test_egress_policy.py`` runs its endpoint; the demo services' ``GET
+#: /probe/egress`` tries it (``FKS_DEMO_EGRESS_URL``), which only units allowed out reach.
+EGRESS_PROBE_PORT = 38090
 
 #: Who the lab inventory logs in as: an operator of ``rootfs.OPERATORS`` (with sudo, as in
 #: production; the first by default) or ``root`` (no sudo, for tests of a root-run host).
@@ -66,11 +73,19 @@ def groups_for(state: LabState) -> dict[str, list[InventoryHost]]:
     # lab tests log in wrongly on purpose (root refused, changed host keys): fail2ban must
     # never ban the one address every test comes from.
     never_banned = {"fks_fail2ban_ignore": [state.network.gateway]}
+    probe = {"fks_service_environment": egress_probe_environment(state)}
     for host in state.hosts:
-        entry = (host.name, {**connection_data(state, host.name), **never_banned})
+        entry = (host.name, {**connection_data(state, host.name), **never_banned, **probe})
         for group in (*host.roles, LAB_GROUP):
             groups[group].append(entry)
     return groups
+
+
+def egress_probe_environment(state: LabState) -> dict[str, dict[str, str]]:
+    """``fks_service_environment`` of every lab host: each service's egress probe target,
+    ``http://<gateway>:EGRESS_PROBE_PORT/`` (outside the inventory, as an exchange is)."""
+    url = f"http://{state.network.gateway}:{EGRESS_PROBE_PORT}/"
+    return {service.name: {"FKS_DEMO_EGRESS_URL": url} for service in CATALOGUE}
 
 
 def lab_groups(paths: LabPaths | None = None) -> dict[str, list[InventoryHost]]:

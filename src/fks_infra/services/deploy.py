@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from pyinfra.api.deploy import deploy
 from pyinfra.context import host
+from pyinfra.facts.files import FindInFile
 
+from fks_infra.access import RESOLV_CONF, egress_for, no_proxy, resolvers_in
 from fks_infra.addresses import url_host
 from fks_infra.bridges import endpoint_addresses, service_environment
 from fks_infra.catalogue import CATALOGUE, Service
@@ -96,23 +98,56 @@ def env_file(service: Service, plan: HostPlan, inventory: InventoryPlan) -> str:
     )
 
 
-def unit_options(service: Service, plan: HostPlan, inventory: InventoryPlan) -> UnitOptions:
+def unit_options(
+    service: Service,
+    plan: HostPlan,
+    inventory: InventoryPlan,
+    resolvers: Sequence[str] | None = None,
+) -> UnitOptions:
+    """How ``service``'s unit runs on ``plan``'s host.
+
+    Peers are the inventory's hosts (nginx, monitoring, datastores) and, for a bridge, its
+    Windows side. A service that talks to the outside (``access.Egress``) also reaches what
+    the host's egress settings allow: any address, its networks and the host's DNS
+    resolvers, or its proxy, whose variables join the unit's environment before the host's
+    ``fks_service_environment`` for the service (by name).
+
+    + resolvers: the host's DNS resolvers (``access.resolvers_in``); None reads them from
+      the host (``/etc/resolv.conf``, a fact read while pyinfra plans) when an egress need
+      lists networks, and only then
+    """
+    peers = {other.address for other in inventory.hosts} | set(
+        endpoint_addresses(service, plan.settings)
+    )
+    egress = egress_for(plan, service)
+    environment: tuple[tuple[str, str], ...] = ()
+    if egress is not None:
+        if egress.needs_resolvers and resolvers is None:
+            resolvers = _host_resolvers()
+        outside = egress.ip_allow(resolvers or ())
+        peers = {"any"} if "any" in outside else peers | set(outside)
+        environment = egress.environment(no_proxy(inventory))
+    extra = plan.settings.fks_service_environment.get(service.name, {})
     return UnitOptions(
         bind_address=plan.bind_address,
-        # Peers are the inventory's hosts (nginx, monitoring, datastores) and, for a bridge,
-        # its Windows side; nothing else.
-        ip_allow=tuple(
-            sorted(
-                {other.address for other in inventory.hosts}
-                | set(endpoint_addresses(service, plan.settings))
-            )
-        ),
+        ip_allow=tuple(sorted(peers)),
         gpu_indices=gpu_indices(service, plan.settings),
         memory_max=plan.settings.fks_memory_max,
         tasks_max=plan.settings.fks_tasks_max,
         memory_deny_write_execute=service.name not in plan.settings.fks_write_execute_services,
+        environment=(*environment, *sorted(extra.items())),
         after=datastore_units(plan, inventory, service),
     )
+
+
+#: The lines of ``RESOLV_CONF`` that name a resolver (``grep -E``).
+RESOLVER_LINES = r"^[[:space:]]*nameserver[[:space:]]"
+
+
+def _host_resolvers() -> tuple[str, ...]:
+    """The DNS resolvers of the host pyinfra plans for (``access.resolvers_in``)."""
+    lines = host.get_fact(FindInFile, path=RESOLV_CONF, pattern=RESOLVER_LINES, extended_regex=True)
+    return resolvers_in(lines or ())
 
 
 def _exec_start(service: Service, plan: HostPlan, shipped: Shipment) -> tuple[str, ...]:

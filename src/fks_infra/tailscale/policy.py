@@ -17,6 +17,15 @@ between two different hosts that join the tailnet, turned from host to tag:
 Admins are people, not inventory hosts, so they have no access rule: they reach SSH (22) and
 HTTPS (443) on every fks host by a grant of this module alone.
 
+Egress (``access.Egress``): the tag a service that talks to the outside is placed under
+reaches what its host's egress settings allow, where the tailnet carries it:
+``autogroup:internet`` (every port: the internet through an exit node, Tailscale's only way
+for a node to send internet traffic over the tailnet) when any address is allowed; each
+network of ``fks_egress_allow`` (every port: reached through a subnet router or an exit node
+that routes it); the proxy's address and port. Without an exit node or subnet router these
+grants carry nothing: a host's own internet traffic never crosses the tailnet. Grants are
+per tag, so hosts under one tag get the union of their needs.
+
 A service's destination tag is the tag of its own role when its host has that role, else the
 host's first role tag (a service moved with ``fks_services_extra``); a node exporter's is its
 host's first tag.
@@ -24,6 +33,7 @@ host's first tag.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,11 +42,20 @@ from typing import Any
 
 import json5
 
-from fks_infra.access import NODE_EXPORTER_NAME, Access, Need, inventory_access
+from fks_infra.access import (
+    NODE_EXPORTER_NAME,
+    Access,
+    Egress,
+    Need,
+    Reach,
+    inventory_access,
+    inventory_egress,
+)
 from fks_infra.catalogue import Role, Service
 from fks_infra.errors import Problem, ProblemsError
 from fks_infra.plan import HostPlan, InventoryPlan
 from fks_infra.ports import HTTPS, NODE_EXPORTER, POSTGRES, REDIS, SSH
+from fks_infra.settings import TAILNET_NETWORKS
 from fks_infra.tailscale.node import MONITOR_TAG, host_tags, role_tag
 
 ADMIN_PORTS = (SSH, HTTPS)
@@ -46,6 +65,10 @@ TAILNET_NEEDS: Mapping[Need, str] = {
     Need.SCRAPE: "metrics scrape",
     Need.DATASTORE: "datastore clients",
 }
+#: The destination of internet access through an exit node (Tailscale's autogroup).
+INTERNET = "autogroup:internet"
+#: Tailscale's address ranges: a destination overlapping them is a tailnet node.
+TAILNET_RANGES = tuple(ipaddress.ip_network(n) for n in TAILNET_NETWORKS)
 #: Grant comments name the node exporter as the policy always has.
 _LABELS: Mapping[str, str] = {NODE_EXPORTER_NAME: "node_exporter"}
 
@@ -62,24 +85,37 @@ class Endpoint:
 
 @dataclass
 class Grant:
+    """One grant: ``src`` reaches TCP ``ports`` on ``dst`` (each port with who needs it), or
+    every port and protocol (``all_ports``, for destinations outside the tailnet only)."""
+
     src: str
     dst: str
     ports: dict[int, list[str]] = field(default_factory=dict)
     why: str = ""
+    all_ports: bool = False
+    #: who needs every port, (service, host) pairs, for the comment of an ``all_ports`` grant
+    users: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, port: int, what: str) -> None:
         users = self.ports.setdefault(port, [])
         if what not in users:
             users.append(what)
 
+    def add_user(self, service: str, host: str) -> None:
+        if (service, host) not in self.users:
+            self.users.append((service, host))
+
     def as_json(self) -> dict[str, Any]:
-        return {
-            "src": [self.src],
-            "dst": [self.dst],
-            "ip": [f"tcp:{port}" for port in sorted(self.ports)],
-        }
+        ip = ["*"] if self.all_ports else [f"tcp:{port}" for port in sorted(self.ports)]
+        return {"src": [self.src], "dst": [self.dst], "ip": ip}
 
     def comment(self) -> str:
+        if self.all_ports:
+            hosts = dict.fromkeys(host for _, host in self.users)
+            users = "; ".join(
+                f"{', '.join(s for s, h in self.users if h == host)} on {host}" for host in hosts
+            )
+            return f"{self.why}: every port, {users}"
         ports = ", ".join(f"{port} {'+'.join(self.ports[port])}" for port in sorted(self.ports))
         return f"{self.why}: {ports}"
 
@@ -116,7 +152,7 @@ def build_policy(inventory: InventoryPlan) -> Policy:
     used_tags = sorted({tag for tags in tags_of.values() for tag in tags}, key=_tag_order)
     endpoints = [_endpoint(h, s) for h in hosts for s in h.services]
 
-    ordered = _host_grants(inventory, tags_of, endpoints)
+    ordered = [*_host_grants(inventory, tags_of, endpoints), *_egress_grants(inventory, tags_of)]
     # Every host has a role tag; the monitor tag adds no host, so it needs no admin grant.
     admin_grants = [
         Grant(src=admin, dst=tag, why="admins")
@@ -168,6 +204,54 @@ def _host_grants(
         grant = grants.setdefault((src, dst), Grant(src, dst, why=why))
         grant.add(rule.port, _LABELS.get(rule.what, rule.what))
     return sorted(grants.values(), key=lambda g: (_tag_order(g.src), _tag_order(g.dst)))
+
+
+def _egress_grants(inventory: InventoryPlan, tags_of: Mapping[str, tuple[str, ...]]) -> list[Grant]:
+    """The outbound needs of the tailnet's hosts, as grants from the tag each egress service
+    is placed under (``_endpoint``), in tag order, destinations in the order first needed."""
+    grants: dict[tuple[str, str], Grant] = {}
+
+    def grant(src: str, dst: str, why: str, all_ports: bool) -> Grant:
+        return grants.setdefault((src, dst), Grant(src, dst, why=why, all_ports=all_ports))
+
+    for need in inventory_egress(inventory):
+        if need.host not in tags_of:
+            continue
+        plan = inventory.host(need.host)
+        src = _endpoint(plan, next(s for s in plan.services if s.name == need.service)).tag
+        who = (need.service, need.host)
+        if need.reach is Reach.ANY:
+            grant(src, INTERNET, "egress to the internet (exit node)", True).add_user(*who)
+        for network in need.networks:
+            grant(src, network, "egress network (fks_egress_allow)", True).add_user(*who)
+        proxy = _proxy_destination(need)
+        if proxy is not None:
+            address, port = proxy
+            grant(src, address, "egress proxy (fks_egress_proxy)", False).add(port, need.service)
+    return sorted(grants.values(), key=lambda g: _tag_order(g.src))
+
+
+def _proxy_destination(need: Egress) -> tuple[str, int] | None:
+    """The proxy's address and port when its URL names an address (a proxy named by DNS name
+    is inside the need's networks, granted with them)."""
+    if need.proxy_address is None or need.proxy_port is None:
+        return None
+    return need.proxy_address, need.proxy_port
+
+
+def _outside_tailnet(destination: str) -> bool:
+    """Whether a grant's destination is outside the tailnet: ``autogroup:internet``, or an
+    address or network that overlaps none of Tailscale's ranges."""
+    if destination == INTERNET:
+        return True
+    try:
+        network = ipaddress.ip_network(destination, strict=False)
+    except ValueError:
+        return False
+    return not any(
+        network.version == tailnet.version and network.overlaps(tailnet)
+        for tailnet in TAILNET_RANGES
+    )
 
 
 def _source_tag(rule: Access, tags_of: Mapping[str, tuple[str, ...]]) -> str:
@@ -278,8 +362,10 @@ def validate_policy(policy: Mapping[str, Any]) -> list[Problem]:
                 if dst == "*" or dst.startswith("*:") or dst.endswith(":*"):
                     problems.append(Problem(f"{where}.dst: wildcard destination {dst!r}"))
                 use(dst, f"{where}.dst")
+            # Every port is what egress to the outside means; inside the tailnet, never.
+            outside = all(_outside_tailnet(dst) for dst in rule.get("dst", []))
             for ip in rule.get("ip", []):
-                if "*" in ip:
+                if "*" in ip and not (ip == "*" and outside):
                     problems.append(Problem(f"{where}.ip: wildcard port {ip!r}"))
     for index, test in enumerate(policy.get("tests") or []):
         use(test.get("src", ""), f"tests[{index}].src")
@@ -345,7 +431,8 @@ def render_policy(policy: Policy, inventory_path: str = "") -> str:
         "  // Who may apply each tag (tailscale up --advertise-tags fails for a tag without one).",
         f'  "tagOwners": {_dump(data["tagOwners"], 1)},',
         "",
-        "  // Deny by default: each grant opens the listed TCP ports and nothing else.",
+        "  // Deny by default: each grant opens the listed TCP ports and nothing else; only",
+        "  // egress grants to destinations outside the tailnet open every port there.",
         '  "grants": [',
     ]
     for grant in policy.grants:

@@ -11,7 +11,7 @@ const MAX_HEAD: usize = 16 * 1024;
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Paths outside this set are counted as "other" so scanners cannot grow the metrics.
-const KNOWN_PATHS: [&str; 2] = ["/health", "/metrics"];
+const KNOWN_PATHS: [&str; 3] = ["/health", "/metrics", crate::egress::PATH];
 
 pub struct Service {
     name: String,
@@ -101,6 +101,7 @@ impl Service {
                 (status, "application/json", body.into_bytes())
             }
             "/metrics" => (200, CONTENT_TYPE, self.metrics.render().into_bytes()),
+            crate::egress::PATH => crate::egress::answer(&self.name),
             _ => (404, "text/plain; charset=utf-8", b"not found\n".to_vec()),
         }
     }
@@ -139,6 +140,7 @@ fn respond(
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        500 => "Internal Server Error",
         503 => "Service Unavailable",
         _ => "Unknown",
     };
@@ -152,7 +154,7 @@ fn respond(
 }
 
 /// A JSON string literal; service names and release ids are plain, but escape anyway.
-fn json_string(value: &str) -> String {
+pub fn json_string(value: &str) -> String {
     let mut out = String::from("\"");
     for ch in value.chars() {
         match ch {

@@ -5,6 +5,7 @@
 //! the unit's environment: `SERVICE_PORT` (required), `SERVICE_HOST` (bind address,
 //! default 127.0.0.1) and `FKS_RELEASE_ID`.
 
+mod egress;
 mod http;
 mod metrics;
 

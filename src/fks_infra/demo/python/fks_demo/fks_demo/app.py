@@ -1,10 +1,11 @@
 """The ASGI application every Python demo service runs.
 
 It answers ``GET /health``, ``GET /metrics`` and ``GET /compiled`` (the demo's compiled
-dependency at work: ``fks_demo.compiled``). Configuration comes from the environment the
-unit sets, as in the original FKS services: ``SERVICE_PORT`` (required, because the
-services' own defaults disagree with the port table), ``FKS_RELEASE_ID`` (reported by
-/health and /metrics). The bind address (``SERVICE_HOST``) is uvicorn's ``--host``.
+dependency at work: ``fks_demo.compiled``), and ``GET /probe/egress`` (``fks_demo.egress``).
+Configuration comes from the environment the unit sets, as in the original FKS services:
+``SERVICE_PORT`` (required, because the services' own defaults disagree with the port
+table), ``FKS_RELEASE_ID`` (reported by /health and /metrics). The bind address
+(``SERVICE_HOST``) is uvicorn's ``--host``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
-from fks_demo import compiled
+from fks_demo import compiled, egress
 from fks_demo.metrics import CONTENT_TYPE, Metrics
 
 Scope = MutableMapping[str, Any]
@@ -33,7 +34,7 @@ BEHAVIOURS = (HEALTH_FAIL, CRASH, MIGRATE_FAIL)
 
 # Paths outside this set are counted as "other": a scanner hitting random URLs
 # must not create unbounded metric series.
-KNOWN_PATHS = ("/health", "/metrics", "/compiled")
+KNOWN_PATHS = ("/health", "/metrics", "/compiled", egress.PATH)
 
 
 class DemoApp:
@@ -76,7 +77,10 @@ class DemoApp:
         started = time.monotonic()
         method = str(scope.get("method", "GET"))
         path = str(scope.get("path", "/"))
-        status, content_type, body = self._route(method, path)
+        if path == egress.PATH and method in ("GET", "HEAD"):
+            status, content_type, body = await egress.answer(self.service)
+        else:
+            status, content_type, body = self._route(method, path)
         label = path if path in KNOWN_PATHS else "other"
         self.metrics.count(method, label, status)
         headers = [

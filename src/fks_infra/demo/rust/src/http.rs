@@ -6,12 +6,13 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::metrics::{Metrics, CONTENT_TYPE};
+use crate::sandbox;
 
 const MAX_HEAD: usize = 16 * 1024;
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Paths outside this set are counted as "other" so scanners cannot grow the metrics.
-const KNOWN_PATHS: [&str; 2] = ["/health", "/metrics"];
+const KNOWN_PATHS: [&str; 3] = ["/health", "/metrics", "/probe/sandbox"];
 
 pub struct Service {
     name: String,
@@ -101,6 +102,7 @@ impl Service {
                 (status, "application/json", body.into_bytes())
             }
             "/metrics" => (200, CONTENT_TYPE, self.metrics.render().into_bytes()),
+            "/probe/sandbox" => (200, "application/json", sandbox::report().into_bytes()),
             _ => (404, "text/plain; charset=utf-8", b"not found\n".to_vec()),
         }
     }
@@ -152,7 +154,7 @@ fn respond(
 }
 
 /// A JSON string literal; service names and release ids are plain, but escape anyway.
-fn json_string(value: &str) -> String {
+pub fn json_string(value: &str) -> String {
     let mut out = String::from("\"");
     for ch in value.chars() {
         match ch {

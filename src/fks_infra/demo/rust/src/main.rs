@@ -7,6 +7,7 @@
 
 mod http;
 mod metrics;
+mod sandbox;
 
 use std::env;
 use std::net::TcpListener;

@@ -292,6 +292,54 @@ def test_missing_service_port_is_refused_clearly(
     assert f"fks_{name}: SERVICE_PORT is not set; refusing to start" in output
 
 
+#: The needs ``GET /probe/sandbox`` checks (issue #16), each answered {"ok", "error"}.
+SANDBOX_CHECKS = ("cache", "home", "affinity", "interfaces")
+PROBE_FILE = "fks-demo-sandbox-probe"
+
+
+@pytest.mark.parametrize(("name", "language"), SERVICES)
+def test_sandbox_probe_writes_cache_and_home_pins_cpus_and_lists_interfaces(
+    run_service, name: str, language: Language, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside any sandbox every need is met, and the writes land where the unit says."""
+    home, cache = tmp_path / "home", tmp_path / "cache"
+    home.mkdir()
+    cache.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("CACHE_DIRECTORY", str(cache))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-the-cache"))
+    _, process, port = run_service(name, language)
+    _wait_listening(process, port)
+    status, content_type, body = _get(port, "/probe/sandbox")
+    assert (status, content_type) == (200, "application/json")
+    assert json.loads(body) == {check: {"ok": True, "error": ""} for check in SANDBOX_CHECKS}
+    # $CACHE_DIRECTORY (systemd's) wins over XDG_CACHE_HOME.
+    assert (cache / PROBE_FILE).read_text().startswith("written by pid")
+    assert (home / PROBE_FILE).read_text().startswith("written by pid")
+    assert_clean_stop(*_stop(process), language)
+
+
+@pytest.mark.parametrize(("name", "language"), SERVICES)
+def test_sandbox_probe_names_what_failed(
+    run_service, name: str, language: Language, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a unit without a cache directory and with HOME=/nonexistent (a system user's)."""
+    monkeypatch.setenv("HOME", str(tmp_path / "nonexistent"))
+    monkeypatch.delenv("CACHE_DIRECTORY", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    _, process, port = run_service(name, language)
+    _wait_listening(process, port)
+    answer = json.loads(_get(port, "/probe/sandbox")[2])
+    assert answer["cache"] == {
+        "ok": False,
+        "error": "neither CACHE_DIRECTORY nor XDG_CACHE_HOME is set",
+    }
+    assert answer["home"]["ok"] is False
+    assert answer["home"]["error"].startswith("[Errno 2] No such file or directory: ")
+    assert str(tmp_path / "nonexistent" / PROBE_FILE) in answer["home"]["error"]
+    assert_clean_stop(*_stop(process), language)
+
+
 TASKS = sorted({(s.name, t) for s in CATALOGUE for t in (*s.companions, *s.pre_start)})
 
 

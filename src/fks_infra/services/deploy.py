@@ -49,11 +49,18 @@ def install_services(plan: HostPlan, inventory: InventoryPlan, distro: Distro) -
             continue
         shipped = shipment(service, _source(plan, service), target)
         options = unit_options(service, plan, inventory)
-        unit = render_unit(service, _exec_start(service, plan, shipped), options)
+        release_id = shipped.release.release_id
+        unit = render_unit(
+            service, _exec_start(service, plan, shipped), options, release_id=release_id
+        )
         # Companions: the same release's tasks, each in its own unit from the same template.
         companions = {
             service.companion_unit(companion): render_unit(
-                service, _task_start(service, shipped, companion), options, companion=companion
+                service,
+                _task_start(service, shipped, companion),
+                options,
+                companion=companion,
+                release_id=release_id,
             )
             for companion in service.companions
         }

@@ -19,6 +19,17 @@ shared ``fks`` user would first have to migrate. A static user keeps ``/var/lib/
 where it is: when ``User=`` changes, systemd chowns the existing state directory to the new
 user at the next start, so a host deployed with the old shared user migrates in one run
 without losing data.
+
+Writable places: the state directory (``/var/lib/fks/<name>``) is also ``HOME``, the cache
+directory (``/var/cache/fks/<name>``) is ``XDG_CACHE_HOME``; both 0700 and the service
+user's, made by systemd (``StateDirectory=``, ``CacheDirectory=``). Everything else is
+read-only (``ProtectSystem=strict``), so libraries that write a cache or a config file
+(pip, numba, matplotlib, PyTorch, Hugging Face) find them there.
+
+Sandbox profiles (``catalogue.Sandbox``): ``plain`` keeps the whole sandbox; ``ml`` re-allows
+``sched_setaffinity`` and ``AF_NETLINK``, which ML runtimes need. Each relaxation is named
+and justified in the template. ``MAX_EXPOSURE`` is what ``systemd-analyze security`` may say
+of each profile.
 """
 
 from __future__ import annotations
@@ -29,7 +40,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from fks_infra.catalogue import Service
+from fks_infra.catalogue import Sandbox, Service
 from fks_infra.errors import Problem, ProblemsError
 from fks_infra.settings import HostSettings
 from fks_infra.templating import render
@@ -44,11 +55,33 @@ RESERVED_VARIABLES: tuple[str, ...] = (
     "SERVICE_HOST",
     "CUDA_DEVICE_ORDER",
     "CUDA_VISIBLE_DEVICES",
+    "FKS_RELEASE_ID",
+    "HOME",
+    "XDG_CACHE_HOME",
 )
+
+#: Where systemd makes ``StateDirectory=fks/<name>`` and ``CacheDirectory=fks/<name>`` of a
+#: system unit (``%S``, ``%C``); written out, so the same paths serve fks-rollout's pre-start
+#: tasks, whose ``--setenv`` systemd does not expand.
+STATE_ROOT = "/var/lib/fks"
+CACHE_ROOT = "/var/cache/fks"
+
+#: The most ``systemd-analyze security`` may say of a unit of each profile (0 safe, 10
+#: unsafe); ``fks-infra verify`` checks and lists every unit's level. ml's limit is plain's
+#: plus what its two relaxations cost: 0.1 (the same unit rendered plain: ai 1.2, ml 1.3).
+#: Measured 2026-12-01 with systemd 252 on a Debian 12 lab host (core-1, every role) and
+#: offline (``--offline=yes``), the same numbers: plain services and their companions 1.0;
+#: ml ``feature_engineering`` 1.1, ``ai`` and ``training`` 1.3 (GPU devices allowed,
+#: ``MemoryDenyWriteExecute=no`` by the default ``fks_write_execute_services``).
+MAX_EXPOSURE: dict[Sandbox, float] = {
+    Sandbox.PLAIN: 1.5,
+    Sandbox.ML: 1.6,
+}
 
 #: Keywords ``IPAddressAllow=`` understands besides addresses and networks.
 _IP_KEYWORDS = ("any", "localhost", "link-local", "multicast")
 _UNIT = re.compile(r"[A-Za-z0-9@:._-]+\.(service|target|socket)")
+_RELEASE_ID = re.compile(r"[A-Za-z0-9._-]+")
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MEMORY = re.compile(r"[1-9][0-9]*[KMGT]?|([1-9][0-9]?|100)%|infinity")
 # Words systemd takes literally in ExecStart= and Environment= (once % is doubled).
@@ -109,6 +142,14 @@ class UnitContext:
 
     unit: str
     service_name: str
+    #: the release ``ExecStart=`` runs (``FKS_RELEASE_ID``, named by the service's /health)
+    release_id: str
+    #: the profile's name (``catalogue.Sandbox``): ``plain`` or ``ml``
+    sandbox: str
+    #: ``HOME``: the state directory, ``/var/lib/fks/<name>``
+    home: str
+    #: ``XDG_CACHE_HOME``: the cache directory, ``/var/cache/fks/<name>``
+    cache_home: str
     description: str
     needs_gpu: bool
     install_dir: str
@@ -142,12 +183,14 @@ def unit_context(
     exec_start: Sequence[str],
     options: UnitOptions | None = None,
     companion: str | None = None,
+    *,
+    release_id: str,
 ) -> UnitContext:
     """Build and check the render context of one service's unit.
 
     Raises ``ProblemsError`` listing everything wrong: a relative program, a ``--port`` or
     ``--host`` in the command line that disagrees with the plan, a secret passed as a plain
-    variable, GPU indices for a service without a GPU.
+    variable, GPU indices for a service without a GPU, a release id that is not one word.
 
     + service: the service as placed on the host (its port after the host's overrides)
     + exec_start: the absolute argv the release builder decided, e.g.
@@ -155,12 +198,19 @@ def unit_context(
     + options: the host's options for this service
     + companion: render the unit of this companion of the service (``worker``) instead:
       same release, env file, user and hardening; stopped and restarted with the service
+    + release_id: the release ``current`` points to once this unit is live
+      (``Release.release_id``), given to the service as ``FKS_RELEASE_ID``
 
-    ``unit_context(CATALOGUE["auth"], ["/opt/fks/auth/current/bin/fks_auth"])``
+    ``unit_context(CATALOGUE["auth"], ["/opt/fks/auth/current/bin/fks_auth"], release_id="3f2a")``
     """
     options = options or UnitOptions()
     argv = tuple(exec_start)
     problems = _exec_problems(service, argv, options)
+    if not _RELEASE_ID.fullmatch(release_id):
+        problems.append(
+            f"release id {release_id!r} of {service.name} is not a word of letters, digits, "
+            "'.', '_' or '-'"
+        )
     if options.gpu_indices and not service.needs_gpu:
         problems.append(f"gpu_indices given for {service.name}, which needs no GPU")
     for name, _ in options.environment:
@@ -178,6 +228,10 @@ def unit_context(
         unit=service.unit if companion is None else service.companion_unit(companion),
         part_of="" if companion is None else service.unit,
         service_name=service.name,
+        release_id=release_id,
+        sandbox=service.sandbox.value,
+        home=f"{STATE_ROOT}/{service.name}",
+        cache_home=f"{CACHE_ROOT}/{service.name}",
         description=_no_specifiers(f"FKS {title}: {service.description}"),
         needs_gpu=service.needs_gpu,
         install_dir=service.install_dir,
@@ -205,9 +259,11 @@ def render_unit(
     exec_start: Sequence[str],
     options: UnitOptions | None = None,
     companion: str | None = None,
+    *,
+    release_id: str,
 ) -> str:
     """The text of ``/etc/systemd/system/fks-<name>[-<companion>].service`` (``unit_context``)."""
-    context = unit_context(service, exec_start, options, companion)
+    context = unit_context(service, exec_start, options, companion, release_id=release_id)
     return render(UNIT_TEMPLATE, context.template_vars())
 
 

@@ -6,12 +6,13 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::metrics::{Metrics, CONTENT_TYPE};
+use crate::sandbox;
 
 const MAX_HEAD: usize = 16 * 1024;
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Paths outside this set are counted as "other" so scanners cannot grow the metrics.
-const KNOWN_PATHS: [&str; 3] = ["/health", "/metrics", crate::egress::PATH];
+const KNOWN_PATHS: [&str; 4] = ["/health", "/metrics", "/probe/sandbox", crate::egress::PATH];
 
 pub struct Service {
     name: String,
@@ -101,6 +102,7 @@ impl Service {
                 (status, "application/json", body.into_bytes())
             }
             "/metrics" => (200, CONTENT_TYPE, self.metrics.render().into_bytes()),
+            "/probe/sandbox" => (200, "application/json", sandbox::report().into_bytes()),
             crate::egress::PATH => crate::egress::answer(&self.name),
             _ => (404, "text/plain; charset=utf-8", b"not found\n".to_vec()),
         }

@@ -8,6 +8,7 @@
 mod egress;
 mod http;
 mod metrics;
+mod sandbox;
 
 use std::env;
 use std::net::TcpListener;

@@ -1,11 +1,12 @@
 """The ASGI application every Python demo service runs.
 
-It answers ``GET /health``, ``GET /metrics`` and ``GET /compiled`` (the demo's compiled
-dependency at work: ``fks_demo.compiled``), and ``GET /probe/egress`` (``fks_demo.egress``).
-Configuration comes from the environment the unit sets, as in the original FKS services:
-``SERVICE_PORT`` (required, because the services' own defaults disagree with the port
-table), ``FKS_RELEASE_ID`` (reported by /health and /metrics). The bind address
-(``SERVICE_HOST``) is uvicorn's ``--host``.
+It answers ``GET /health``, ``GET /metrics``, ``GET /compiled`` (the demo's compiled
+dependency at work: ``fks_demo.compiled``), ``GET /probe/sandbox`` (what the unit's sandbox
+allows: ``fks_demo.sandbox``) and ``GET /probe/egress`` (whether the unit reaches the
+outside: ``fks_demo.egress``). Configuration comes from the environment the unit sets, as in
+the original FKS services: ``SERVICE_PORT`` (required, because the services' own defaults
+disagree with the port table), ``FKS_RELEASE_ID`` (reported by /health and /metrics). The
+bind address (``SERVICE_HOST``) is uvicorn's ``--host``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
-from fks_demo import compiled, egress
+from fks_demo import compiled, egress, sandbox
 from fks_demo.metrics import CONTENT_TYPE, Metrics
 
 Scope = MutableMapping[str, Any]
@@ -34,11 +35,11 @@ BEHAVIOURS = (HEALTH_FAIL, CRASH, MIGRATE_FAIL)
 
 # Paths outside this set are counted as "other": a scanner hitting random URLs
 # must not create unbounded metric series.
-KNOWN_PATHS = ("/health", "/metrics", "/compiled", egress.PATH)
+KNOWN_PATHS = ("/health", "/metrics", "/compiled", "/probe/sandbox", egress.PATH)
 
 
 class DemoApp:
-    """ASGI app answering /health, /metrics and /compiled, logging one line per request."""
+    """ASGI app answering /health, /metrics, /compiled and the probes, logging each request."""
 
     def __init__(self, service: str, port: int, release: str, behaviour: str | None) -> None:
         if behaviour is not None and behaviour not in BEHAVIOURS:
@@ -109,6 +110,8 @@ class DemoApp:
             return 200, CONTENT_TYPE, self.metrics.render().encode()
         if path == "/compiled":
             return 200, "application/json", json.dumps(compiled.report()).encode()
+        if path == "/probe/sandbox":
+            return 200, "application/json", json.dumps(sandbox.report()).encode()
         return 404, "text/plain; charset=utf-8", b"not found\n"
 
 

@@ -3,7 +3,8 @@
 An HTTP 200 counts only when the socket listening on the port is held by a process in the
 unit's control group (read from /proc: the kernel's own, and a fake tree for the cgroup
 layouts of systemd hosts), and when a JSON body naming a release names the one rolled out.
-Requests go straight to the service: a proxy from the environment and redirects are ignored.
+Requests go straight to the service: a proxy from the environment and redirects are ignored,
+by the rollout and by ``fks-infra verify``'s health check alike.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +21,8 @@ from typing import Any, ClassVar
 
 import pytest
 from test_rollout_pre_start import load_rollout
+
+from fks_infra.checks import test_services
 
 UNIT = "fks-web.service"
 UNIT_CGROUP = "/system.slice/fks-web.service"
@@ -289,3 +294,21 @@ def test_ipv6_and_mapped_addresses_read_from_proc() -> None:
     assert rollout.could_answer(wildcard4, "10.0.0.2")
     assert not rollout.could_answer(wildcard4, "::1")
     assert not rollout.could_answer(rollout.listen_address("0100007F"), "10.0.0.2")
+
+
+@pytest.mark.parametrize(("path", "code"), [("/health", "200"), ("/moved", "302")])
+def test_verify_asks_the_service_straight_too(
+    path: str, code: str, server: tuple[int, dict[str, Any]]
+) -> None:
+    """``fks-infra verify``'s health check (checks/test_services.py): a proxy in the host's
+    environment is not used, a redirect is the answer and is not followed."""
+    port, routes = server
+    routes["/health"] = health("r1")
+    routes["/moved"] = (302, {"Location": f"http://127.0.0.1:{port}/health"}, b"")
+    env = {k: v for k, v in os.environ.items() if k.lower() != "no_proxy"}
+    env.update(http_proxy="http://127.0.0.1:1", HTTP_PROXY="http://127.0.0.1:1")
+    done = subprocess.run(
+        [sys.executable, "-c", test_services.HEALTH_CODE, f"http://127.0.0.1:{port}{path}"],
+        capture_output=True, text=True, timeout=30, check=False, env=env,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout.strip()) == (0, code), done.stderr

@@ -1,12 +1,16 @@
 """``fks-infra status``: a live table of host × service, one SSH round trip per host.
 
 Each host runs a small standard-library probe (sent inline, nothing installed) that reports,
-for every service planned there: unit state, live release, whether the port listens, and the
-``/health`` code and latency. Hosts are asked in parallel.
+for every service planned there: unit state, live release, whether the port listens, the
+``/health`` code and latency (asked straight: no proxy from the host's environment, no
+redirect followed), and any process outside the unit's control group holding the port (a
+foreign listener: then the answer was not the unit's, and the service is not healthy).
+Hosts are asked in parallel.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import shlex
 from collections.abc import Callable, Mapping
@@ -16,14 +20,57 @@ from typing import Any
 
 from fks_infra.addresses import url_host
 from fks_infra.connections import HostKeyError
+from fks_infra.package_data import host_file
+from fks_infra.paths import ROLLOUT
 from fks_infra.plan import HostPlan, InventoryPlan
 
-PROBE = r"""
-import json, os, socket, subprocess, sys, time, urllib.request, urllib.error
+#: What the probe takes from fks-rollout (in its source order): asking a service straight
+#: (no proxy from the host's environment, no redirect followed) and finding the processes
+#: that hold the socket listening on its port. Status and the rollout's health check share
+#: one meaning of "the unit's own process answered".
+FROM_ROLLOUT = (
+    "NoRedirect", "health_opener", "PROC", "TCP_LISTEN", "listen_address", "could_answer",
+    "port_listeners", "in_cgroup", "process_name",
+)  # fmt: skip
+
+
+def rollout_code(names: tuple[str, ...]) -> str:
+    """The source of fks-rollout's top-level ``names`` (functions, classes, constants), in
+    the program's order. Raises ``LookupError`` naming any it does not define."""
+    source = host_file(ROLLOUT).read_text(encoding="utf-8")
+    found: list[str] = []
+    defined: set[str] = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            name = node.name
+        elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
+        else:
+            continue
+        if name in names:
+            found.append(ast.get_source_segment(source, node) or "")
+            defined.add(name)
+    if missing := sorted(set(names) - defined):
+        raise LookupError(f"{ROLLOUT} defines no {', '.join(missing)}")
+    return "\n\n\n".join(found)
+
+
+PROBE_HEADER = r"""
+from __future__ import annotations
+import contextlib, ipaddress, json, os, socket, subprocess, sys, time
+import urllib.error, urllib.parse, urllib.request
+from pathlib import Path
+"""
+
+PROBE_BODY = r"""
+def show(unit, prop):
+    return subprocess.run(["systemctl", "show", "-P", prop, unit],
+                          capture_output=True, text=True).stdout.strip()
+
+opener = health_opener()
 out = []
 for s in json.loads(sys.argv[1]):
-    state = subprocess.run(["systemctl", "show", "-P", "ActiveState", s["unit"]],
-                           capture_output=True, text=True).stdout.strip() or "unknown"
+    state = show(s["unit"], "ActiveState") or "unknown"
     link = os.path.join(s["home"], "current")
     release = os.path.basename(os.path.realpath(link)) if os.path.islink(link) else ""
     probe = socket.socket(socket.AF_INET6 if ":" in s["bind"] else socket.AF_INET)
@@ -32,17 +79,25 @@ for s in json.loads(sys.argv[1]):
     probe.close()
     code, start = 0, time.monotonic()
     try:
-        with urllib.request.urlopen(s["url"], timeout=5) as response:
+        with opener.open(s["url"], timeout=5) as response:
             code = response.status
     except urllib.error.HTTPError as error:
         code = error.code
     except Exception:
         code = 0
+    latency_ms = round((time.monotonic() - start) * 1000, 1)
+    # Processes this user cannot see (another user's, without root) are not named.
+    cgroup = show(s["unit"], "ControlGroup")
+    pids = {pid for held in port_listeners(s["bind"], s["port"]).values() for pid in held}
+    foreign = [process_name(pid) for pid in sorted(pids) if not in_cgroup(pid, cgroup)]
     out.append({"service": s["name"], "state": state, "release": release,
-                "listening": listening, "health": code,
-                "latency_ms": round((time.monotonic() - start) * 1000, 1)})
+                "listening": listening, "health": code, "latency_ms": latency_ms,
+                "foreign_listener": ", ".join(foreign)})
 print(json.dumps(out))
 """
+
+#: The program each host runs (``python3 -c``): one JSON list, an object per service.
+PROBE = "\n".join((PROBE_HEADER, rollout_code(FROM_ROLLOUT), PROBE_BODY))
 
 
 @dataclass(frozen=True)
@@ -57,10 +112,18 @@ class Row:
     latency_ms: float
     #: why a host was not asked, in full (a refused host key names host and known_hosts file)
     detail: str = ""
+    #: processes outside the unit's control group holding the socket on its port, e.g.
+    #: ``pid 812 (python3 -m http.server 8000)``; then what answered /health was not the unit
+    foreign_listener: str = ""
 
     @property
     def healthy(self) -> bool:
-        return self.state == "active" and self.listening and self.health == 200
+        return (
+            self.state == "active"
+            and self.listening
+            and self.health == 200
+            and not self.foreign_listener
+        )
 
 
 def probe_command(plan: HostPlan) -> str:
@@ -90,6 +153,7 @@ def parse(plan: HostPlan, stdout: str) -> list[Row]:
             item["listening"],
             item["health"],
             item["latency_ms"],
+            foreign_listener=item.get("foreign_listener", ""),
         )
         for item in json.loads(stdout)
     ]
@@ -143,6 +207,13 @@ def as_json(rows: list[Row]) -> str:
     )
 
 
+def _listening(row: Row) -> str:
+    """The Listening column: yes, no, or the foreign process holding the port."""
+    if row.foreign_listener:
+        return f"foreign: {row.foreign_listener}"
+    return "yes" if row.listening else "no"
+
+
 def table_rows(rows: list[Row]) -> list[tuple[Any, ...]]:
     return [
         (
@@ -151,7 +222,7 @@ def table_rows(rows: list[Row]) -> list[tuple[Any, ...]]:
             r.port,
             r.state,
             r.release or "-",
-            "yes" if r.listening else "no",
+            _listening(r),
             r.health or "-",
             f"{r.latency_ms:.0f} ms" if r.health else "-",
         )

@@ -40,6 +40,7 @@ from fks_infra.operations.facts import (
     DirectoryModes,
     FileDigest,
     FileDigests,
+    Listeners,
     Preflight,
     UnitStates,
 )
@@ -687,6 +688,103 @@ def test_preflight_fails_a_full_disk_or_a_skewed_clock_naming_both() -> None:
     assert command.endswith(">&2; exit 1")
     assert "only 200 MiB free on / (need 1024)" in command
     assert re.search(r"clock is 360\d s off", command)
+
+
+SS_OUTPUT = [
+    'LISTEN 0 5 10.0.0.2:8000 0.0.0.0:* users:(("python3",pid=812,fd=3))',
+    'LISTEN 0 4096 0.0.0.0:80 0.0.0.0:* users:(("nginx",pid=90,fd=6),("nginx",pid=91,fd=6))',
+    'LISTEN 0 4096 [::]:8003 [::]:* users:(("node",pid=77,fd=20))',
+    "LISTEN 0 128 *:8004 *:*",
+    'LISTEN 0 128 127.0.0.1:8001 0.0.0.0:* users:(("fks_api",pid=500,fd=3))',
+    'LISTEN 0 128 10.0.0.2:8002 0.0.0.0:* users:(("uvicorn",pid=501,fd=3))',
+    'LISTEN 0 128 10.0.0.2:8005 0.0.0.0:* users:(("python3",pid=600,fd=3))',
+    "--",
+    "77\troot\t/system.slice/grafana.service\tnode server.js ",
+    "90\troot\t/system.slice/nginx.service\tnginx: master process ",
+    "91\twww-data\t/system.slice/nginx.service\tnginx: worker process ",
+    "500\tfks-api\t/user.slice/user-0.slice/session-3.scope\t./fks_api ",
+    "501\tfks-web\t/system.slice/fks-web.service\tvenv/bin/uvicorn app:app ",
+    "600\troot\t/system.slice/foreign-x.service\tpython3 -m http.server 8005 ",
+    "812\troot\t/system.slice/foreign-x.service\tpython3 -m http.server 8000 --bind 10.0.0.2 ",
+]
+
+
+def test_listeners_reads_ss_and_each_holders_process() -> None:
+    found = Listeners().process(SS_OUTPUT)
+    assert found[0] == {
+        "address": "10.0.0.2", "port": 8000, "pid": 812, "user": "root",
+        "cgroup": "/system.slice/foreign-x.service",
+        "command": "python3 -m http.server 8000 --bind 10.0.0.2",
+    }  # fmt: skip
+    assert [(f["address"], f["port"], f["pid"]) for f in found[1:5]] == [
+        ("0.0.0.0", 80, 90), ("0.0.0.0", 80, 91), ("::", 8003, 77), ("*", 8004, 0),
+    ]  # fmt: skip
+    assert found[4]["command"] == "" and Listeners().process([]) == []
+
+
+def placed(name: str, port: int, address: str = "10.0.0.2") -> server.PlacedPort:
+    return server.PlacedPort(name, f"fks-{name}.service", f"fks-{name}", address, port)
+
+
+def test_preflight_names_each_process_holding_a_placed_port() -> None:
+    healthy = {"free_mib": 5000, "clock": int(time.time())}
+    ports = (
+        placed("app", 8000),  # a foreign http.server on its address
+        placed("api", 8001),  # something on 127.0.0.1 only: no clash with 10.0.0.2
+        placed("web", 8002),  # its own unit: a redeploy
+        placed("ai", 8003),  # the IPv6 wildcard takes IPv4 too
+        placed("data", 8004),  # a socket whose process this login cannot see
+        placed("crypto", 8005),
+        placed("ws", 8006),  # free
+    )
+    listeners = Listeners().process(SS_OUTPUT)
+    (command,) = commands(
+        server.preflight, {Preflight: healthy, Listeners: listeners}, min_free_mib=1024,
+        max_clock_skew_s=30, ports=ports,
+    )  # fmt: skip
+    assert command.endswith(">&2; exit 1")
+    message = shlex.split(command.removesuffix(" >&2; exit 1"))[1]
+    assert message.split("; ") == [
+        "pre-flight check failed: port 10.0.0.2:8000 of service app on core-1 is held by "
+        "pid 812 (python3 -m http.server 8000 --bind 10.0.0.2), not by fks-app.service",
+        "port 10.0.0.2:8003 of service ai on core-1 is held by pid 77 (node server.js), "
+        "not by fks-ai.service",
+        "port 10.0.0.2:8004 of service data on core-1 is held by a process this login cannot "
+        "see, not by fks-data.service",
+        "port 10.0.0.2:8005 of service crypto on core-1 is held by pid 600 (python3 -m "
+        "http.server 8005), not by fks-crypto.service",
+    ]
+
+
+def test_preflight_passes_ports_held_by_the_services_themselves() -> None:
+    """A redeploy: the port is the unit's, or its user's (a process started by hand as it)."""
+    healthy = {"free_mib": 5000, "clock": int(time.time())}
+    listeners = Listeners().process(SS_OUTPUT)
+    ports = (placed("web", 8002), placed("api", 8001, "127.0.0.1"), placed("ws", 8006))
+    facts = {Preflight: healthy, Listeners: listeners}
+    assert (
+        commands(server.preflight, facts, min_free_mib=1024, max_clock_skew_s=30, ports=ports) == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("listening", "planned", "clash"),
+    [
+        ("10.0.0.2", "10.0.0.2", True),
+        ("127.0.0.1", "10.0.0.2", False),
+        ("0.0.0.0", "10.0.0.2", True),
+        ("0.0.0.0", "fd00::2", False),
+        ("::", "10.0.0.2", True),
+        ("::ffff:10.0.0.2", "10.0.0.2", True),
+        ("fd00::3", "fd00::2", False),
+        ("*", "fd00::2", True),
+        ("10.0.0.3", "0.0.0.0", True),
+    ],
+)
+def test_which_listeners_keep_a_service_from_binding(
+    listening: str, planned: str, clash: bool
+) -> None:
+    assert server.may_clash(listening, planned) is clash
 
 
 # -- postgres_database -----------------------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
+import shlex
 import subprocess
 import sys
 import threading
@@ -65,6 +67,71 @@ def test_probe_reports_listening_and_health_codes(server: int) -> None:
     )
     assert web["health"] == 503
     assert api["latency_ms"] >= 0
+
+
+def fake_systemctl(folder: Path, cgroup: str) -> dict[str, str]:
+    """An environment whose ``systemctl show -P ControlGroup`` says ``cgroup`` (and every
+    unit is active), with a proxy that answers nothing: the probe must ask straight."""
+    program = folder / "systemctl"
+    program.write_text(
+        "#!/bin/sh\n"
+        f'case "$3" in ControlGroup) echo {shlex.quote(cgroup)};; *) echo active;; esac\n'
+    )
+    program.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k.lower() != "no_proxy"}
+    return {**env, "PATH": f"{folder}:{env['PATH']}", "http_proxy": "http://127.0.0.1:1",
+            "HTTP_PROXY": "http://127.0.0.1:1"}  # fmt: skip
+
+
+def probe_one(server: int, env: dict[str, str]) -> dict[str, object]:
+    url = f"http://127.0.0.1:{server}/health"
+    service = {"name": "api", "unit": "fks-api.service", "home": "/nonexistent",
+               "bind": "127.0.0.1", "port": server, "url": url}  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", status.PROBE, json.dumps([service])],
+        capture_output=True, text=True, timeout=60, check=True, env=env,
+    )  # fmt: skip
+    (item,) = json.loads(out.stdout)
+    assert isinstance(item, dict)
+    return item
+
+
+def own_cgroup() -> str:
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controllers in ("", "name=systemd"):
+            return path
+    raise AssertionError("no unified or name=systemd line in /proc/self/cgroup")
+
+
+def test_the_probe_asks_straight_and_finds_the_units_own_listener(
+    server: int, tmp_path: Path
+) -> None:
+    item = probe_one(server, fake_systemctl(tmp_path, own_cgroup()))
+    assert (item["state"], item["health"], item["foreign_listener"]) == ("active", 200, "")
+
+
+def test_the_probe_names_a_foreign_listener_and_status_calls_it_unhealthy(
+    server: int, tmp_path: Path
+) -> None:
+    item = probe_one(server, fake_systemctl(tmp_path, "/system.slice/fks-api.service"))
+    foreign = str(item["foreign_listener"])
+    assert foreign.startswith(f"pid {os.getpid()} (") and item["health"] == 200
+    plan = three_hosts().host("core-1")
+    row = next(r for r in status.parse(plan, json.dumps([item])) if r.service == "api")
+    assert not row.healthy
+    assert status.table_rows([row])[0][5] == f"foreign: {foreign}"
+    report = json.loads(status.as_json([row]))["services"][0]
+    assert report["foreign_listener"] == foreign and report["listening"] is True
+
+
+def test_a_reply_without_the_foreign_field_still_parses() -> None:
+    """A reply of the former probe shape (as test doubles and older tools give it)."""
+    plan = three_hosts().host("core-1")
+    item = {"service": "api", "state": "active", "release": "r1", "listening": True,
+            "health": 200, "latency_ms": 1.0}  # fmt: skip
+    (row,) = status.parse(plan, json.dumps([item]))
+    assert row.healthy and row.foreign_listener == ""
 
 
 def three_hosts() -> InventoryPlan:

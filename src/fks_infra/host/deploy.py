@@ -6,7 +6,7 @@ from pyinfra.api.deploy import deploy
 
 from fks_infra.operations.apt import packages
 from fks_infra.operations.files import daemon_files, login_user, private_file
-from fks_infra.operations.server import directories, preflight
+from fks_infra.operations.server import PlacedPort, directories, preflight
 from fks_infra.package_data import host_file
 from fks_infra.paths import LAYOUT, ROLLOUT, UPLOADS_DIR, VERIFY_RELEASE
 from fks_infra.plan import HostPlan
@@ -24,11 +24,15 @@ JOURNALD_LIMITS = "/etc/systemd/journald.conf.d/fks-infra.conf"
 @deploy("Prepare host")
 def prepare_host(plan: HostPlan) -> None:
     """apt that waits for the dpkg lock, packages, the services' users, the directory layout."""
-    # First, before any change: a host with a full disk or a wrong clock stops here.
+    # First, before any change: a host with a full disk, a wrong clock or a service's port
+    # held by another process stops here.
     preflight(
-        name="Pre-flight: free disk and clock",
+        name="Pre-flight: free disk, clock and the services' ports",
         min_free_mib=plan.settings.fks_preflight_min_free_mib,
         max_clock_skew_s=plan.settings.fks_preflight_max_clock_skew,
+        ports=tuple(
+            PlacedPort(s.name, s.unit, s.user, plan.bind_address, s.port) for s in plan.services
+        ),
     )
     operator = login_user()
     directories(

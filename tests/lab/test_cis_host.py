@@ -9,11 +9,10 @@ owner fks-infra leaves on it is what it leaves on the default hosts.
 from __future__ import annotations
 
 import re
-import subprocess
 from collections import defaultdict
 
 import pytest
-from deploying import Run
+from deploying import Run, fks_infra
 
 from fks_infra.lab.testing import Lab
 from fks_infra.paths import ENV_DIR, INSTALL_ROOT, LIB_DIR, LOCK_DIR, MANAGED_FILES, STATE_DIR
@@ -79,9 +78,8 @@ def listing(lab: Lab, host: str) -> dict[str, set[str]]:
 
 def login_umasks(lab: Lab, host: str) -> list[str]:
     """The umask of an SSH session, of a login shell and of a command through sudo."""
-    plain = lab.ssh_argv(host, "umask; bash -lc umask")
-    done = subprocess.run(plain, capture_output=True, text=True, timeout=60, check=False)
-    return [*done.stdout.split(), lab.ssh(host, "umask").stdout.strip()]
+    plain = fks_infra("lab", "ssh", host, "--", "umask; bash -lc umask")  # the operator's
+    return [*plain.stdout.split(), lab.ssh(host, "umask").stdout.strip()]
 
 
 def test_the_cis_settings_are_in_effect_on_the_cis_host_only(lab: Lab, deployed: Run) -> None:

@@ -6,7 +6,6 @@ in the lab (tests/lab/test_cis_host.py); here: what is written, and that sudo ac
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -59,17 +58,13 @@ def test_a_login_defs_without_umask_gets_one(tmp_path: Path) -> None:
     assert read(root, cis.LOGIN_DEFS) == "USERGROUPS_ENAB yes\nUMASK\t\t027\n"
 
 
-def test_sudo_umask_file_is_accepted_by_visudo(tmp_path: Path) -> None:
+def test_sudo_umask_is_a_sudoers_drop_in_sudo_reads(tmp_path: Path) -> None:
+    # That sudo applies it is proved on a booted host (tests/lab/test_cis_host.py).
     cis.harden(tree(tmp_path, "", BOOKWORM_SESSION))
     sudoers = tmp_path / cis.SUDOERS_UMASK.lstrip("/")
     assert "." not in sudoers.name  # sudo skips sudoers.d files with a dot in their name
     assert sudoers.stat().st_mode & 0o777 == 0o440
-    assert "Defaults umask=0027\n" in sudoers.read_text(encoding="utf-8")
-    visudo = shutil.which("visudo") or shutil.which("visudo", path="/usr/sbin")
-    if visudo is None:
-        pytest.skip("visudo not found (Debian package sudo)")
-    done = subprocess.run([visudo, "-c", "-f", str(sudoers)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert sudoers.read_text(encoding="utf-8").splitlines()[-1] == "Defaults umask=0027"
 
 
 def test_temporary_directories_are_mounted_nodev_nosuid_noexec_at_boot(tmp_path: Path) -> None:

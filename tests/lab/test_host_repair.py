@@ -50,7 +50,8 @@ def test_a_firewall_reload_that_failed_after_the_file_went_live_is_retried(
     try:
         failed = deploy("--limit", host)
         assert failed.returncode != 0
-        assert "fks-test: nft refused the ruleset" in failed.stderr, failed.why()
+        assert failed.results["failed_hosts"] == [host], failed.why()
+        assert f"Job for {UNIT} failed" in failed.stderr, failed.why()
         after = lab.ssh(host, f"grep -c fks-test {RULESET_PATH}; stat -c '%a %U' {marker}")
         assert after.stdout.split() == ["0", "600", "root"], after.stdout + after.stderr
     finally:

@@ -5,6 +5,8 @@ runs the deploy there (``--limit``), and ends with a run that changes nothing.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from deploying import Run, deploy
 
@@ -49,8 +51,9 @@ def test_a_firewall_reload_that_failed_after_the_file_went_live_is_retried(
     assert setup.returncode == 0, setup.stderr
     try:
         failed = deploy("--limit", host)
+        # The host stopped at the reload (pyinfra writes no JSON when no host is left).
         assert failed.returncode != 0
-        assert failed.results["failed_hosts"] == [host], failed.why()
+        assert re.search(rf"\[{host}\]\s+Error", failed.stderr), failed.why()
         assert f"Job for {UNIT} failed" in failed.stderr, failed.why()
         after = lab.ssh(host, f"grep -c fks-test {RULESET_PATH}; stat -c '%a %U' {marker}")
         assert after.stdout.split() == ["0", "600", "root"], after.stdout + after.stderr

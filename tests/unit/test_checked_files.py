@@ -13,9 +13,9 @@ import re
 
 from test_operations import commands
 
-from fks_infra.operations import checked
+from fks_infra.operations import checked, factcache
 from fks_infra.operations.facts import FileDigest
-from fks_infra.paths import UPLOADS_DIR
+from fks_infra.paths import MANAGED_FILES, STATE_DIR, UPLOADS_DIR
 
 MAIN = "/etc/nginx/nginx.conf"
 SITE = "/etc/nginx/fks/site.conf"
@@ -24,6 +24,7 @@ CHECK = "nginx -t -q -c {candidate}/etc/nginx/nginx.conf"
 ACTIVATE = "systemctl reload-or-restart nginx.service"
 CANDIDATE = "/var/lib/fks-infra/candidates/nginx"
 MARKER = f"{CANDIDATE}/.accepted"
+PENDING = "/var/lib/fks-infra/nginx.pending"
 
 
 def sha(text: str) -> str:
@@ -65,17 +66,20 @@ def test_a_changed_file_goes_through_candidate_check_install_and_reload() -> Non
     live = {**CONVERGED, SITE: digest("server { old }\n")}
     out = plan_commands(live)
     assert out == [
-        f"rm -rf {CANDIDATE} && mkdir -p -m 700 {CANDIDATE}",
-        f"mkdir -p {CANDIDATE}/etc/nginx",
-        f"mkdir -p {CANDIDATE}/etc/nginx/fks",
+        f"rm -rf {CANDIDATE} && umask 022 && mkdir -p -m 700 {CANDIDATE}",
+        f"umask 022 && mkdir -p -m 755 {CANDIDATE}/etc/nginx",
+        f"umask 022 && mkdir -p -m 755 {CANDIDATE}/etc/nginx/fks",
         f"upload {CANDIDATE}{MAIN} via {UPLOADS_DIR}/deploy/{sha(FILES[MAIN])[:16]}.part",
         f"upload {CANDIDATE}{SITE} via {UPLOADS_DIR}/deploy/{sha(FILES[SITE])[:16]}.part",
         f"nginx -t -q -c {CANDIDATE}/etc/nginx/nginx.conf && touch {MARKER}",
-        f"test -e {MARKER} && mkdir -p /etc/nginx && install -m 644 -o root -g root "
-        f"{CANDIDATE}{MAIN} {MAIN}.fks-new && mv -f {MAIN}.fks-new {MAIN}",
-        f"test -e {MARKER} && mkdir -p /etc/nginx/fks && install -m 644 -o root -g root "
-        f"{CANDIDATE}{SITE} {SITE}.fks-new && mv -f {SITE}.fks-new {SITE}",
-        f"test -e {MARKER} && {ACTIVATE}",
+        # The activation is pending from before the first file goes live...
+        f"test -e {MARKER} && install -m 600 -o root -g root /dev/null {PENDING}",
+        f"test -e {MARKER} && umask 022 && mkdir -p -m 755 /etc/nginx && install -m 644 -o root "
+        f"-g root {CANDIDATE}{MAIN} {MAIN}.fks-new && mv -f {MAIN}.fks-new {MAIN}",
+        f"test -e {MARKER} && umask 022 && mkdir -p -m 755 /etc/nginx/fks && install -m 644 -o "
+        f"root -g root {CANDIDATE}{SITE} {SITE}.fks-new && mv -f {SITE}.fks-new {SITE}",
+        # ...until it succeeded.
+        f"test -e {MARKER} && {ACTIVATE} && rm -f {PENDING}",
         # Live and active: the candidates (some hold secrets) are removed.
         f"test -e {MARKER} && rm -rf {CANDIDATE}",
     ]
@@ -85,9 +89,27 @@ def test_missing_files_are_written_the_same_way() -> None:
     out = plan_commands({})
     assert any(line.startswith("nginx -t") for line in out)
     assert out[-2:] == [
-        f"test -e {MARKER} && {ACTIVATE}",
+        f"test -e {MARKER} && {ACTIVATE} && rm -f {PENDING}",
         f"test -e {MARKER} && rm -rf {CANDIDATE}",
     ]
+
+
+def test_files_live_whose_activation_failed_are_activated_again() -> None:
+    # An earlier run put the files live, then the reload failed (or the run died): the
+    # files are right, the daemon still runs the old config. Only the activation is retried.
+    assert plan_commands({**CONVERGED, PENDING: digest("")}) == [f"{ACTIVATE} && rm -f {PENDING}"]
+    fixed = plan_commands({**CONVERGED, SITE: digest(FILES[SITE], mode="600"), PENDING: digest("")})
+    assert fixed == [
+        f"chown root:root {SITE}",
+        f"chmod 644 {SITE}",
+        f"{ACTIVATE} && rm -f {PENDING}",
+    ]
+
+
+def test_the_pending_marker_costs_a_converged_host_no_command() -> None:
+    # It is one of the files the batched digests (read by every run) list.
+    assert any(factcache.matches(PENDING, pattern) for pattern in MANAGED_FILES)
+    assert PENDING.startswith(f"{STATE_DIR}/")
 
 
 def live_paths_touched(line: str) -> list[str]:
@@ -114,12 +136,12 @@ def test_nothing_live_is_touched_before_the_check_passed() -> None:
 
 def test_the_candidate_set_is_fresh_every_time() -> None:
     out = plan_commands({})
-    assert out[0] == f"rm -rf {CANDIDATE} && mkdir -p -m 700 {CANDIDATE}"
+    assert out[0] == f"rm -rf {CANDIDATE} && umask 022 && mkdir -p -m 700 {CANDIDATE}"
 
 
 def test_files_go_live_by_rename_within_their_directory() -> None:
     out = plan_commands({})
-    installs = [line for line in out if "install -m" in line]
+    installs = [line for line in out if "install -m" in line and PENDING not in line]
     assert len(installs) == len(FILES)
     for line, path in zip(installs, FILES, strict=True):
         assert line.endswith(f"{path}.fks-new && mv -f {path}.fks-new {path}")

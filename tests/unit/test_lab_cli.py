@@ -43,6 +43,13 @@ def test_table_aligns_name_roles_release_address_and_state() -> None:
     ]
 
 
+def test_table_shows_a_host_s_options_with_its_release() -> None:
+    state = two_host_state()
+    cis = state.hosts[0].model_copy(update={"options": ("cis",)})
+    table = host_table(state.model_copy(update={"hosts": (cis, state.hosts[1])}), {})
+    assert table.splitlines()[1].split()[:3] == ["core-1", "core", "debian:trixie+cis"]
+
+
 def test_bad_release_of_one_host_is_refused_naming_the_host(runner: CliRunner) -> None:
     result = runner.invoke(lab, ["up", "--hosts", "core-1:core@trixie,gpu-1:gpu"])
     assert result.exit_code == 1

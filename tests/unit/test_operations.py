@@ -26,7 +26,6 @@ import pytest
 from pydantic import SecretStr
 from pyinfra.api import FileUploadCommand, StringCommand
 from pyinfra.context import ctx_host, ctx_state
-from pyinfra.facts.deb import DebPackages
 
 from fks_infra import paths
 from fks_infra.catalogue import CATALOGUE
@@ -133,7 +132,7 @@ def test_private_file_new_goes_through_the_staging_dir_and_is_renamed() -> None:
         writers.private_file, {FileDigest: None}, content=CONTENT, dest="/etc/fks/api.env"
     ) == [
         f"upload {staged} via {uploaded}",
-        "mkdir -p /etc/fks",
+        "umask 022 && mkdir -p -m 755 /etc/fks",
         f"chown root:root {staged}",
         f"chmod 600 {staged}",
         f"mv -f {staged} /etc/fks/api.env",
@@ -236,7 +235,7 @@ def test_service_release_reloads_systemd_only_for_a_changed_unit_file() -> None:
     )
     assert changed_unit == [
         f"upload {staged} via {paths.UPLOADS_DIR}/deploy/{name}.part",
-        f"mkdir -p {paths.UNIT_DIR}",
+        f"umask 022 && mkdir -p -m 755 {paths.UNIT_DIR}",
         f"chown root:root {staged}",
         f"chmod 644 {staged}",
         f"mv -f {staged} {UNIT}",
@@ -396,7 +395,7 @@ def test_tailscale_up_logs_a_logged_out_node_in_with_the_key_from_a_file() -> No
     for state in ("NeedsLogin", "Stopped", "NotInstalled", "Unknown"):
         assert up(node(state)) == [
             f"upload {KEY_STAGED} via {paths.UPLOADS_DIR}/deploy/{KEY_NAME}.part",
-            "mkdir -p /var/lib/fks-infra",
+            "umask 022 && mkdir -p -m 755 /var/lib/fks-infra",
             f"chown root:root {KEY_STAGED}",
             f"chmod 600 {KEY_STAGED}",
             f"mv -f {KEY_STAGED} {TAILSCALE_AUTHKEY_FILE}",
@@ -564,22 +563,59 @@ def test_service_state_leaves_alone_what_it_is_not_asked_about() -> None:
                     units=["postgresql@15-main.service"], enabled=None) == []  # fmt: skip
 
 
+def dpkg(installed: dict[str, set[str]], interrupted: tuple[str, ...] = ()) -> Any:
+    return apt.DpkgState(installed=installed, interrupted=interrupted)
+
+
 def test_packages_installs_only_the_missing_ones_after_fresh_lists() -> None:
-    installed = {"python3": ["3.11.2-1+b1"], "ca-certificates": ["20230311"]}
-    assert commands(apt.packages, {DebPackages: installed},
+    installed = dpkg({"python3": {"3.11.2-1+b1"}, "ca-certificates": {"20230311"}})
+    assert commands(apt.packages, {apt.Dpkg: installed},
                     names=["python3", "ca-certificates"]) == []  # fmt: skip
-    done = commands(apt.packages, {DebPackages: installed}, names=["python3", "python3-venv", "jq"])
+    done = commands(apt.packages, {apt.Dpkg: installed}, names=["python3", "python3-venv", "jq"])
     assert done == [
         "DEBIAN_FRONTEND=noninteractive apt-get update -q",
         f"{apt.APT_GET_INSTALL} python3-venv jq",
     ]
-    without = commands(apt.packages, {DebPackages: {}}, names=["nginx"], recommends=False)
+    without = commands(apt.packages, {apt.Dpkg: dpkg({})}, names=["nginx"], recommends=False)
     assert without[-1] == f"{apt.APT_INSTALL} nginx"
     assert "--no-install-recommends" in apt.APT_INSTALL
 
 
+def test_an_interrupted_dpkg_is_completed_before_the_first_package_operation() -> None:
+    left = dpkg({"python3": {"3.11.2-1+b1"}}, interrupted=("jq", apt.DPKG_JOURNAL))
+    # Everything wanted is installed: the repair is all there is to do.
+    assert commands(apt.packages, {apt.Dpkg: left}, names=["python3"]) == [
+        "DEBIAN_FRONTEND=noninteractive dpkg --configure -a --force-confdef --force-confold"
+    ]
+    with recorded({apt.Dpkg: left}):  # once per run and host, whatever the fact says later
+        first = list(apt.packages._inner(names=["python3"]))
+        second = list(apt.packages._inner(names=["python3"]))
+    assert first == [apt.DPKG_CONFIGURE_PENDING] and second == []
+    missing = commands(apt.packages, {apt.Dpkg: left}, names=["nginx"])
+    assert missing[0] == apt.DPKG_CONFIGURE_PENDING and missing[-1].endswith(" nginx")
+
+
+def test_the_dpkg_fact_reads_interrupted_states_and_the_journal() -> None:
+    listing = [
+        "Desired=Unknown/Install/Remove/Purge/Hold",
+        "||/ Name           Version      Architecture Description",
+        "+++-==============-============-============-===========",
+        "ii  python3        3.11.2-1+b1  amd64        interactive high-level",
+        "iU  jq             1.6-2.1      amd64        lightweight JSON processor",
+        "iF  libjq1:amd64   1.6-2.1      amd64        lightweight JSON processor lib",
+        "it  man-db         2.11.2-2     amd64        tools for reading manual pages",
+        "rc  old-thing      1.0          amd64        removed, config files left",
+        "hi  held           2.0          all          held package",
+    ]
+    state = apt.Dpkg().process([*listing, "--journal--", "0000"])
+    assert state.interrupted == ("jq", "libjq1", "man-db", apt.DPKG_JOURNAL)
+    assert state.installed == {"python3": {"3.11.2-1+b1"}, "held": {"2.0"}}
+    healthy = apt.Dpkg().process([*listing[:4], "--journal--"])
+    assert healthy.interrupted == ()
+
+
 def test_the_lists_are_refreshed_once_per_run_and_host() -> None:
-    with recorded({DebPackages: {}}):
+    with recorded({apt.Dpkg: dpkg({})}):
         first = list(apt.packages._inner(names=["nginx"]))
         second = list(apt.packages._inner(names=["chrony"]))
     assert first[0] == apt.APT_GET_UPDATE and len(first) == 2
@@ -615,13 +651,33 @@ def test_daemon_files_restart_the_daemon_only_when_a_file_changed() -> None:
     files = [(path, CONTENT, "644")]
     assert commands(writers.daemon_files, converged, unit=unit, files=files) == []
     changed = commands(writers.daemon_files, {**running, FileDigests: {}}, unit=unit, files=files)
-    # Not under the unit directory: no daemon-reload; restarted, and already enabled.
-    assert changed[-1] == f"systemctl restart {unit}"
+    # Not under the unit directory: no daemon-reload; restarted, and already enabled. The
+    # restart is recorded as pending before the file goes live, and cleared by its success.
+    pending = f"{paths.STATE_DIR}/{unit}.pending"
+    assert changed[0] == f"install -m 600 -o root -g root /dev/null {pending}"
+    assert changed[-1] == f"systemctl restart {unit} && rm -f {pending}"
     assert changed[-2].startswith("mv -f ") and changed[-2].endswith(f" {path}")
     assert "systemctl daemon-reload" not in changed
     stopped = {UnitStates: {unit: {"active": "failed", "enabled": "disabled"}}}
     out = commands(writers.daemon_files, {**converged, **stopped}, unit=unit, files=files)
     assert out == [f"systemctl enable {unit}", f"systemctl start {unit}"]
+
+
+def test_daemon_files_retry_a_restart_that_failed_after_the_files_went_live() -> None:
+    path = "/etc/default/prometheus-node-exporter"
+    unit = "prometheus-node-exporter.service"
+    pending = f"{paths.STATE_DIR}/{unit}.pending"
+    running = {UnitStates: {unit: {"active": "active", "enabled": "enabled"}}}
+    files = [(path, CONTENT, "644")]
+    left = {**running, FileDigests: {path: digest(mode="644"), pending: digest(sha256="e3b0")}}
+    assert commands(writers.daemon_files, left, unit=unit, files=files) == [
+        f"systemctl restart {unit} && rm -f {pending}"
+    ]
+    # A daemon whose files need no restart never has a pending one.
+    unrestarted = {FileDigests: {}}
+    out = commands(writers.daemon_files, unrestarted, unit=unit, files=files, restart=False,
+                   running=None, enabled=None)  # fmt: skip
+    assert not any(pending in line for line in out) and not any("restart" in line for line in out)
 
 
 def test_managed_patterns_match_as_the_shell_expands_them() -> None:

@@ -50,8 +50,9 @@ def lab() -> None:
     envvar=HOSTS_ENV,
     default=DEFAULT_HOSTS,
     show_default=True,
-    help="Comma-separated name:role[+role...][@distro:suite] (roles: core, gpu, bridge), "
-    "e.g. core-1:core@debian:trixie,gpu-1:gpu.",
+    help="Comma-separated name:role[+role...][@distro:suite[+option]] (roles: core, gpu, "
+    "bridge, datastore; option cis: CIS-hardened umask and temporary directories), "
+    "e.g. core-1:core@debian:trixie+cis,gpu-1:gpu.",
 )
 @click.option(
     "--release",

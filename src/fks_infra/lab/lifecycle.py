@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 from pathlib import Path
 
-from fks_infra.lab import cgroups, health, machine, network
+from fks_infra.lab import cgroups, cis, health, machine, network
 from fks_infra.lab.capabilities import require_capabilities
 from fks_infra.lab.errors import LabError
 from fks_infra.lab.guest import GuestIdentity, prepare_guest
@@ -135,6 +135,8 @@ def _start_host(
         target=paths.merged(host.name),
     )
     prepare_guest(paths.merged(host.name), identity, mirrors, parse_release(host.release).suite)
+    if "cis" in host.options:
+        cis.harden(paths.merged(host.name))
     limits = cgroups.create(host.name) if cgroups.available() else []
     return machine.start(paths, host.name, limits)
 
@@ -198,6 +200,7 @@ def _up(
             roles=host.roles,
             release=str(host.release),
             rootfs=str(trees[host.release]),
+            options=host.options,
             address=str(host_address(subnet, index)),
             netns=netns_name(host.name),
             veth=veth_name(host.name),

@@ -1,16 +1,20 @@
-"""What a lab is made of: the hosts spec (``name:role[+role...][@distro:suite]``) and releases.
+"""What a lab is made of: the hosts spec and releases.
 
-Parsing is strict because a lab host name becomes a hostname, a network
-namespace, an interface name and a pyinfra inventory name: a bad name must stop
-``lab up`` before anything is created, with a message naming the bad part.
-Each host boots one release (its own ``@distro:suite``, else the lab's default),
-so one lab can hold Debian 12 and Debian 13 side by side.
+A host is ``name:role[+role...][@distro:suite[+option...]]``. Parsing is strict because a
+lab host name becomes a hostname, a network namespace, an interface name and a pyinfra
+inventory name: a bad name must stop ``lab up`` before anything is created, with a message
+naming the bad part. Each host boots one release (its own ``@distro:suite``, else the lab's
+default), so one lab can hold Debian 12 and Debian 13 side by side. Options after the release
+change the host's own defaults the way fleets configure theirs (``HOST_OPTIONS``):
+``core-1:core@debian:trixie+cis`` is a Debian 13 host set up per the CIS benchmark's
+file-creation and temporary-directory items.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fks_infra.catalogue import Role
@@ -25,11 +29,20 @@ DEFAULT_RELEASE = "debian:bookworm"
 #: One host per deploy role, each on the default release.
 SINGLE_RELEASE_HOSTS = "core-1:core,gpu-1:gpu,bridge-1:bridge"
 
+#: What a host option changes of a host's defaults (applied to its own tree, ``lab/cis.py``).
+HOST_OPTIONS: Mapping[str, str] = {
+    "cis": "the CIS Debian benchmark's file-creation and temporary-directory items: umask 027 "
+    "for logins (login.defs, pam_umask, profile.d) and sudo, /tmp, /var/tmp and /dev/shm "
+    "mounted nodev,nosuid,noexec",
+}
+
 #: Every deploy role on Debian 13 and Debian 12: the datastore host (core-1, PostgreSQL 17,
 #: nginx 1.26) on trixie, a GPU node of each release (the 535 and the 550 driver), the bridge
 #: on bookworm. Releases are named for every host, so ``--release`` does not change this lab.
+#: core-1 is CIS-hardened (``HOST_OPTIONS``): the rollback and fault tests run there, so every
+#: run proves a hardened host deploys, verifies and rolls back like a default one.
 MIXED_HOSTS = (
-    "core-1:core@debian:trixie,gpu-1:gpu@debian:bookworm,gpu-2:gpu@debian:trixie,"
+    "core-1:core@debian:trixie+cis,gpu-1:gpu@debian:bookworm,gpu-2:gpu@debian:trixie,"
     "bridge-1:bridge@debian:bookworm"
 )
 
@@ -65,14 +78,17 @@ class Release:
 
 @dataclass(frozen=True)
 class HostSpec:
-    """One lab host: its name, the roles (inventory groups) it belongs to, its release."""
+    """One lab host: its name, the roles (inventory groups) it belongs to, its release, and
+    the ``HOST_OPTIONS`` it is built with (in spec order)."""
 
     name: str
     roles: tuple[str, ...]
     release: Release
+    options: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        return f"{self.name}:{'+'.join(self.roles)}@{self.release}"
+        options = "".join(f"+{option}" for option in self.options)
+        return f"{self.name}:{'+'.join(self.roles)}@{self.release}{options}"
 
 
 def validate_name(name: str) -> str:
@@ -100,34 +116,59 @@ def _parse_host(item: str, default_release: Release) -> HostSpec:
         )
     validate_name(name)
     release = default_release
+    options: tuple[str, ...] = ()
     if at:
         if "@" in release_text:
             raise LabError(f"host {name!r} names more than one release: {item!r}")
+        release_text, *option_texts = release_text.split("+")
         if not release_text.strip():
             raise LabError(
                 f"host {name!r} has nothing after '@': write name:role@distro:suite, "
-                "e.g. core-1:core@debian:trixie"
+                "e.g. core-1:core@debian:trixie (options follow it: @debian:trixie+cis)"
             )
         try:
             release = parse_release(release_text)
         except LabError as exc:
             raise LabError(f"host {name!r}: {exc}") from exc
+        options = _parse_options(name, option_texts)
     roles = tuple(role.strip() for role in roles_text.split("+"))
     unknown = [role for role in roles if role not in KNOWN_ROLES]
     if unknown:
+        options_among = [role for role in unknown if role in HOST_OPTIONS]
+        hint = (
+            f"; {options_among[0]!r} is a host option, written after the release: "
+            f"{name}:{'+'.join(r for r in roles if r not in options_among)}@{release}"
+            f"+{'+'.join(options_among)}"
+            if options_among
+            else ""
+        )
         raise LabError(
             f"host {name!r} has unknown role(s) {', '.join(map(repr, unknown))}; "
-            f"known roles: {', '.join(sorted(KNOWN_ROLES))}"
+            f"known roles: {', '.join(sorted(KNOWN_ROLES))}{hint}"
         )
     if len(set(roles)) != len(roles):
         raise LabError(f"host {name!r} lists a role twice: {roles_text!r}")
-    return HostSpec(name=name, roles=roles, release=release)
+    return HostSpec(name=name, roles=roles, release=release, options=options)
+
+
+def _parse_options(name: str, texts: list[str]) -> tuple[str, ...]:
+    """The host options of ``name`` (the ``+option`` parts after its release), checked."""
+    options = tuple(text.strip() for text in texts)
+    unknown = [option for option in options if option not in HOST_OPTIONS]
+    if unknown:
+        raise LabError(
+            f"host {name!r} has unknown option(s) {', '.join(map(repr, unknown))}; "
+            f"known options: {', '.join(sorted(HOST_OPTIONS))}"
+        )
+    if len(set(options)) != len(options):
+        raise LabError(f"host {name!r} names an option twice: {'+'.join(options)!r}")
+    return options
 
 
 def parse_hosts(text: str, default_release: str = DEFAULT_RELEASE) -> tuple[HostSpec, ...]:
-    """Parse ``name:role[+role...][@distro:suite]`` items separated by commas, in order.
+    """Parse ``name:role[+role...][@distro:suite[+option...]]`` items separated by commas.
 
-    + text: for example ``core-1:core@debian:trixie,aio-1:core+gpu+bridge``
+    + text: for example ``core-1:core@debian:trixie+cis,aio-1:core+gpu+bridge``
     + default_release: ``distro:suite`` of every host that names none
 
     The order is kept: it decides each host's address in the lab network.
@@ -148,9 +189,9 @@ def parse_hosts(text: str, default_release: str = DEFAULT_RELEASE) -> tuple[Host
 
 
 def format_hosts(hosts: tuple[HostSpec, ...]) -> str:
-    """The canonical spec text, every host with its release: it tells whether a running lab
-    matches a request (``core-1:core`` with ``--release debian:trixie`` is the same lab as
-    ``core-1:core@debian:trixie``)."""
+    """The canonical spec text, every host with its release and options: it tells whether a
+    running lab matches a request (``core-1:core`` with ``--release debian:trixie`` is the same
+    lab as ``core-1:core@debian:trixie``)."""
     return ",".join(str(host) for host in hosts)
 
 

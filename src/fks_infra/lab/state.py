@@ -42,6 +42,8 @@ class HostState(BaseModel):
     release: str
     #: The cached base tree of that release the host's overlay lies on.
     rootfs: str
+    #: ``spec.HOST_OPTIONS`` the host was built with, e.g. ``("cis",)``.
+    options: tuple[str, ...] = ()
     address: str
     netns: str
     veth: str

@@ -9,12 +9,13 @@ HEADERS = ("NAME", "ROLES", "RELEASE", "ADDRESS", "STATE")
 
 
 def host_table(state: LabState, live: dict[str, str]) -> str:
-    """Aligned columns: name, roles, release, address and the live state of every host."""
+    """Aligned columns: name, roles, release (with its host options: ``debian:trixie+cis``),
+    address and the live state of every host."""
     rows = [
         (
             host.name,
             "+".join(host.roles),
-            host.release,
+            host.release + "".join(f"+{option}" for option in host.options),
             host.address,
             live.get(host.name, "unknown"),
         )

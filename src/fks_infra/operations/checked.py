@@ -10,6 +10,13 @@ touched and the running daemon keeps its old config. After a successful activati
 candidate directory is removed (some candidates hold secrets). The commands after the check also
 require the check's marker file, so they cannot run after a failed check even with
 ``_continue_on_error``.
+
+An activation can still fail after the files went live (``nginx`` not running and refusing
+to start, ``nft -f`` refused by the kernel), or the run can die between the two. The set's
+``pending_marker``, written before the files go live and removed only by a successful
+activation, makes the next run activate them again, though their content is already right.
+Directories are made with explicit modes (``directory_command``), whatever the umask of the
+operator's login and sudo.
 """
 
 from __future__ import annotations
@@ -24,7 +31,13 @@ from pyinfra.api.command import FileUploadCommand
 
 from fks_infra.operations.commands import argv
 from fks_infra.operations.factcache import file_digest, host_operation
-from fks_infra.operations.files import upload_path
+from fks_infra.operations.files import (
+    activate_command,
+    directory_command,
+    mark_pending_command,
+    pending_marker,
+    upload_path,
+)
 from fks_infra.paths import CANDIDATES_DIR
 
 #: Written into the candidate directory by a passed check.
@@ -60,8 +73,10 @@ def checked_files(
     + group: the files' group (owner is root): a daemon's group where it must read a
       root-only file (redis.conf holds the password)
 
-    Nothing happens when every live file already has its content, owner and mode; a file
-    with the right content and the wrong owner or mode is only fixed, not re-activated.
+    Nothing happens when every live file already has its content, owner and mode and no
+    activation is pending; a file with the right content and the wrong owner or mode is only
+    fixed, not re-activated. Files that went live in an earlier run whose activation failed
+    (the set's ``pending_marker`` is there) are activated again.
 
     .. code:: python
 
@@ -79,19 +94,22 @@ def checked_files(
         digest = file_digest(path)
         if digest and digest["sha256"] == wanted[path]:
             current[path] = digest
+    pending = pending_marker(label)
     if len(current) == len(files):
         for path, digest in current.items():
             if (digest["mode"], digest["user"], digest["group"]) != (mode, "root", group):
                 yield argv("chown", f"root:{group}", path)
                 yield argv("chmod", mode, path)
+        if file_digest(pending) is not None:
+            yield activate_command(activate, pending)
         return
 
     directory = candidate_dir(label)
     quoted = shlex.quote(directory)
     # A fresh candidate set every time: no file of an earlier attempt is checked or installed.
-    yield f"rm -rf {quoted} && mkdir -p -m 700 {quoted}"
+    yield f"rm -rf {quoted} && {directory_command(directory, '700')}"
     for path in sorted({posixpath.dirname(candidate_path(label, p)) for p in files}):
-        yield argv("mkdir", "-p", path)
+        yield directory_command(path)
     for path, text in files.items():
         yield FileUploadCommand(
             BytesIO(text.encode()),
@@ -100,16 +118,18 @@ def checked_files(
         )
     marker = shlex.quote(f"{directory}/{ACCEPTED}")
     yield f"{check.format(candidate=quoted)} && touch {marker}"
+    # Recorded before anything goes live, removed by a successful activation only.
+    yield f"test -e {marker} && {mark_pending_command(pending)}"
     # Every file goes live atomically: a copy beside the live file, renamed over it.
     for path in files:
         new = shlex.quote(f"{path}.fks-new")
         yield (
-            f"test -e {marker} && mkdir -p {shlex.quote(posixpath.dirname(path))} "
+            f"test -e {marker} && {directory_command(posixpath.dirname(path))} "
             f"&& install -m {mode} -o root -g {shlex.quote(group)} "
             f"{shlex.quote(candidate_path(label, path))} "
             f"{new} && mv -f {new} {shlex.quote(path)}"
         )
-    yield f"test -e {marker} && {activate}"
+    yield f"test -e {marker} && {activate_command(activate, pending)}"
     # Live and active: the candidates (redis.conf and alertmanager.yml hold secrets) go. A
     # refused or failed set stays, root-only, for the operator to read.
     yield f"test -e {marker} && rm -rf {quoted}"

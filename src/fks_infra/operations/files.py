@@ -21,6 +21,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import posixpath
+import shlex
 from collections.abc import Generator, Sequence
 from io import BytesIO
 from pathlib import Path
@@ -33,7 +34,7 @@ from pyinfra.context import host
 from fks_infra.operations.commands import argv
 from fks_infra.operations.factcache import file_digest, host_operation
 from fks_infra.operations.systemd import service_state_commands
-from fks_infra.paths import STAGING_DIR, UNIT_DIR, UPLOADS_DIR
+from fks_infra.paths import STAGING_DIR, STATE_DIR, UNIT_DIR, UPLOADS_DIR
 from fks_infra.pyinfra_internals import ssh_client
 
 
@@ -109,33 +110,84 @@ def write_commands(
     yield from upload_commands(content, dest, mode, user, group)
 
 
+#: Mode of each directory fks-infra makes to hold a file it writes: what Debian's packages
+#: give theirs, and what a host whose operators log in with umask 022 gets.
+DIRECTORY_MODE = "755"
+
+
+def directory_command(path: str, mode: str = DIRECTORY_MODE) -> str:
+    """The command making directory ``path`` with ``mode``, and each missing parent with
+    ``DIRECTORY_MODE``; a directory that exists keeps its mode and owner.
+
+    ``mkdir -p -m`` gives the mode to the last directory only, the parents get what the
+    umask leaves: the command sets the umask of its own shell (022), so a host whose logins
+    and sudo have another (CIS: 027, the parents would be 0750) gets the same directories.
+    """
+    return f"umask 022 && mkdir -p -m {mode} {shlex.quote(path)}"
+
+
 def upload_commands(
     content: bytes, dest: str, mode: str, user: str, group: str
 ) -> Generator[object, None, None]:
-    """The commands that put ``content`` at ``dest`` unseen and whole (see ``private_file``)."""
+    """The commands that put ``content`` at ``dest`` unseen and whole (see ``private_file``).
+
+    Directories missing above ``dest`` are made ``DIRECTORY_MODE`` (``directory_command``).
+    """
     name = hashlib.sha256(content).hexdigest()[:16]
     staged = f"{STAGING_DIR}/{name}"
     # Over sudo, pyinfra uploads as the login user to the temporary name (in their own
     # uploads directory) and copies it as root into the root-only staging directory.
     yield FileUploadCommand(BytesIO(content), staged, remote_temp_filename=upload_path(name))
-    yield argv("mkdir", "-p", posixpath.dirname(dest))
+    yield directory_command(posixpath.dirname(dest))
     yield argv("chown", f"{user}:{group}", staged)
     yield argv("chmod", mode, staged)
     yield argv("mv", "-f", staged, dest)
 
 
+def pending_marker(name: str) -> str:
+    """The file recording that files of ``name`` (a unit, a ``checked_files`` set) went live
+    and the activation they need (restart, reload) has not succeeded yet:
+    ``STATE_DIR/<name>.pending``, root's, 0600, empty.
+
+    Written before the files go live and removed by the command that activates them, only
+    when it succeeded: a failed or interrupted activation leaves it, and the next run, whose
+    files are already as they should be, activates them again instead of reporting no change.
+    It matches ``STATE_DIR/*`` of ``paths.MANAGED_FILES``: a converged host answers "absent"
+    from the batched digests every run reads anyway, so the marker costs it no command.
+    """
+    return f"{STATE_DIR}/{name}.pending"
+
+
+def mark_pending_command(marker: str) -> str:
+    """The command writing ``marker`` (``pending_marker``): empty, root's, 0600."""
+    return f"install -m 600 -o root -g root /dev/null {shlex.quote(marker)}"
+
+
+def activate_command(activate: str, marker: str) -> str:
+    """``activate`` (a shell command), then ``marker`` removed, only if it succeeded."""
+    return f"{activate} && rm -f {shlex.quote(marker)}"
+
+
 def files_in_place_commands(
     files: Sequence[tuple[str, bytes | None, str]],
+    pending: str | None = None,
 ) -> Generator[object, None, list[str]]:
     """The commands that give each file its content, as ``private_file`` does (owned by
     root; ``None`` as content: removed when there), then reload systemd when a unit file or
-    drop-in changed. Returns the paths that changed."""
-    changed = []
-    for dest, content, mode in files:
-        commands = list(file_commands(content, dest, mode, "root", "root"))
+    drop-in changed. Returns the paths that changed.
+
+    + pending: a ``pending_marker`` written before the first file changes, for a caller that
+      activates the files afterwards and removes it then (``daemon_files``)
+    """
+    planned = [
+        (dest, list(file_commands(content, dest, mode, "root", "root")))
+        for dest, content, mode in files
+    ]
+    changed = [dest for dest, commands in planned if commands]
+    if changed and pending:
+        yield mark_pending_command(pending)
+    for _, commands in planned:
         yield from commands
-        if commands:
-            changed.append(dest)
     if any(dest.startswith(f"{UNIT_DIR}/") for dest in changed):
         yield "systemctl daemon-reload"
     return changed
@@ -154,16 +206,20 @@ def daemon_files(
     + unit: the daemon's service unit
     + files: (path, content, mode) of each file, written as ``private_file`` writes one
       (owned by root); ``None`` as content: the file must not be there
-    + restart: restart ``unit`` when any file changed (a daemon reads them at start);
-      a changed file under the unit directory reloads systemd first, restart or not
+    + restart: restart ``unit`` when any file changed (a daemon reads them at start), and
+      when an earlier run changed them but its restart failed or never ran (the unit's
+      ``pending_marker`` is there); a changed file under the unit directory reloads systemd
+      first, restart or not
     + running, enabled: as for ``service_state``
 
     One operation where "write, reload, restart when changed, keep running" took three or
     four: each costs pyinfra time on every host, even when nothing changes.
     """
-    changed = yield from files_in_place_commands(files)
-    if changed and restart:
-        yield argv("systemctl", "restart", unit)
+    marker = pending_marker(unit)
+    left_pending = restart and file_digest(marker) is not None
+    changed = yield from files_in_place_commands(files, pending=marker if restart else None)
+    if restart and (changed or left_pending):
+        yield activate_command(f"systemctl restart {shlex.quote(unit)}", marker)
     yield from service_state_commands([unit], running, enabled)
 
 

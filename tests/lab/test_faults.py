@@ -264,6 +264,7 @@ import importlib.machinery, io, os, sys, tarfile, tempfile
 from pathlib import Path
 rollout = importlib.machinery.SourceFileLoader(
     "rollout", "/usr/local/lib/fks-infra/fks-rollout").load_module()
+os.umask(0o022)  # as fks-rollout's main() sets it, whatever the login's umask (CIS: 027)
 work = Path(tempfile.mkdtemp())
 def tarball(name, *members):
     with tarfile.open(work / name, "w") as archive:

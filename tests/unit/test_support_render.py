@@ -190,6 +190,7 @@ def test_services_start_after_the_datastores_they_read_on_the_same_host_only() -
         CATALOGUE["web"],
         ["/opt/fks/web/current/venv/bin/uvicorn", "fks_web.main:app"],
         UnitOptions(after=datastore_units(core, inventory, CATALOGUE["web"])),
+        release_id="0123456789abcdef",
     )
     assert "\nAfter=postgresql.service redis-server.service\n" in unit
 

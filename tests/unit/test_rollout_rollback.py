@@ -182,7 +182,7 @@ def test_a_current_outside_and_no_record_stops_the_unit(
 
     assert deploy(rollout, tmp_path, home, "bad", False, "d-bad") == 1
 
-    assert ("stop", UNIT) in rollout.calls
+    assert ("stop", UNIT, COMPANION) in rollout.calls
     err = capsys.readouterr().err
     assert "no record of a healthy release" in err
     assert "no previous release to return to: the unit is stopped" in err
@@ -205,10 +205,12 @@ def test_the_unit_and_env_files_of_the_last_healthy_release_are_put_back(
 
     after = {p: (p.read_bytes(), stat.S_IMODE(p.stat().st_mode)) for p in before}
     assert after == before
-    # systemd reads the restored units before the old release restarts under them.
+    # systemd reads the restored units before the old release restarts under them, and the
+    # companion (failed at its start limit with the crash-looping release) starts again too.
     reload = rollout.calls.index(("daemon-reload",))
-    restart = rollout.calls.index(("restart", UNIT, "[Service]\n# unit of good1\n"))
-    assert reload < restart
+    reset = rollout.calls.index(("reset-failed", UNIT, COMPANION))
+    restart = rollout.calls.index(("restart", UNIT, COMPANION, "[Service]\n# unit of good1\n"))
+    assert reload < reset < restart
     out = capsys.readouterr()
     assert "restored " in out.err and "web.env" in out.err
     assert "canary-7c1e" not in out.out + out.err

@@ -22,7 +22,7 @@ from deploying import BIN, INVENTORY, REPO, Run, deploy
 from fks_infra.catalogue import CATALOGUE
 from fks_infra.inventory import plan_for_path
 from fks_infra.lab.testing import Lab
-from fks_infra.paths import HEALTHY_DIR, INSTALL_ROOT, UNIT_DIR
+from fks_infra.paths import HEALTHY_DIR, INSTALL_ROOT, ROLLOUT, UNIT_DIR
 
 pytestmark = pytest.mark.lab
 
@@ -68,6 +68,7 @@ def healthy_before(lab: Lab, host: str) -> tuple[tuple[str, str], str]:
 def converged() -> None:
     """The plain inventory again: nothing left to do."""
     again = deploy()
+    print(f"plain deploy after: {again.seconds:.0f} s")
     assert again.returncode == 0, again.why()
     assert again.changed() == []
 
@@ -90,11 +91,12 @@ def test_a_reboot_between_switch_and_verdict_then_a_bad_release_ends_on_the_last
             assert interrupted.poll() is None, "the deploy ended before the switch"
             time.sleep(1)
         # The power goes: the rollout dies while it waits for the verdict.
-        killed = lab.ssh(
-            host,
-            f"pid=$(pgrep -o -f 'fks-rollout --service {SERVICE.name} ') && kill -KILL $pid",
-        )
-        assert killed.returncode == 0, killed.stderr
+        # The Python process itself (a shell that started it would leave it running).
+        rollout = f"^/usr/bin/python3 {ROLLOUT} --service {SERVICE.name} "
+        killed = lab.ssh(host, f"pids=$(pgrep -f '{rollout}') && kill -KILL $pids && echo $pids")
+        assert killed.returncode == 0 and len(killed.stdout.split()) == 1, killed
+        gone = lab.ssh(host, f"sleep 1; pgrep -f '{rollout}'")
+        assert gone.returncode == 1, f"the rollout still runs: {gone.stdout}"
     finally:
         try:
             interrupted.wait(timeout=120)
@@ -105,13 +107,14 @@ def test_a_reboot_between_switch_and_verdict_then_a_bad_release_ends_on_the_last
     assert never != before[1]
     # What the boot does: the enabled unit starts the release ``current`` points at.
     assert lab.ssh(host, f"systemctl restart {SERVICE.unit}").returncode == 0
+    assert health(lab, host)[1] == never
 
     bad = deploy("--data", source("crash"))
 
     assert bad.returncode != 0
     assert f"rolled back to release {before[1]}: healthy again" in bad.stderr, bad.why()
     assert health(lab, host) == before
-    print(f"reboot case: {time.monotonic() - started:.0f} s")
+    print(f"reboot case: {time.monotonic() - started:.0f} s, crash deploy {bad.seconds:.0f} s")
     converged()
 
 
@@ -131,6 +134,7 @@ def test_a_bad_release_with_a_changed_unit_and_env_file_puts_both_back(
         "fks_health_timeout=8", env={f"FKS_SECRET_{SERVICE.secrets[0]}": canary},
     )  # fmt: skip
 
+    print(f"unit and env case: bad deploy {bad.seconds:.0f} s")
     assert bad.returncode != 0
     assert f"rolled back to release {before[1]}: healthy again" in bad.stderr, bad.why()
     assert f"restored {UNIT_DIR}/{SERVICE.unit}" in bad.stderr
@@ -158,6 +162,7 @@ def test_an_install_root_behind_a_symlink_rolls_back(lab: Lab, deployed: Run) ->
     assert moved.returncode == 0, moved.stderr
     try:
         bad = deploy("--data", source("health=fail"), "--data", "fks_health_timeout=8")
+        print(f"symlinked install root case: bad deploy {bad.seconds:.0f} s")
         assert bad.returncode != 0
         assert f"rolled back to release {before[1]}: healthy again" in bad.stderr, bad.why()
         assert health(lab, host) == before

@@ -28,6 +28,10 @@ UPLOADS_DIR = f"{STATE_DIR}/uploads"
 CANDIDATES_DIR = f"{STATE_DIR}/candidates"
 #: ``<service>``: the deployment id fks-rollout recorded after a healthy start.
 DEPLOYED_DIR = f"{STATE_DIR}/deployed"
+#: Root-only (0700): ``<service>.json``, the last release fks-rollout saw healthy (release id,
+#: time, digests of its unit files and env file; schema in docs/RELEASES.md), and
+#: ``<service>/<deploy id>/``, copies of those files (0600) that a rollback puts back.
+HEALTHY_DIR = f"{STATE_DIR}/healthy"
 #: The rollout every changed service goes through (``files/usr/local/lib/fks-infra``).
 ROLLOUT = f"{LIB_DIR}/fks-rollout"
 #: Root-only (root:root, 0700), made by whichever takes a lock first: the run lock and the

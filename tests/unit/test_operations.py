@@ -272,7 +272,8 @@ def test_remove_services_stops_disables_and_deletes_everything() -> None:
     assert "systemctl disable --now fks-web-worker.service 2>/dev/null || true" in out
     assert (
         "rm -rf /etc/systemd/system/fks-api.service /etc/fks/api.env /opt/fks/api "
-        "/var/lib/fks-infra/deployed/api"
+        "/var/lib/fks-infra/deployed/api /var/lib/fks-infra/healthy/api.json "
+        "/var/lib/fks-infra/healthy/api"
     ) in out
     assert out[-5:] == [
         "systemctl daemon-reload",

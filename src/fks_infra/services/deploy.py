@@ -219,4 +219,6 @@ def _rollout_arguments(
         # Run in the new release's directory before it goes live, as the service would.
         "--pre-start",
         json.dumps([list(release.task_command(task)) for task in service.pre_start]),
+        # Copied with a healthy release (as is the env file), put back on a rollback.
+        *(argument for unit in service.units for argument in ("--unit-file", f"{UNIT_DIR}/{unit}")),
     ]

@@ -11,7 +11,7 @@ from fks_infra.catalogue import Service
 from fks_infra.operations.commands import argv
 from fks_infra.operations.factcache import fact, host_operation
 from fks_infra.operations.files import files_in_place_commands
-from fks_infra.paths import DEPLOYED_DIR, ROLLOUT, UNIT_DIR
+from fks_infra.paths import DEPLOYED_DIR, HEALTHY_DIR, ROLLOUT, UNIT_DIR
 from fks_infra.services.facts import NO_HOME, NO_SHELL, DeployedServices, ServiceAccounts
 
 
@@ -67,7 +67,8 @@ def service_release(
 
     One operation per service, not one per file: a converged host costs pyinfra a few
     operations per service less. A changed unit file reloads systemd before the rollout.
-    A failed rollout records nothing, so the next run tries again.
+    A failed rollout records nothing and puts back the unit and env files of the last
+    healthy release (``HEALTHY_DIR``), so the next run writes them again and tries again.
     """
     yield from files_in_place_commands(files)
     if fact(DeployedServices).get(service.name) == deploy_id:
@@ -97,6 +98,9 @@ def remove_services(services: Sequence[Service]) -> Generator[object, None, None
             service.env_file,
             service.install_dir,
             f"{DEPLOYED_DIR}/{service.name}",
+            # Its last healthy record and the copies of its unit and env files (secrets).
+            f"{HEALTHY_DIR}/{service.name}.json",
+            f"{HEALTHY_DIR}/{service.name}",
         )
     yield "systemctl daemon-reload"
     # A unit that failed while stopping would keep the host "degraded" after its file is

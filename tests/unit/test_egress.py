@@ -64,7 +64,8 @@ def unit_text(name: str, inventory: InventoryPlan, resolvers: tuple[str, ...] = 
     service = CATALOGUE[name]
     plan = next(p for p in inventory.hosts if p.runs(name))
     options = unit_options(service, plan, inventory, resolvers=resolvers)
-    return render_unit(service, [f"{service.install_dir}/current/bin/fks_{name}"], options)
+    argv = [f"{service.install_dir}/current/bin/fks_{name}"]
+    return render_unit(service, argv, options, release_id="0123456789abcdef")
 
 
 def lines(text: str, key: str) -> list[str]:

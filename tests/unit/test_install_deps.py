@@ -112,6 +112,16 @@ COMPUTED = {
     "lab.ssh_argv(HOST, f'sudo -n flock {LOCK_FILE} cat')": Computed(
         "ssh to a lab host, holding its run lock there", ("openssh-client",)
     ),
+    "command.get_raw_value()": Computed(
+        "pyinfra's FindInFile line for the resolvers in resolv.conf (grep)", ("grep",)
+    ),
+    "Listeners().command()": Computed(
+        "the pre-flight's Listeners fact (ss, grep, cut, stat, tr)",
+        ("iproute2", "grep", "coreutils"),
+    ),
+    "DirectoryModes().command(paths=(link,))": Computed(
+        "the DirectoryModes fact's stat line", ("coreutils",)
+    ),
     "command[command.index('--') + 1:]": Computed(
         "the task argv the fake systemd-run runs: a script the test wrote"
     ),

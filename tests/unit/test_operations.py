@@ -1010,3 +1010,36 @@ def test_facts_of_a_bare_host_are_empty_not_none() -> None:
     assert commands(server.directories, facts, layout=layout) == [
         "install -d -m 755 -o root /opt/fks"
     ]
+
+
+def test_listeners_command_finds_this_process_listening() -> None:
+    """The fact's shell line run here (``ss`` from iproute2, which install-deps installs)."""
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        done = subprocess.run(
+            ["sh", "-c", Listeners().command()], capture_output=True, text=True, timeout=60,
+            check=True,
+        )  # fmt: skip
+    mine = [f for f in Listeners().process(done.stdout.splitlines()) if f["port"] == port]
+    assert [(f["address"], f["pid"]) for f in mine] == [("127.0.0.1", os.getpid())]
+    argv0 = Path(f"/proc/{os.getpid()}/cmdline").read_bytes().split(b"\0")[0].decode()
+    assert mine[0]["command"].split()[0] == argv0
+    assert mine[0]["cgroup"].startswith("/")
+
+
+def test_directory_modes_of_a_linked_install_root_are_its_directory_s(tmp_path: Path) -> None:
+    """``/opt/fks -> /srv/fks``: the fact reports the directory's mode, not the link's 0777,
+    so ``directories`` converges on a host whose install root was moved (#16)."""
+    real = tmp_path / "srv-fks"
+    real.mkdir(mode=0o755)
+    real.chmod(0o755)
+    (tmp_path / "fks").symlink_to(real)
+    link = str(tmp_path / "fks")
+    done = subprocess.run(
+        ["sh", "-c", DirectoryModes().command(paths=(link,))],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    mode, _owner = DirectoryModes().process(done.stdout.splitlines())[link]
+    assert mode == "755"

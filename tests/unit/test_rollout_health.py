@@ -172,6 +172,7 @@ def test_rollout_checks_the_release_it_rolls_out(
     routes["/health"] = health("old")
     rollout = rollout_for(monkeypatch, own_cgroup())
     monkeypatch.setattr(rollout, "STATE_DIR", tmp_path / "deployed")
+    monkeypatch.setattr(rollout, "HEALTHY_DIR", tmp_path / "healthy")
     monkeypatch.setattr(rollout, "journal", lambda unit: "")
     for name in ("old", "new"):
         (tmp_path / "releases" / name).mkdir(parents=True)
@@ -181,7 +182,7 @@ def test_rollout_checks_the_release_it_rolls_out(
         service="web", unit=UNIT, home=str(tmp_path), release_id="new", tarball="/nonexistent",
         tar_sha256="", manifest_sha256="", deploy_id="d2", install="[]", user="fks-web",
         url=f"http://127.0.0.1:{port}/health", timeout=1.0, keep=3,
-        env_file="/etc/fks/web.env", pre_start="[]",
+        env_file="/etc/fks/web.env", pre_start="[]", unit_file=[],
     )  # fmt: skip
     assert rollout.rollout(args) == 1
     assert not (tmp_path / "deployed" / "web").exists()

@@ -54,7 +54,9 @@ def rollout(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
 def healthy_when_good(module: Any, home: Path) -> None:
     """Health as the real check sees it: the release ``current`` points at, if it is good."""
 
-    def healthy(unit: str, url: str, timeout: float) -> tuple[bool, str]:
+    def healthy(
+        unit: str, url: str, timeout: float, release: str | None = None
+    ) -> tuple[bool, str]:
         good = ((home / "current").resolve() / "good").exists()
         return good, "HTTP 200" if good else "HTTP 500"
 
@@ -121,7 +123,9 @@ def test_a_reboot_between_switch_and_verdict_then_a_bad_release_goes_back_to_the
     assert deploy(rollout, tmp_path, home, "good1", True, "d-good") == 0
 
     # The next rollout switched ``current`` and the host lost power before the verdict.
-    def power_loss(unit: str, url: str, timeout: float) -> tuple[bool, str]:
+    def power_loss(
+        unit: str, url: str, timeout: float, release: str | None = None
+    ) -> tuple[bool, str]:
         raise PowerLoss
 
     checker, rollout.healthy = rollout.healthy, power_loss
@@ -222,7 +226,9 @@ def test_the_same_release_with_a_bad_unit_goes_back_to_the_recorded_unit(
     home = tmp_path / "opt/fks/web"
     units: list[str] = []
 
-    def healthy(unit: str, url: str, timeout: float) -> tuple[bool, str]:
+    def healthy(
+        unit: str, url: str, timeout: float, release: str | None = None
+    ) -> tuple[bool, str]:
         text = (tmp_path / f"etc/systemd/system/{UNIT}").read_text()
         units.append(text)
         return ("unit of good1" in text, "HTTP 200")

@@ -109,7 +109,12 @@ class UnitStates(FactBase[dict[str, dict[str, str]]]):
 
 
 class DirectoryModes(FactBase[dict[str, tuple[str, str]]]):
-    """Mode and owner of those of some paths that are directories: {path: (mode, owner)}."""
+    """Mode and owner of those of some paths that are directories: {path: (mode, owner)}.
+
+    A path that is a symbolic link to a directory (an install root moved to another disk,
+    ``/opt/fks -> /srv/fks``) reports its directory's mode and owner (``stat -L``), as
+    ``install -d`` would change them: a link's own mode (0777) would never converge.
+    """
 
     @staticmethod
     def default() -> dict[str, tuple[str, str]]:
@@ -118,7 +123,7 @@ class DirectoryModes(FactBase[dict[str, tuple[str, str]]]):
 
     def command(self, paths: tuple[str, ...]) -> str:
         names = " ".join(shlex.quote(path) for path in paths)
-        return f'for d in {names}; do [ -d "$d" ] && stat -c \'%n %a %U\' "$d"; done; true'
+        return f'for d in {names}; do [ -d "$d" ] && stat -L -c \'%n %a %U\' "$d"; done; true'
 
     def process(self, output: list[str]) -> dict[str, tuple[str, str]]:
         found = {}

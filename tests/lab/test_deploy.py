@@ -21,6 +21,7 @@ from deploying import BIN, INVENTORY, REPO, Run, deploy, fks_infra
 from fks_infra.catalogue import CATALOGUE
 from fks_infra.inventory import plan_for_path
 from fks_infra.lab.testing import Lab
+from fks_infra.paths import HEALTHY_DIR
 
 pytestmark = pytest.mark.lab
 
@@ -211,10 +212,15 @@ def test_secrets_never_leak_and_arrive_byte_exact(lab: Lab, deployed: Run, tmp_p
                 """echo "$r $(stat -c '%a %U %G' "$f") $f"; done""",
             ).stdout.splitlines()
             assert not [line for line in found if not line.startswith("private ")], found
-            env_files = {
-                f"private 600 root root /etc/fks/{s.name}.env"
-                for s in plan_for_path(INVENTORY, cwd=str(REPO)).host(name).services
-            }
+            services = plan_for_path(INVENTORY, cwd=str(REPO)).host(name).services
+            env_files = {f"private 600 root root /etc/fks/{s.name}.env" for s in services}
+            # fks-rollout's root-only copy of each env file a healthy release ran with,
+            # kept to put back on a rollback (HEALTHY_DIR/<service>/<deploy id>/).
+            copies = re.compile(
+                rf"private 600 root root {HEALTHY_DIR}/({'|'.join(s.name for s in services)})"
+                r"/[0-9a-f]{16}/\1\.env"
+            )
+            found = [line for line in found if not copies.fullmatch(line)]
             daemons = {
                 "private 640 root redis /etc/redis/redis.conf",
                 "private 640 root prometheus /etc/prometheus/alertmanager.yml",

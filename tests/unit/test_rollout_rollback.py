@@ -285,3 +285,64 @@ def test_the_record_says_what_was_healthy_and_is_root_only(
     assert json.loads(path.read_text())["release_id"] == "good2"
     assert sorted(p.name for p in (healthy_dir / "web").iterdir()) == ["d-good2"]
     assert not list(healthy_dir.glob(".*")) and not list((healthy_dir / "web").glob(".*"))
+
+
+def test_a_release_whose_pre_start_fails_leaves_the_running_release_s_files(
+    rollout: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The deploy wrote the new release's unit (its FKS_RELEASE_ID) and env file; its
+    migrate failed, so the old release keeps running and gets its own files back, without a
+    restart: a reboot starts what runs, and the next deploy finds nothing to change."""
+    home = tmp_path / "opt/fks/web"
+    healthy_when_good(rollout, home)
+    assert deploy(rollout, tmp_path, home, "good1", True, "d-good") == 0
+    before = {p: (p.read_bytes(), stat.S_IMODE(p.stat().st_mode)) for p in
+              write_files(tmp_path, "good1").values()}  # fmt: skip
+
+    def migrate_fails(args: argparse.Namespace, release: Path) -> None:
+        raise rollout.RolloutError("pre-start task migrate exited 1")
+
+    rollout.pre_start = migrate_fails
+    write_files(tmp_path, "bad")
+    release(home, "bad", True)
+    rollout.calls.clear()
+    assert rollout.rollout(arguments(tmp_path, home, "bad", "d-bad")) == 1
+
+    assert {p: (p.read_bytes(), stat.S_IMODE(p.stat().st_mode)) for p in before} == before
+    assert current(home) == "releases/good1"
+    assert rollout.calls == [("daemon-reload",)]  # no restart: good1 never stopped
+    err = capsys.readouterr().err
+    assert "release good1 keeps running" in err and "restored " in err
+    assert "canary-7c1e" not in err
+
+
+def test_a_rollback_runs_the_pre_start_tasks_of_the_release_it_goes_back_to(
+    rollout: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The failed release's collectstatic replaced the static files: the release going back
+    runs its own pre-start tasks again, under its own id, before it restarts."""
+    home = tmp_path / "opt/fks/web"
+    healthy_when_good(rollout, home)
+    ran: list[tuple[str, str, bool]] = []
+
+    def tasks(
+        args: argparse.Namespace, release: Path, release_id: str | None = None, again: bool = False
+    ) -> None:
+        ran.append((release.name, release_id or args.release_id, again))
+        (release / ".fks-pre-started").touch()
+
+    rollout.pre_start = tasks
+    with_tasks = arguments(tmp_path, home, "good1", "d-good")
+    with_tasks.pre_start = json.dumps([["venv/bin/fks_web-collectstatic"]])
+    write_files(tmp_path, "good1")
+    release(home, "good1", True)
+    assert rollout.rollout(with_tasks) == 0
+    write_files(tmp_path, "bad")
+    release(home, "bad", False)
+    with_tasks.release_id, with_tasks.deploy_id = "bad", "d-bad"
+
+    assert rollout.rollout(with_tasks) == 1
+
+    assert ran == [("good1", "good1", False), ("bad", "bad", False), ("good1", "good1", True)]
+    assert current(home) == "releases/good1"
+    assert "pre-start tasks of release good1 ran again" in capsys.readouterr().err

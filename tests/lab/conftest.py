@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from deploying import INVENTORY, Run, deploy, fks_infra
@@ -28,3 +30,13 @@ def deployed(lab: Lab) -> Iterator[Run]:
     first.bare = bare
     assert first.returncode == 0, first.why()
     yield first
+
+
+@pytest.fixture(scope="session")
+def verified(
+    deployed: Run, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """``fks-infra verify`` of the deployed lab, run once (about 40 s), and its JUnit report:
+    the deploy tests count its cases per module, the support tests look for theirs."""
+    report = tmp_path_factory.mktemp("verify") / "verify.xml"
+    return fks_infra("verify", INVENTORY, "--junitxml", str(report)), report

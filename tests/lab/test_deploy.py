@@ -66,9 +66,8 @@ def test_second_run_changes_nothing(deployed: Run) -> None:
     assert again.changed() == []
 
 
-def test_verify_passes(deployed: Run, tmp_path: Path) -> None:
-    report = tmp_path / "verify.xml"
-    done = fks_infra("verify", INVENTORY, "--junitxml", str(report))
+def test_verify_passes(verified: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    done, report = verified
     assert done.returncode == 0, done.stdout[-4000:]
     cases = ElementTree.parse(report).getroot().iter("testcase")
     by_module: dict[str, int] = {}

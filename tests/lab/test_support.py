@@ -7,13 +7,15 @@ checks one concern and leaves the lab converged to the plain lab inventory again
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import time
 import urllib.parse
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-from deploying import INVENTORY, REPO, Run, deploy, fks_infra, release_of
+from deploying import INVENTORY, REPO, Run, deploy, release_of
 
 from fks_infra.datastores.config import PostgresCluster
 from fks_infra.inventory import plan_for_path
@@ -76,9 +78,10 @@ def test_second_run_changes_nothing(deployed: Run) -> None:
     assert again.changed() == []
 
 
-def test_verify_passes_with_the_support_checks(deployed: Run, tmp_path: Path) -> None:
-    report = tmp_path / "verify.xml"
-    done = fks_infra("verify", INVENTORY, "--junitxml", str(report))
+def test_verify_passes_with_the_support_checks(
+    verified: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    done, report = verified
     assert done.returncode == 0, done.stdout[-4000:]
     support = []
     for case in ElementTree.parse(report).getroot().iter("testcase"):
@@ -117,9 +120,10 @@ def test_a_stopped_service_fires_its_alert_within_bounded_time(lab: Lab, deploye
     inventory = plan_for_path(INVENTORY, cwd=str(REPO))
     (host,) = inventory.hosts_running("portfolio")
     settings = monitor_host(inventory).settings
-    assert settings.fks_alert_for == "1m", "the bound below assumes the default fks_alert_for"
-    # for: 1m, plus a scrape and an evaluation interval each side, plus slack.
-    bound = 60 + 4 * settings.fks_prometheus_scrape_interval + 30
+    # The lab's fks_alert_for (lab.inventory.LAB_SETTINGS), in seconds.
+    assert re.fullmatch(r"[0-9]+s", settings.fks_alert_for), settings.fks_alert_for
+    # for:, plus a scrape and an evaluation interval each side, plus slack.
+    bound = int(settings.fks_alert_for[:-1]) + 4 * settings.fks_prometheus_scrape_interval + 30
     assert firing(lab, "FksServiceDown", "portfolio") == []
     lab.ssh(host.name, "systemctl stop fks-portfolio.service")
     started = time.monotonic()

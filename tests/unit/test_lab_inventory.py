@@ -46,6 +46,8 @@ def test_connection_data_logs_in_as_an_operator_with_sudo_like_production(
         "fks_service_environment": {
             name: {"FKS_DEMO_EGRESS_URL": "http://10.213.0.1:38090/"} for name in CATALOGUE.names
         },
+        # The alert test waits for an alert: 10 s rather than the default minute.
+        "fks_alert_for": "10s",
     }
 
 

@@ -65,6 +65,12 @@ def connection_data(state: LabState, name: str, user: str | None = None) -> dict
     }
 
 
+#: Settings every lab host gets besides its connection data. An alert fires 10 s after its
+#: condition holds instead of the default minute: the alert test waits for one, and a lab's
+#: services are never slow to start the way real ones are.
+LAB_SETTINGS: dict[str, object] = {"fks_alert_for": "10s"}
+
+
 def groups_for(state: LabState) -> dict[str, list[InventoryHost]]:
     """Every role group (empty ones too, so deploys can rely on them) plus ``lab``."""
     groups: dict[str, list[InventoryHost]] = {role: [] for role in sorted(KNOWN_ROLES)}
@@ -75,7 +81,8 @@ def groups_for(state: LabState) -> dict[str, list[InventoryHost]]:
     never_banned = {"fks_fail2ban_ignore": [state.network.gateway]}
     probe = {"fks_service_environment": egress_probe_environment(state)}
     for host in state.hosts:
-        entry = (host.name, {**connection_data(state, host.name), **never_banned, **probe})
+        settings = {**never_banned, **probe, **LAB_SETTINGS}
+        entry = (host.name, {**connection_data(state, host.name), **settings})
         for group in (*host.roles, LAB_GROUP):
             groups[group].append(entry)
     return groups

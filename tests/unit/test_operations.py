@@ -291,6 +291,8 @@ def test_service_state_enables_and_starts_only_those_that_are_not() -> None:
     units = list(states)
     assert commands(systemd.service_state, {UnitStates: states}, units=units) == [
         "systemctl enable fks-web-worker.service",
+        # failed: perhaps at its start limit, which refuses a start until reset
+        "systemctl reset-failed fks-web.service",
         "systemctl start fks-web.service fks-web-worker.service",
     ]
     converged = {unit: {"active": "active", "enabled": "enabled"} for unit in units}
@@ -661,7 +663,11 @@ def test_daemon_files_restart_the_daemon_only_when_a_file_changed() -> None:
     assert "systemctl daemon-reload" not in changed
     stopped = {UnitStates: {unit: {"active": "failed", "enabled": "disabled"}}}
     out = commands(writers.daemon_files, {**converged, **stopped}, unit=unit, files=files)
-    assert out == [f"systemctl enable {unit}", f"systemctl start {unit}"]
+    assert out == [
+        f"systemctl enable {unit}",
+        f"systemctl reset-failed {unit}",
+        f"systemctl start {unit}",
+    ]
 
 
 def test_daemon_files_retry_a_restart_that_failed_after_the_files_went_live() -> None:

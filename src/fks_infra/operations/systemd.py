@@ -16,7 +16,8 @@ def service_state(
 
     + units: service units; one ``systemctl enable`` and one ``systemctl start`` for all
       that need it
-    + running: start each unless it is active; ``None`` leaves them as they are
+    + running: start each unless it is active (a failed one after ``systemctl reset-failed``);
+      ``None`` leaves them as they are
     + enabled: enable each unless its unit file is enabled; ``None`` leaves them as they are
 
     The states of the units fks-infra manages come from one read per host, shared by every
@@ -36,7 +37,12 @@ def service_state_commands(
     stopped = [
         unit for unit, state in states.items() if state.get("active") not in ("active", "reloading")
     ]
+    # A unit that gave up (its start limit hit while, say, a password was being rotated) is
+    # refused a start until its failure is reset (systemd.unit(5), StartLimitIntervalSec=).
+    failed = [unit for unit in stopped if states[unit].get("active") == "failed"]
     if enabled and disabled:
         yield argv("systemctl", "enable", *disabled)
+    if running and failed:
+        yield argv("systemctl", "reset-failed", *failed)
     if running and stopped:
         yield argv("systemctl", "start", *stopped)

@@ -51,7 +51,7 @@ def test_levels_are_listed_after_the_results(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*= systemd-analyze security exposure (0 safe, 10 unsafe) =*",
+            "*= systemd-analyze security exposure, from 0.0 (safe) to 10.0 (unsafe) =*",
             "core-1/fks-ai.service: 1.3 (ml, at most 1.6)",
             "core-1/fks-bad.service: 1.9 (plain, at most 1.5): TOO HIGH",
             "core-1/fks-web.service: 1.0 (plain, at most 1.5)",

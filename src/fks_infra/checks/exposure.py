@@ -66,7 +66,9 @@ class ExposureSummary:
         self.measured: list[Exposure] = []
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        terminalreporter.write_sep("=", "systemd-analyze security exposure (0 safe, 10 unsafe)")
+        terminalreporter.write_sep(
+            "=", "systemd-analyze security exposure, from 0.0 (safe) to 10.0 (unsafe)"
+        )
         for exposure in sorted(self.measured):
             over = exposure.level > exposure.limit
             terminalreporter.write_line(exposure.line() + (": TOO HIGH" if over else ""), red=over)

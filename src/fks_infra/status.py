@@ -29,8 +29,8 @@ from fks_infra.plan import HostPlan, InventoryPlan
 #: that hold the socket listening on its port. Status and the rollout's health check share
 #: one meaning of "the unit's own process answered".
 FROM_ROLLOUT = (
-    "NoRedirect", "health_opener", "PROC", "TCP_LISTEN", "listen_address", "could_answer",
-    "port_listeners", "in_cgroup", "process_name",
+    "systemctl", "NoRedirect", "health_opener", "PROC", "TCP_LISTEN", "listen_address",
+    "could_answer", "port_listeners", "in_cgroup", "foreign_pids", "process_name",
 )  # fmt: skip
 
 
@@ -63,14 +63,10 @@ from pathlib import Path
 """
 
 PROBE_BODY = r"""
-def show(unit, prop):
-    return subprocess.run(["systemctl", "show", "-P", prop, unit],
-                          capture_output=True, text=True).stdout.strip()
-
 opener = health_opener()
 out = []
 for s in json.loads(sys.argv[1]):
-    state = show(s["unit"], "ActiveState") or "unknown"
+    state = systemctl("show", "-P", "ActiveState", s["unit"]) or "unknown"
     link = os.path.join(s["home"], "current")
     release = os.path.basename(os.path.realpath(link)) if os.path.islink(link) else ""
     probe = socket.socket(socket.AF_INET6 if ":" in s["bind"] else socket.AF_INET)
@@ -87,9 +83,9 @@ for s in json.loads(sys.argv[1]):
         code = 0
     latency_ms = round((time.monotonic() - start) * 1000, 1)
     # Processes this user cannot see (another user's, without root) are not named.
-    cgroup = show(s["unit"], "ControlGroup")
-    pids = {pid for held in port_listeners(s["bind"], s["port"]).values() for pid in held}
-    foreign = [process_name(pid) for pid in sorted(pids) if not in_cgroup(pid, cgroup)]
+    cgroup = systemctl("show", "-P", "ControlGroup", s["unit"])
+    holders = port_listeners(s["bind"], s["port"])
+    foreign = [process_name(pid) for pid in foreign_pids(holders, cgroup)]
     out.append({"service": s["name"], "state": state, "release": release,
                 "listening": listening, "health": code, "latency_ms": latency_ms,
                 "foreign_listener": ", ".join(foreign)})
